@@ -1,0 +1,1 @@
+"""Every domain event of the product, by family."""

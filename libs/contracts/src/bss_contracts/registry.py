@@ -1,0 +1,56 @@
+"""Event type -> payload model, for consumers and for the committed JSON Schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bss_contracts.envelope import DomainEvent
+from bss_contracts.events import billing, customers, dunning, radius
+
+EVENT_MODELS: tuple[type[DomainEvent], ...] = (
+    customers.CustomerCreated,
+    customers.CustomerUpdated,
+    customers.SubscriberCreated,
+    customers.SubscriberActivated,
+    customers.SubscriberSuspended,
+    customers.SubscriberReinstated,
+    customers.SubscriberTerminated,
+    customers.SubscriberSuspensionRequested,
+    customers.SubscriberReinstatementRequested,
+    customers.SubscriberTerminationRequested,
+    billing.InvoiceIssued,
+    billing.InvoiceOverdue,
+    billing.InvoicePaid,
+    billing.InvoiceVoided,
+    billing.PaymentReceived,
+    billing.CreditNoteIssued,
+    billing.UsageAggregated,
+    billing.SlaBreachDetected,
+    billing.SlaBreachResolved,
+    billing.SlaCreditIssued,
+    dunning.DunningStarted,
+    dunning.DunningStepExecuted,
+    dunning.DunningCompleted,
+    dunning.DunningCanceled,
+    dunning.NotificationRequested,
+    radius.SessionStarted,
+    radius.SessionUpdated,
+    radius.SessionStopped,
+    radius.NasAccountingOn,
+    radius.NasAccountingOff,
+)
+
+BY_TYPE: dict[str, type[DomainEvent]] = {m.event_type: m for m in EVENT_MODELS}
+
+
+def model_for(event_type: str) -> type[DomainEvent]:
+    return BY_TYPE[event_type]
+
+
+def json_schema(model: type[DomainEvent]) -> dict[str, Any]:
+    """The committed schema of one event payload, with its identity in the `$id`."""
+    schema = model.model_json_schema(mode="serialization")
+    schema["$id"] = f"urn:ispbss:event:{model.event_type}:v{model.schema_version}"
+    schema["x-topic"] = model.topic.name
+    schema["x-key"] = model.topic.key
+    return schema

@@ -1,0 +1,55 @@
+"""Kafka plumbing: topic names with the deployment's prefix, topic creation, the idempotent producer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from bss_contracts.topics import ALL_TOPICS, Topic, dead_letter_name
+
+log = logging.getLogger(__name__)
+
+
+def full_name(topic: str, prefix: str) -> str:
+    return f"{prefix}{topic}"
+
+
+def new_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a record acknowledged is on every in-sync replica, and retries do not duplicate
+    or reorder records of one partition."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=15_000,
+    )
+
+
+async def ensure_topics(bootstrap: str, prefix: str = "", topics: Iterable[Topic] = ALL_TOPICS) -> None:
+    """Create the registry's topics and their dead-letter topics if missing (auto-creation is off)."""
+    wanted: list[NewTopic] = []
+    for t in topics:
+        wanted.append(NewTopic(full_name(t.name, prefix), t.partitions, 1, topic_configs=t.config()))
+        wanted.append(
+            NewTopic(full_name(dead_letter_name(t.name), prefix), 1, 1, topic_configs={"retention.ms": "-1"})
+        )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:  # a concurrent starter created them first
+                pass
+            log.info("created topics", extra={"topics": [t.name for t in missing]})
+    finally:
+        await admin.close()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine needs to run and test ISP BSS: Debian packages, uv, the Python workspace.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: RADIUS peers for tests (radclient), the gateway, FreeRADIUS for the benchmark, a JDK for Kafka.
+APT_PACKAGES=(freeradius-utils nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The freeradius package starts a system service; the project runs its own instances only.
+  $SUDO systemctl disable --now freeradius >/dev/null 2>&1 || true
+  $SUDO service freeradius stop >/dev/null 2>&1 || true
+  $SUDO service nginx stop >/dev/null 2>&1 || true
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  echo "installing uv"
+  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+fi
+export UV_PYTHON_DOWNLOADS=never
+UV=uv; command -v uv >/dev/null 2>&1 || UV="python3 -m uv"
+$UV sync --frozen --quiet --python python3.11
