@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-
 from bss_contracts import CurrencyMismatch, Envelope, Money, RawEnvelope
 from bss_contracts.compat import breaking_changes
 from bss_contracts.events.billing import InvoiceOverdue
@@ -79,10 +78,16 @@ def test_a_real_breaking_edit_of_a_real_event_is_caught():
 
 def test_envelope_round_trip_and_unknown_fields_are_ignored_by_readers():
     data = InvoiceOverdue(
-        invoice_id="inv-1", invoice_number="2026-000001", customer_id="c-1", currency="EUR",
-        due_date=datetime(2026, 1, 1, tzinfo=UTC).date(), total_minor=1999, balance_minor=999,
-        days_past_due=3, detected_at=datetime(2026, 1, 4, tzinfo=UTC),
-    )  # fmt: skip
+        invoice_id="inv-1",
+        invoice_number="2026-000001",
+        customer_id="c-1",
+        currency="EUR",
+        due_date=datetime(2026, 1, 1, tzinfo=UTC).date(),
+        total_minor=1999,
+        balance_minor=999,
+        days_past_due=3,
+        detected_at=datetime(2026, 1, 4, tzinfo=UTC),
+    )
     env = Envelope.wrap(data, source="/services/billing", tenant_id="acme")
     wire = json.loads(env.model_dump_json())
     wire["data"]["added_by_a_newer_producer"] = 1

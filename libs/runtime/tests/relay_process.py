@@ -11,7 +11,7 @@ from bss_runtime.kafka import new_producer
 from bss_runtime.relay import OutboxRelay
 
 sys.path.insert(0, os.path.dirname(__file__))
-from support import tables  # noqa: E402
+from support import tables
 
 
 async def main() -> None:
@@ -19,9 +19,13 @@ async def main() -> None:
     producer = new_producer(os.environ["KAFKA_BOOTSTRAP_SERVERS"], client_id="relay-test")
     await producer.start()
     relay = OutboxRelay(
-        db, tables, producer, service="relay-test", topic_prefix=os.environ["KAFKA_TOPIC_PREFIX"],
+        db,
+        tables,
+        producer,
+        service="relay-test",
+        topic_prefix=os.environ["KAFKA_TOPIC_PREFIX"],
         batch_size=int(os.environ.get("BATCH", "200")),
-    )  # fmt: skip
+    )
     await relay.run(asyncio.Event())
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert
-from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bss_contracts import Envelope
 from bss_contracts.events.dunning import NotificationRequested
 from bss_runtime.db import new_metadata
 from bss_runtime.tables import add_runtime_tables
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
 
 metadata: MetaData = new_metadata()
 tables = add_runtime_tables(metadata)
@@ -27,9 +26,14 @@ ledger = Table(
 
 def notification(customer: str, seq: int, body: str = "hello") -> NotificationRequested:
     return NotificationRequested(
-        notification_id=str(uuid.uuid4()), customer_id=customer, channel="email", recipient=f"{customer}@x.test",
-        template=f"seq-{seq}", body=body, requested_at=datetime.now(UTC),
-    )  # fmt: skip
+        notification_id=str(uuid.uuid4()),
+        customer_id=customer,
+        channel="email",
+        recipient=f"{customer}@x.test",
+        template=f"seq-{seq}",
+        body=body,
+        requested_at=datetime.now(UTC),
+    )
 
 
 async def apply_to_ledger(event: Envelope[NotificationRequested], session: AsyncSession) -> None:

@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from faststream.kafka import KafkaBroker
-from sqlalchemy import func, select
-
 from bss_contracts import Envelope, topics
 from bss_runtime.consumer import EventConsumer
 from bss_runtime.db import Database
@@ -22,6 +19,8 @@ from bss_runtime.kafka import ensure_topics, new_producer
 from bss_runtime.outbox import EventWriter
 from bss_runtime.relay import OutboxRelay
 from bss_testkit.events import EventProbe, eventually
+from faststream.kafka import KafkaBroker
+from sqlalchemy import func, select
 
 from .support import apply_to_ledger, ledger, metadata, notification, tables
 
@@ -100,9 +99,11 @@ async def test_relay_killed_mid_stream_loses_nothing_and_applies_nothing_twice(d
     total = 6000
     await stage(db, total)
     env = os.environ | {
-        "DATABASE_URL": db.url, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC_PREFIX": prefix,
+        "DATABASE_URL": db.url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_TOPIC_PREFIX": prefix,
         "BATCH": "100",
-    }  # fmt: skip
+    }
     script = str(Path(__file__).with_name("relay_process.py"))
 
     async def published() -> int:
@@ -165,8 +166,12 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_next_message_
     await producer.start()
     import json
 
-    for value in (b"{not json", json.dumps(wrong_payload).encode(), failing.model_dump_json().encode(),
-                  good.model_dump_json().encode()):  # fmt: skip
+    for value in (
+        b"{not json",
+        json.dumps(wrong_payload).encode(),
+        failing.model_dump_json().encode(),
+        good.model_dump_json().encode(),
+    ):
         await producer.send_and_wait(topic, value, key=b"c1")
     await producer.stop()
 

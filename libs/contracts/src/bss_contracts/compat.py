@@ -67,9 +67,7 @@ def _compare(old: Schema, new: Schema, old_defs: Schema, new_defs: Schema, path:
     old, new = _resolve(old, old_defs), _resolve(new, new_defs)
     problems: list[str] = []
     if not _widened(_types(old, old_defs), _types(new, new_defs)):
-        problems.append(
-            f"{path}: type changed from {sorted(_types(old, old_defs))} to {sorted(_types(new, new_defs))}"
-        )
+        problems.append(f"{path}: type changed from {sorted(_types(old, old_defs))} to {sorted(_types(new, new_defs))}")
         return problems
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     old_required, new_required = set(old.get("required", [])), set(new.get("required", []))

@@ -7,6 +7,7 @@ headers so that tools can route and trace without parsing the value.
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
@@ -76,7 +77,7 @@ class Envelope(BaseModel, Generic[E]):
         event_id: UUID | None = None,
     ) -> Envelope[E]:
         event_id = event_id or uuid4()
-        return Envelope[type(data)](  # type: ignore[misc]
+        return Envelope[builtins.type(data)](  # type: ignore[misc,operator,no-any-return]
             id=event_id,
             source=source,
             type=data.event_type,
@@ -124,7 +125,7 @@ class RawEnvelope(BaseModel):
     causation_id: UUID | None = None
     data: dict[str, Any]
 
-    def parse_data(self, model: type[E]) -> Envelope[E]:
+    def parse_data(self, model: builtins.type[E]) -> Envelope[E]:
         """Validate `data` against `model`, ignoring fields this consumer does not know yet."""
         data = model.model_validate(self.data)
         return Envelope[model](  # type: ignore[valid-type]

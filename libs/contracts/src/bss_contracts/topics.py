@@ -50,54 +50,107 @@ def dead_letter_name(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-C, B, D, R, REP = (Service.CUSTOMERS, Service.BILLING, Service.DUNNING, Service.RADIUS_INGEST,
-                   Service.REPORTING)  # fmt: skip
+C, B, D, R, REP = (Service.CUSTOMERS, Service.BILLING, Service.DUNNING, Service.RADIUS_INGEST, Service.REPORTING)
 
 CUSTOMERS = Topic(
-    "bss.customers.customer", "customer_id", 6, C, (B, D, REP), compacted=True,
+    "bss.customers.customer",
+    "customer_id",
+    6,
+    C,
+    (B, D, REP),
+    compacted=True,
     description="Customer created/updated; every event carries the customer's full state, so compaction "
     "keeps the latest state per customer forever.",
-)  # fmt: skip
+)
 SUBSCRIBERS = Topic(
-    "bss.customers.subscriber", "subscriber_id", 6, C, (B, D, REP),
+    "bss.customers.subscriber",
+    "subscriber_id",
+    6,
+    C,
+    (B, D, REP),
     description="Subscriber lifecycle: created, activated, suspended, reinstated, terminated.",
-)  # fmt: skip
+)
 SUBSCRIBER_COMMANDS = Topic(
-    "bss.customers.subscriber-requests", "subscriber_id", 6, D, (C,), retention_ms=30 * DAY_MS,
+    "bss.customers.subscriber-requests",
+    "subscriber_id",
+    6,
+    D,
+    (C,),
+    retention_ms=30 * DAY_MS,
     description="Requests to suspend, reinstate or terminate a subscriber (from collections).",
-)  # fmt: skip
+)
 INVOICES = Topic(
-    "bss.billing.invoice", "invoice_id", 6, B, (D, REP),
+    "bss.billing.invoice",
+    "invoice_id",
+    6,
+    B,
+    (D, REP),
     description="Invoice issued/overdue/paid/voided, payments and credit notes applied to invoices.",
-)  # fmt: skip
+)
 SLA = Topic(
-    "bss.billing.sla", "instance_id", 3, B, (REP,),
+    "bss.billing.sla",
+    "instance_id",
+    3,
+    B,
+    (REP,),
     description="SLA breach detected/resolved and SLA credit issued.",
-)  # fmt: skip
+)
 USAGE = Topic(
-    "bss.billing.usage", "subscriber_id", 6, B, (REP,),
+    "bss.billing.usage",
+    "subscriber_id",
+    6,
+    B,
+    (REP,),
     description="Usage aggregated per subscription and billing period.",
-)  # fmt: skip
+)
 DUNNING = Topic(
-    "bss.dunning.execution", "invoice_id", 6, D, (REP,),
+    "bss.dunning.execution",
+    "invoice_id",
+    6,
+    D,
+    (REP,),
     description="Dunning execution started, step executed, completed, canceled.",
-)  # fmt: skip
+)
 NOTIFICATIONS = Topic(
-    "bss.notifications.request", "customer_id", 3, D, (), retention_ms=30 * DAY_MS,
+    "bss.notifications.request",
+    "customer_id",
+    3,
+    D,
+    (),
+    retention_ms=30 * DAY_MS,
     description="A notification (email, sms) a service asked for; the record of what was sent.",
-)  # fmt: skip
+)
 SESSIONS = Topic(
-    "bss.radius.session", "username", 12, R, (B, REP), retention_ms=400 * DAY_MS,
+    "bss.radius.session",
+    "username",
+    12,
+    R,
+    (B, REP),
+    retention_ms=400 * DAY_MS,
     description="RADIUS accounting sessions started/updated/stopped, keyed by subscriber username.",
-)  # fmt: skip
+)
 NAS = Topic(
-    "bss.radius.nas", "nas_id", 3, R, (B, REP), retention_ms=400 * DAY_MS,
+    "bss.radius.nas",
+    "nas_id",
+    3,
+    R,
+    (B, REP),
+    retention_ms=400 * DAY_MS,
     description="NAS Accounting-On/Off: every open session of that NAS is closed.",
-)  # fmt: skip
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    CUSTOMERS, SUBSCRIBERS, SUBSCRIBER_COMMANDS, INVOICES, SLA, USAGE, DUNNING, NOTIFICATIONS, SESSIONS, NAS,
-)  # fmt: skip
+    CUSTOMERS,
+    SUBSCRIBERS,
+    SUBSCRIBER_COMMANDS,
+    INVOICES,
+    SLA,
+    USAGE,
+    DUNNING,
+    NOTIFICATIONS,
+    SESSIONS,
+    NAS,
+)
 
 
 def by_name(name: str) -> Topic:

@@ -46,21 +46,35 @@ class JwtConfig:
 
 
 def issue_token(
-    config: JwtConfig, *, subject: str, tenant_id: str, roles: Iterable[str], ttl: timedelta = timedelta(hours=12)
+    config: JwtConfig,
+    *,
+    subject: str,
+    tenant_id: str,
+    roles: Iterable[str],
+    ttl: timedelta = timedelta(hours=12),
 ) -> str:
     now = datetime.now(UTC)
     claims = {
-        "sub": subject, "tenant_id": tenant_id, "roles": sorted(roles),
-        "iss": config.issuer, "aud": config.audience, "iat": now, "exp": now + ttl,
-    }  # fmt: skip
+        "sub": subject,
+        "tenant_id": tenant_id,
+        "roles": sorted(roles),
+        "iss": config.issuer,
+        "aud": config.audience,
+        "iat": now,
+        "exp": now + ttl,
+    }
     return jwt.encode(claims, config.secret, algorithm="HS256")
 
 
 def decode_token(config: JwtConfig, token: str) -> Principal:
     claims = jwt.decode(
-        token, config.secret, algorithms=["HS256"], audience=config.audience, issuer=config.issuer,
+        token,
+        config.secret,
+        algorithms=["HS256"],
+        audience=config.audience,
+        issuer=config.issuer,
         options={"require": ["exp", "sub", "iss", "aud"]},
-    )  # fmt: skip
+    )
     tenant = claims.get("tenant_id")
     roles = claims.get("roles", [])
     if not isinstance(tenant, str) or not tenant or not isinstance(roles, list):
@@ -75,14 +89,16 @@ def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
     config: JwtConfig = request.app.state.jwt
     try:
         principal = decode_token(config, credentials.credentials)
     except jwt.PyJWTError as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}",
-                            headers={"WWW-Authenticate": "Bearer"}) from exc  # fmt: skip
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
     context.tenant_id.set(principal.tenant_id)
     return principal
 

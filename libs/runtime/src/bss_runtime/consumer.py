@@ -10,6 +10,10 @@ For every record:
    say why and where it came from, and the consumer moves on.
 4. Only then is the offset committed (AckPolicy.NACK_ON_ERROR + our own error handling). If the database is
    unreachable the record is not dead-lettered: it is redelivered until the database is back.
+
+Records arrive in batches (up to `batch_size`, in partition order). A batch is first tried in ONE transaction
+(one processed-events insert for all, the handlers in order); only if that fails is it replayed one record
+at a time with the retry and dead-letter rules above. Same effects, a fraction of the round trips.
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
+from bss_contracts import DomainEvent, Envelope, RawEnvelope
+from bss_contracts.topics import Topic, dead_letter_name
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bss_contracts import DomainEvent, Envelope, RawEnvelope
-from bss_contracts.topics import Topic, dead_letter_name
 from bss_runtime import context
 from bss_runtime.db import Database
 from bss_runtime.kafka import full_name
@@ -70,6 +75,7 @@ class EventConsumer:
         topic_prefix: str = "",
         max_attempts: int = 3,
         retry_backoff_seconds: float = 0.2,
+        batch_size: int = 500,
     ) -> None:
         self._db = database
         self._processed = tables.processed_events
@@ -77,6 +83,7 @@ class EventConsumer:
         self._prefix = topic_prefix
         self._max_attempts = max_attempts
         self._backoff = retry_backoff_seconds
+        self._batch_size = batch_size
         self._routes: dict[str, _Route[Any]] = {}
         self._topics: dict[str, Topic] = {}
         self._broker: KafkaBroker | None = None
@@ -107,17 +114,75 @@ class EventConsumer:
                 group_id=self.group,
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
+                batch=True,
+                max_records=self._batch_size,
+                batch_timeout_ms=50,
                 title=f"{self.group}:{topic.name}",
                 description=topic.description,
             )(self._consume)
 
     async def _consume(self, msg: KafkaMessage) -> None:
-        record = cast(ConsumerRecord[Any, Any], msg.raw_message)
-        await self.process(record.topic, record.partition, record.offset, msg.body, msg.headers)
+        raw = msg.raw_message
+        records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
+        await self.process_batch(records)
 
-    async def process(
-        self, topic: str, partition: int, offset: int, body: bytes, headers: dict[str, Any]
-    ) -> str:
+    async def process_batch(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
+        """Handle records in order: all in one transaction if possible, else one by one."""
+        parsed: list[tuple[ConsumerRecord[Any, Any], Envelope[Any], _Route[Any]]] = []
+        for record in records:
+            base_topic = record.topic.removeprefix(self._prefix)
+            try:
+                raw = RawEnvelope.model_validate_json(record.value)
+                route = self._routes.get(raw.type)
+                if route is None:
+                    self._count(base_topic, "skipped")
+                    continue
+                parsed.append((record, raw.parse_data(route.model), route))
+            except ValidationError:
+                break  # the slow path dead-letters it, in its place in the order
+        else:
+            try:
+                await self._apply_all(parsed)
+                return
+            except Exception as exc:
+                if _is_infrastructure(exc):
+                    await asyncio.sleep(1.0)
+                    raise
+                log.info("batch failed; replaying it record by record", extra={"error": str(exc)})
+        for record in records:
+            headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+            await self.process(record.topic, record.partition, record.offset, record.value, headers)
+
+    async def _apply_all(self, batch: list[tuple[ConsumerRecord[Any, Any], Envelope[Any], _Route[Any]]]) -> None:
+        if not batch:
+            return
+        p = self._processed
+        async with self._db.transaction() as session:
+            fresh = set(
+                (
+                    await session.scalars(
+                        pg_insert(p)
+                        .values([{"consumer": self.group, "event_id": e.id, "event_type": e.type} for _, e, _ in batch])
+                        .on_conflict_do_nothing()
+                        .returning(p.c.event_id)
+                    )
+                ).all()
+            )
+            outcomes = []
+            for record, envelope, route in batch:
+                if envelope.id not in fresh:
+                    outcomes.append((record.topic, "duplicate"))
+                    continue
+                fresh.discard(envelope.id)  # the same event twice in one batch: apply it once
+                with context.caused_by(
+                    correlation=envelope.correlation_id, causation=envelope.id, tenant=envelope.tenant_id
+                ):
+                    await route.handler(envelope, session)
+                outcomes.append((record.topic, "processed"))
+        for topic, outcome in outcomes:
+            self._count(topic.removeprefix(self._prefix), outcome)
+
+    async def process(self, topic: str, partition: int, offset: int, body: bytes, headers: dict[str, Any]) -> str:
         """Handle one record; returns the outcome (processed, duplicate, skipped, dead-lettered)."""
         base_topic = topic.removeprefix(self._prefix)
         try:
@@ -129,7 +194,7 @@ class EventConsumer:
         if route is None:
             return self._count(base_topic, "skipped")
         try:
-            envelope = raw.parse_data(route.model)
+            envelope: Envelope[Any] = raw.parse_data(route.model)
         except ValidationError as exc:
             await self._dead_letter(topic, partition, offset, body, headers, "invalid-payload", exc)
             return self._count(base_topic, "dead-lettered")
@@ -145,9 +210,10 @@ class EventConsumer:
                         await asyncio.sleep(1.0)
                         raise
                     log.warning(
-                        "handler failed", exc_info=True,
+                        "handler failed",
+                        exc_info=True,
                         extra={"event_type": raw.type, "event_id": str(raw.id), "attempt": attempt},
-                    )  # fmt: skip
+                    )
                     if attempt == self._max_attempts:
                         await self._dead_letter(topic, partition, offset, body, headers, "handler-failed", exc)
                         return self._count(base_topic, "dead-lettered")
@@ -164,9 +230,7 @@ class EventConsumer:
                 return "duplicate"
             # The insert conflicts if a concurrent delivery of the same event got here first; the
             # transaction then fails and the retry sees the row and reports a duplicate.
-            await session.execute(
-                insert(p).values(consumer=self.group, event_id=envelope.id, event_type=envelope.type)
-            )
+            await session.execute(insert(p).values(consumer=self.group, event_id=envelope.id, event_type=envelope.type))
             await handler(envelope, session)
         return "processed"
 

@@ -41,9 +41,7 @@ def install_common_routes(app: FastAPI, *, service: str, checks: dict[str, Readi
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
-    async def correlate_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def correlate_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         try:
             correlation = uuid.UUID(request.headers.get("x-correlation-id", ""))
         except ValueError:
@@ -53,8 +51,10 @@ def install_common_routes(app: FastAPI, *, service: str, checks: dict[str, Readi
             response = await call_next(request)
         route = request.scope.get("route")
         HTTP_REQUESTS.labels(
-            service=service, method=request.method, route=getattr(route, "path", "unmatched"),
+            service=service,
+            method=request.method,
+            route=getattr(route, "path", "unmatched"),
             status=str(response.status_code),
-        ).observe(time.perf_counter() - started)  # fmt: skip
+        ).observe(time.perf_counter() - started)
         response.headers["x-correlation-id"] = str(correlation)
         return response

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-
 from bss_contracts.topics import ALL_TOPICS, Topic, dead_letter_name
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,15 @@ async def ensure_topics(bootstrap: str, prefix: str = "", topics: Iterable[Topic
     wanted: list[NewTopic] = []
     for t in topics:
         wanted.append(NewTopic(full_name(t.name, prefix), t.partitions, 1, topic_configs=t.config()))
-        wanted.append(
-            NewTopic(full_name(dead_letter_name(t.name), prefix), 1, 1, topic_configs={"retention.ms": "-1"})
-        )
+        wanted.append(NewTopic(full_name(dead_letter_name(t.name), prefix), 1, 1, topic_configs={"retention.ms": "-1"}))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent starter was first
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:  # a concurrent starter created them first
-                pass
             log.info("created topics", extra={"topics": [t.name for t in missing]})
     finally:
         await admin.close()

@@ -99,15 +99,15 @@ class OutboxRelay:
                 headers = [(k, str(v).encode()) for k, v in row.headers.items()]
                 futures.append(
                     await self._producer.send(
-                        full_name(row.topic, self._prefix), value=row.payload, key=row.key.encode(),
+                        full_name(row.topic, self._prefix),
+                        value=row.payload,
+                        key=row.key.encode(),
                         headers=headers,
-                    )  # fmt: skip
+                    )
                 )
             await asyncio.gather(*futures)
             now = datetime.now(UTC)
-            await session.execute(
-                update(o).where(o.c.id.in_([r.id for r in rows])).values(published_at=now)
-            )
+            await session.execute(update(o).where(o.c.id.in_([r.id for r in rows])).values(published_at=now))
         for row in rows:
             EVENTS_PUBLISHED.labels(service=self._service, topic=row.topic).inc()
         return len(rows)

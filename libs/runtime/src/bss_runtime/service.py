@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
+from bss_contracts.registry import EVENT_MODELS
+from bss_contracts.topics import Topic
 from fastapi import APIRouter, FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
-from bss_contracts.registry import EVENT_MODELS
-from bss_contracts.topics import Topic
 from bss_runtime.auth import JwtConfig
 from bss_runtime.consumer import EventConsumer
 from bss_runtime.db import Database
@@ -33,7 +33,7 @@ from bss_runtime.tables import RuntimeTables
 
 log = logging.getLogger(__name__)
 
-Worker = Callable[[asyncio.Event], Awaitable[None]]
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class ServiceRuntime:
@@ -53,19 +53,28 @@ class ServiceRuntime:
         self.events = EventWriter(tables, source=f"/services/{settings.service_name}")
         self.jwt = JwtConfig(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True,
+            settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
             client_id=f"{settings.service_name}-consumer",
-        )  # fmt: skip
+        )
         self.consumer = EventConsumer(
-            self.database, tables, group=settings.service_name, topic_prefix=settings.kafka_topic_prefix,
+            self.database,
+            tables,
+            group=settings.service_name,
+            topic_prefix=settings.kafka_topic_prefix,
             max_attempts=settings.consumer_max_attempts,
-        )  # fmt: skip
+        )
         self._producer = new_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
         self.relay = OutboxRelay(
-            self.database, tables, self._producer, service=settings.service_name,
-            topic_prefix=settings.kafka_topic_prefix, batch_size=settings.outbox_batch_size,
+            self.database,
+            tables,
+            self._producer,
+            service=settings.service_name,
+            topic_prefix=settings.kafka_topic_prefix,
+            batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
-        )  # fmt: skip
+        )
         self._workers: list[Worker] = [self.relay.run]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,8 +114,9 @@ class ServiceRuntime:
         await self._producer.start()
         await self.broker.start()
         self._stop.clear()
-        self._tasks = [asyncio.create_task(w(self._stop), name=getattr(w, "__qualname__", "worker"))
-                       for w in self._workers]  # fmt: skip
+        self._tasks = [
+            asyncio.create_task(w(self._stop), name=getattr(w, "__qualname__", "worker")) for w in self._workers
+        ]
         log.info("service started", extra={"service": self.settings.service_name})
 
     async def stop(self) -> None:
@@ -140,9 +150,10 @@ class ServiceRuntime:
         app.state.runtime = self
         app.state.jwt = self.jwt
         install_common_routes(
-            app, service=self.settings.service_name,
+            app,
+            service=self.settings.service_name,
             checks={"database": self.database.ping, "kafka": self._kafka_ready},
-        )  # fmt: skip
+        )
         for router in routers:
             app.include_router(router)
         return app

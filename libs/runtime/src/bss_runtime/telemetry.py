@@ -13,14 +13,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from bss_runtime import context
 
 EVENTS_PUBLISHED = Counter("bss_events_published_total", "Events published by the outbox relay", ["service", "topic"])
-EVENTS_CONSUMED = Counter(
-    "bss_events_consumed_total", "Events consumed, by outcome", ["service", "topic", "outcome"]
-)
+EVENTS_CONSUMED = Counter("bss_events_consumed_total", "Events consumed, by outcome", ["service", "topic", "outcome"])
 DEAD_LETTERS = Counter("bss_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic", "reason"])
 OUTBOX_PENDING = Gauge("bss_outbox_pending", "Outbox rows not yet published", ["service"])
-HTTP_REQUESTS = Histogram(
-    "bss_http_request_seconds", "HTTP request latency", ["service", "method", "route", "status"]
-)
+HTTP_REQUESTS = Histogram("bss_http_request_seconds", "HTTP request latency", ["service", "method", "route", "status"])
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from bss_contracts import DomainEvent, Envelope, RawEnvelope
 from bss_contracts.topics import Topic
 
@@ -41,10 +41,8 @@ class EventProbe:
         for records in batches.values():
             for record in records:
                 self.records.append(record)
-                try:
+                with contextlib.suppress(ValueError):
                     self.seen.append(RawEnvelope.model_validate_json(record.value))
-                except ValueError:
-                    pass
 
     async def wait_for(
         self, predicate: Callable[[RawEnvelope], bool], *, count: int = 1, timeout: float = 30.0
@@ -82,9 +80,11 @@ async def publish_events(
         for data, tenant in events:
             env = Envelope.wrap(data, source=source, tenant_id=tenant)
             await producer.send_and_wait(
-                f"{prefix}{data.topic.name}", env.model_dump_json().encode(), key=env.subject.encode(),
+                f"{prefix}{data.topic.name}",
+                env.model_dump_json().encode(),
+                key=env.subject.encode(),
                 headers=[(k, v.encode()) for k, v in env.headers().items()],
-            )  # fmt: skip
+            )
             sent.append(env)
     finally:
         await producer.stop()

@@ -164,8 +164,21 @@ class SubscriberTerminationRequested(_SubscriberRequest):
 
 
 __all__ = [
-    "AssignedDevices", "ConnectionType", "Coordinates", "CustomerCreated", "CustomerState", "CustomerUpdated",
-    "InstallationStatus", "LastMileTechnology", "SubscriberActivated", "SubscriberCreated",
-    "SubscriberReinstated", "SubscriberReinstatementRequested", "SubscriberStatus", "SubscriberSuspended",
-    "SubscriberSuspensionRequested", "SubscriberTerminated", "SubscriberTerminationRequested",
-]  # fmt: skip
+    "AssignedDevices",
+    "ConnectionType",
+    "Coordinates",
+    "CustomerCreated",
+    "CustomerState",
+    "CustomerUpdated",
+    "InstallationStatus",
+    "LastMileTechnology",
+    "SubscriberActivated",
+    "SubscriberCreated",
+    "SubscriberReinstated",
+    "SubscriberReinstatementRequested",
+    "SubscriberStatus",
+    "SubscriberSuspended",
+    "SubscriberSuspensionRequested",
+    "SubscriberTerminated",
+    "SubscriberTerminationRequested",
+]
