@@ -20,7 +20,7 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(default="", description="Prepended to every topic name (test isolation)")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    jwt_secret: str = Field(default="dev-only-secret-change-me-in-production", min_length=16)
+    jwt_secret: str = Field(default="dev-only-secret-change-me-in-production", min_length=32)
     jwt_issuer: str = "ispbss"
     jwt_audience: str = "ispbss"
     log_level: str = "INFO"
