@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from bss_contracts import CurrencyMismatch, Envelope, Money, RawEnvelope
 from bss_contracts.compat import breaking_changes
 from bss_contracts.events.billing import InvoiceOverdue

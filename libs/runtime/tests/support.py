@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bss_contracts import Envelope
 from bss_contracts.events.dunning import NotificationRequested
 from bss_runtime.db import new_metadata
 from bss_runtime.tables import add_runtime_tables
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert
-from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.ext.asyncio import AsyncSession
 
 metadata: MetaData = new_metadata()
 tables = add_runtime_tables(metadata)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from sqlalchemy import func, select
+
 from bss_contracts import Envelope, topics
 from bss_runtime.consumer import EventConsumer
 from bss_runtime.db import Database
@@ -19,8 +22,6 @@ from bss_runtime.kafka import ensure_topics, new_producer
 from bss_runtime.outbox import EventWriter
 from bss_runtime.relay import OutboxRelay
 from bss_testkit.events import EventProbe, eventually
-from faststream.kafka import KafkaBroker
-from sqlalchemy import func, select
 
 from .support import apply_to_ledger, ledger, metadata, notification, tables
 

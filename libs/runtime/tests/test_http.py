@@ -40,37 +40,37 @@ async def test_health_readiness_metrics_and_roles(fresh_database, kafka_bootstra
         await conn.run_sync(tables.outbox.metadata.create_all)
     app = runtime.http_app(router, title="t")
     jwt = JwtConfig(settings.jwt_secret)
-    async with runtime.running():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            assert (await client.get("/healthz")).json()["status"] == "ok"
-            ready = await client.get("/readyz")
-            assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
+    transport = httpx.ASGITransport(app=app)
+    async with runtime.running(), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "kafka": "ok"}
 
-            assert (await client.get("/whoami")).status_code == 401
-            bad = await client.get("/whoami", headers={"Authorization": "Bearer not-a-jwt"})
-            assert bad.status_code == 401
-            support = issue_token(jwt, subject="u1", tenant_id="acme", roles=["support"])
-            assert (await client.get("/whoami", headers=_bearer(support))).status_code == 403
-            finance = issue_token(jwt, subject="u2", tenant_id="acme", roles=["finance"])
-            cid = str(uuid.uuid4())
-            ok = await client.get("/whoami", headers=_bearer(finance) | {"x-correlation-id": cid})
-            assert ok.json() == {"tenant": "acme", "subject": "u2"}
-            assert ok.headers["x-correlation-id"] == cid
-            expired = issue_token(jwt, subject="u3", tenant_id="acme", roles=["admin"], ttl=timedelta(seconds=-1))
-            assert (await client.get("/whoami", headers=_bearer(expired))).status_code == 401
-            forged = issue_token(JwtConfig("another-secret-that-is-at-least-32-bytes"), subject="u", tenant_id="acme",
-                                 roles=["admin"])  # fmt: skip
-            assert (await client.get("/whoami", headers=_bearer(forged))).status_code == 401
+        assert (await client.get("/whoami")).status_code == 401
+        bad = await client.get("/whoami", headers={"Authorization": "Bearer not-a-jwt"})
+        assert bad.status_code == 401
+        support = issue_token(jwt, subject="u1", tenant_id="acme", roles=["support"])
+        assert (await client.get("/whoami", headers=_bearer(support))).status_code == 403
+        finance = issue_token(jwt, subject="u2", tenant_id="acme", roles=["finance"])
+        cid = str(uuid.uuid4())
+        ok = await client.get("/whoami", headers=_bearer(finance) | {"x-correlation-id": cid})
+        assert ok.json() == {"tenant": "acme", "subject": "u2"}
+        assert ok.headers["x-correlation-id"] == cid
+        expired = issue_token(jwt, subject="u3", tenant_id="acme", roles=["admin"], ttl=timedelta(seconds=-1))
+        assert (await client.get("/whoami", headers=_bearer(expired))).status_code == 401
+        forged = issue_token(JwtConfig("another-secret-that-is-at-least-32-bytes"), subject="u", tenant_id="acme",
+                             roles=["admin"])  # fmt: skip
+        assert (await client.get("/whoami", headers=_bearer(forged))).status_code == 401
 
-            rule = await client.post("/rule")
-            assert rule.status_code == 422
-            assert rule.json()["detail"][0]["loc"] == ["body", "invoice_id"]
+        rule = await client.post("/rule")
+        assert rule.status_code == 422
+        assert rule.json()["detail"][0]["loc"] == ["body", "invoice_id"]
 
-            metrics = (await client.get("/metrics")).text
-            assert 'bss_http_request_seconds_count{method="GET",route="/whoami",service="httptest",status="200"}' in (
-                metrics
-            )
+        metrics = (await client.get("/metrics")).text
+        assert 'bss_http_request_seconds_count{method="GET",route="/whoami",service="httptest",status="200"}' in (
+            metrics
+        )
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
-from bss_contracts import DomainEvent, Envelope, RawEnvelope
-from bss_contracts.topics import Topic, dead_letter_name
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
@@ -35,6 +33,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bss_contracts import DomainEvent, Envelope, RawEnvelope
+from bss_contracts.topics import Topic, dead_letter_name
 from bss_runtime import context
 from bss_runtime.db import Database
 from bss_runtime.kafka import full_name

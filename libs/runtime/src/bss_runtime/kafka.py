@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from bss_contracts.topics import ALL_TOPICS, Topic, dead_letter_name
 
 log = logging.getLogger(__name__)

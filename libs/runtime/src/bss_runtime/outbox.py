@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from bss_contracts import DomainEvent, Envelope
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bss_contracts import DomainEvent, Envelope
 from bss_runtime import context
 from bss_runtime.tables import RuntimeTables
 

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
-from bss_contracts.registry import EVENT_MODELS
-from bss_contracts.topics import Topic
 from fastapi import APIRouter, FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
+from bss_contracts.registry import EVENT_MODELS
+from bss_contracts.topics import Topic
 from bss_runtime.auth import JwtConfig
 from bss_runtime.consumer import EventConsumer
 from bss_runtime.db import Database

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from bss_contracts import DomainEvent, Envelope, RawEnvelope
 from bss_contracts.topics import Topic
 
