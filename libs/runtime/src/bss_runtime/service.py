@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -65,20 +66,18 @@ class ServiceRuntime:
             topic_prefix=settings.kafka_topic_prefix,
             max_attempts=settings.consumer_max_attempts,
         )
-        self._producer = new_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
-        self.relay = OutboxRelay(
-            self.database,
-            tables,
-            self._producer,
-            service=settings.service_name,
-            topic_prefix=settings.kafka_topic_prefix,
-            batch_size=settings.outbox_batch_size,
-            poll_seconds=settings.outbox_poll_seconds,
-        )
-        self._workers: list[Worker] = [self.relay.run]
+        # The relay's producer is made in start(): aiokafka objects need a running event loop, and building
+        # the app (uvicorn.run(create_app()), `faststream docs gen`) happens before there is one.
+        self._producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self._workers: list[Worker] = [self._run_relay]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._attached = False
+
+    async def _run_relay(self, stop: asyncio.Event) -> None:
+        assert self.relay is not None, "started by start()"
+        await self.relay.run(stop)
 
     def add_worker(self, worker: Worker) -> None:
         """A long-running coroutine `worker(stop)` that returns when `stop` is set."""
@@ -111,6 +110,17 @@ class ServiceRuntime:
         await ensure_topics(self.settings.kafka_bootstrap_servers, self.settings.kafka_topic_prefix)
         await self.migrate()
         self._attach()
+        settings = self.settings
+        self._producer = new_producer(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
+        self.relay = OutboxRelay(
+            self.database,
+            self.tables,
+            self._producer,
+            service=settings.service_name,
+            topic_prefix=settings.kafka_topic_prefix,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
         await self._producer.start()
         await self.broker.start()
         self._stop.clear()
@@ -125,7 +135,8 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, timeout=10)
         await self.broker.stop()
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
         await self.database.close()
 
     @contextlib.asynccontextmanager

@@ -1,0 +1,15 @@
+# shellcheck shell=bash
+# Defaults for local mode (deploy/local/kafka.sh, deploy/local/postgres.sh). Source it: `. deploy/local/env.sh`.
+# A variable that is already set wins, so exporting your own before sourcing overrides any of these.
+
+export KAFKA_PORT="${KAFKA_PORT:-59092}"
+export PG_PORT="${PG_PORT:-55432}"
+export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+export PG_ADMIN_URL="${PG_ADMIN_URL:-postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgres}"
+
+# One database per service; role = database = password (created by postgres.sh start).
+export CUSTOMERS_DATABASE_URL="${CUSTOMERS_DATABASE_URL:-postgresql+asyncpg://customers:customers@127.0.0.1:$PG_PORT/customers}"
+export BILLING_DATABASE_URL="${BILLING_DATABASE_URL:-postgresql+asyncpg://billing:billing@127.0.0.1:$PG_PORT/billing}"
+export DUNNING_DATABASE_URL="${DUNNING_DATABASE_URL:-postgresql+asyncpg://dunning:dunning@127.0.0.1:$PG_PORT/dunning}"
+export REPORTING_DATABASE_URL="${REPORTING_DATABASE_URL:-postgresql+asyncpg://reporting:reporting@127.0.0.1:$PG_PORT/reporting}"
+export RADIUS_INGEST_DATABASE_URL="${RADIUS_INGEST_DATABASE_URL:-postgresql+asyncpg://radius_ingest:radius_ingest@127.0.0.1:$PG_PORT/radius_ingest}"
