@@ -1,0 +1,10 @@
+"""The customers service's settings (plain environment names, like every service)."""
+
+from __future__ import annotations
+
+from bss_runtime.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service_name: str = "customers"
+    http_port: int = 8101
