@@ -12,13 +12,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
 
+from bss_contracts import Envelope
 from bss_contracts.registry import EVENT_MODELS
 from bss_contracts.topics import Topic
 from bss_runtime.auth import JwtConfig
@@ -97,7 +99,8 @@ class ServiceRuntime:
         """Declare what this service publishes (through the outbox) so AsyncAPI shows it with its schemas."""
         for topic in self.produces:
             models = [m for m in EVENT_MODELS if m.topic is topic]
-            schema: Any = models[0] if len(models) == 1 else Any
+            envelopes = tuple(Envelope[m] for m in models)  # type: ignore[valid-type]
+            schema: Any = envelopes[0] if len(envelopes) == 1 else Union[envelopes]  # noqa: UP007
             self.broker.publisher(
                 full_name(topic.name, self.settings.kafka_topic_prefix),
                 title=f"{self.settings.service_name}:{topic.name}",
@@ -172,4 +175,11 @@ class ServiceRuntime:
     def stream_app(self) -> FastStream:
         """The faststream application (for `faststream docs gen`)."""
         self._attach()
-        return FastStream(self.broker)
+        name = self.settings.service_name
+        spec = AsyncAPI(
+            self.broker,
+            title=f"ISP BSS {name}",
+            description=f"Events the {name} service consumes "
+            "and publishes (published through its transactional outbox).",
+        )
+        return FastStream(self.broker, specification=spec)
