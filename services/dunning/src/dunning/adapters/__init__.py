@@ -1,0 +1,1 @@
+"""Database tables, queries and the outside world (SMTP, webhooks, SMS)."""

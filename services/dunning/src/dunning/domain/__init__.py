@@ -1,0 +1,1 @@
+"""Pure rules of collections: campaigns, exclusions, the calendar, the execution state machine, notices."""

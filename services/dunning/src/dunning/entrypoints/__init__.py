@@ -1,0 +1,1 @@
+"""HTTP API, event handlers and background workers."""
