@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dunning.clock import ManualClock
+from bss_runtime.clock import ManualClock
 from dunning.config import Settings
 from dunning.entrypoints.app import Dunning, build_runtime, create_app
 

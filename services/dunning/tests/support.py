@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from bss_contracts.events.billing import InvoiceOverdue, PaymentReceived
 from bss_contracts.events.customers import CustomerCreated, CustomerState, SubscriberActivated, SubscriberCreated
 from bss_runtime.auth import JwtConfig, issue_token
-from dunning.clock import ManualClock
+from bss_runtime.clock import ManualClock
 from dunning.config import Settings
 from dunning.entrypoints.app import Dunning
 

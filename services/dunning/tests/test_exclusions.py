@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dunning.adapters import repository as repo
-from dunning.clock import ManualClock
+from bss_runtime.clock import ManualClock
 
 from .support import (
     START,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from dunning.clock import ManualClock
+from bss_runtime.clock import ManualClock
 
 from .support import (
     START,

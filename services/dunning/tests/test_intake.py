@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bss_contracts.events.billing import InvoicePaid
 from dunning.adapters import repository as repo
-from dunning.clock import ManualClock
+from bss_runtime.clock import ManualClock
 from dunning.service_layer import settlement
 
 from .support import (

@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-from dunning.clock import ManualClock
+from bss_runtime.clock import ManualClock
 
 from .support import (
     START,

@@ -45,3 +45,24 @@ def run_env(metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def create_runtime_tables() -> None:
+    """For a service's first migration: the runtime's `outbox` and `processed_events` tables, as declared in
+    `bss_runtime.tables` (one definition, not one copy per service)."""
+    from alembic import op
+
+    from bss_runtime.db import new_metadata
+    from bss_runtime.tables import add_runtime_tables
+
+    tables = add_runtime_tables(new_metadata())
+    bind = op.get_bind()
+    tables.outbox.create(bind)
+    tables.processed_events.create(bind)
+
+
+def drop_runtime_tables() -> None:
+    from alembic import op
+
+    op.drop_table("processed_events")
+    op.drop_table("outbox")

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from bss_runtime.migrations import create_runtime_tables, drop_runtime_tables
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0001'
@@ -18,24 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('tenant_id', sa.String(length=64), nullable=False),
-    sa.Column('topic', sa.String(length=255), nullable=False),
-    sa.Column('key', sa.String(length=255), nullable=False),
-    sa.Column('event_type', sa.String(length=255), nullable=False),
-    sa.Column('payload', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
-    )
-    op.create_index('ix_outbox_published_at', 'outbox', ['published_at'], unique=False)
-    op.create_index('ix_outbox_unpublished', 'outbox', ['id'], unique=False, postgresql_where='published_at IS NULL')
+    create_runtime_tables()
     op.create_table('partners',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -44,13 +29,6 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_partners')),
     sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_partners_tenant_id_name'))
-    )
-    op.create_table('processed_events',
-    sa.Column('consumer', sa.String(length=100), nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('event_type', sa.String(length=255), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_processed_events'))
     )
     op.create_table('subscriber_requests',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -175,8 +153,5 @@ def downgrade() -> None:
     op.drop_table('customers')
     op.drop_index('ix_subscriber_request_subscriber', table_name='subscriber_requests')
     op.drop_table('subscriber_requests')
-    op.drop_table('processed_events')
     op.drop_table('partners')
-    op.drop_index('ix_outbox_unpublished', table_name='outbox', postgresql_where='published_at IS NULL')
-    op.drop_index('ix_outbox_published_at', table_name='outbox')
-    op.drop_table('outbox')
+    drop_runtime_tables()

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from bss_runtime.migrations import create_runtime_tables, drop_runtime_tables
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0001'
@@ -18,6 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    create_runtime_tables()
     op.create_table('dunning_campaigns',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -79,31 +82,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'subscriber_id', name=op.f('pk_dunning_subscribers'))
     )
     op.create_index('ix_dunning_subscribers_customer', 'dunning_subscribers', ['tenant_id', 'customer_id'], unique=False)
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('tenant_id', sa.String(length=64), nullable=False),
-    sa.Column('topic', sa.String(length=255), nullable=False),
-    sa.Column('key', sa.String(length=255), nullable=False),
-    sa.Column('event_type', sa.String(length=255), nullable=False),
-    sa.Column('payload', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
-    )
-    op.create_index('ix_outbox_published_at', 'outbox', ['published_at'], unique=False)
-    op.create_index('ix_outbox_unpublished', 'outbox', ['id'], unique=False, postgresql_where='published_at IS NULL')
-    op.create_table('processed_events',
-    sa.Column('consumer', sa.String(length=100), nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('event_type', sa.String(length=255), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_processed_events'))
-    )
     op.create_table('dunning_executions',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -185,10 +163,6 @@ def downgrade() -> None:
     op.drop_index('ix_dunning_executions_tenant_campaign', table_name='dunning_executions')
     op.drop_index('ix_dunning_executions_due', table_name='dunning_executions', postgresql_where=sa.text("status IN ('pending', 'in_progress')"))
     op.drop_table('dunning_executions')
-    op.drop_table('processed_events')
-    op.drop_index('ix_outbox_unpublished', table_name='outbox', postgresql_where='published_at IS NULL')
-    op.drop_index('ix_outbox_published_at', table_name='outbox')
-    op.drop_table('outbox')
     op.drop_index('ix_dunning_subscribers_customer', table_name='dunning_subscribers')
     op.drop_table('dunning_subscribers')
     op.drop_index('ix_dunning_invoices_to_check', table_name='dunning_invoices', postgresql_where=sa.text("status = 'overdue' AND execution_id IS NULL"))
@@ -196,3 +170,4 @@ def downgrade() -> None:
     op.drop_table('dunning_customers')
     op.drop_index('ix_dunning_campaigns_tenant_active_priority', table_name='dunning_campaigns')
     op.drop_table('dunning_campaigns')
+    drop_runtime_tables()

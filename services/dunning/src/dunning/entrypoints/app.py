@@ -15,7 +15,7 @@ from dunning.adapters.mailer import Mailer, SmtpMailer
 from dunning.adapters.sms import EventOnlySmsSender, SmsSender
 from dunning.adapters.tables import runtime_tables
 from dunning.adapters.webhook import HttpWebhookSender, WebhookSender
-from dunning.clock import Clock, SystemClock
+from bss_runtime.clock import Clock, SystemClock
 from dunning.config import Settings
 from dunning.entrypoints import api, handlers
 from dunning.entrypoints.workers import Scheduler
