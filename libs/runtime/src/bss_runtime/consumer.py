@@ -105,21 +105,23 @@ class EventConsumer:
         return list(self._topics.values())
 
     def attach(self, broker: KafkaBroker) -> None:
-        """Subscribe to every topic that has handlers: one faststream subscriber per topic."""
+        """Subscribe to every topic that has handlers, as ONE faststream subscriber: one consumer in the group,
+        so a service joins its group once instead of rebalancing once per topic."""
         self._broker = broker
-        for topic in self._topics.values():
-            name = full_name(topic.name, self._prefix)
-            broker.subscriber(
-                name,
-                group_id=self.group,
-                auto_offset_reset="earliest",
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                batch=True,
-                max_records=self._batch_size,
-                batch_timeout_ms=50,
-                title=f"{self.group}:{topic.name}",
-                description=topic.description,
-            )(self._consume)
+        if not self._topics:
+            return
+        names = [full_name(t.name, self._prefix) for t in self._topics.values()]
+        broker.subscriber(
+            *names,
+            group_id=self.group,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=self._batch_size,
+            batch_timeout_ms=50,
+            title=f"{self.group}:consumer",
+            description="Consumes: " + "; ".join(f"{t.name} ({t.description})" for t in self._topics.values()),
+        )(self._consume)
 
     async def _consume(self, msg: KafkaMessage) -> None:
         raw = msg.raw_message

@@ -1,0 +1,290 @@
+"""Queries on plans, subscriptions, usage samples and closed usage periods; every one filtered by tenant_id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.adapters.tables import plans, subscribers, subscriptions, usage_periods, usage_samples
+
+# --- plans ------------------------------------------------------------------------------------------------------
+
+
+async def insert_plan(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+    return (await session.execute(insert(plans).values(**values).returning(*plans.c))).one()
+
+
+async def get_plan(session: AsyncSession, tenant_id: str, plan_id: str) -> Row[Any] | None:
+    stmt = select(plans).where(plans.c.tenant_id == tenant_id, plans.c.id == plan_id)
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def plan_by_id_or_code(session: AsyncSession, tenant_id: str, reference: str) -> Row[Any] | None:
+    stmt = (
+        select(plans)
+        .where(plans.c.tenant_id == tenant_id, (plans.c.id == reference) | (plans.c.code == reference))
+        .order_by((plans.c.id == reference).desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def list_plans(session: AsyncSession, tenant_id: str) -> Sequence[Row[Any]]:
+    stmt = select(plans).where(plans.c.tenant_id == tenant_id).order_by(plans.c.code)
+    return (await session.execute(stmt)).all()
+
+
+async def set_plan_active(session: AsyncSession, tenant_id: str, plan_id: str, active: bool) -> Row[Any] | None:
+    stmt = (
+        update(plans)
+        .where(plans.c.tenant_id == tenant_id, plans.c.id == plan_id)
+        .values(active=active)
+        .returning(*plans.c)
+    )
+    return (await session.execute(stmt)).one_or_none()
+
+
+# --- subscriptions ----------------------------------------------------------------------------------------------
+
+
+async def insert_subscription(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+    return (await session.execute(insert(subscriptions).values(**values).returning(*subscriptions.c))).one()
+
+
+async def get_subscription(
+    session: AsyncSession, tenant_id: str, subscription_id: str, *, lock: bool = False
+) -> Row[Any] | None:
+    stmt = select(subscriptions).where(subscriptions.c.tenant_id == tenant_id, subscriptions.c.id == subscription_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def active_subscription_of(
+    session: AsyncSession, tenant_id: str, subscriber_id: str, *, lock: bool = False
+) -> Row[Any] | None:
+    stmt = select(subscriptions).where(
+        subscriptions.c.tenant_id == tenant_id,
+        subscriptions.c.subscriber_id == subscriber_id,
+        subscriptions.c.status == "active",
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def update_subscription(session: AsyncSession, tenant_id: str, subscription_id: str, **values: Any) -> Row[Any]:
+    stmt = (
+        update(subscriptions)
+        .where(subscriptions.c.tenant_id == tenant_id, subscriptions.c.id == subscription_id)
+        .values(**values)
+        .returning(*subscriptions.c)
+    )
+    return (await session.execute(stmt)).one()
+
+
+async def list_subscriptions(
+    session: AsyncSession, tenant_id: str, *, customer_id: str | None, subscriber_id: str | None
+) -> Sequence[Row[Any]]:
+    stmt = select(subscriptions).where(subscriptions.c.tenant_id == tenant_id)
+    if customer_id is not None:
+        stmt = stmt.where(subscriptions.c.customer_id == customer_id)
+    if subscriber_id is not None:
+        stmt = stmt.where(subscriptions.c.subscriber_id == subscriber_id)
+    return (await session.execute(stmt.order_by(subscriptions.c.created_at, subscriptions.c.id))).all()
+
+
+async def subscriptions_of_username(session: AsyncSession, tenant_id: str, username: str) -> list[str]:
+    """Subscriptions billing this username's sessions, share-locked so that a period close (which takes them
+    FOR UPDATE) either sees the caller's new sample or finishes first and is then marked for re-billing."""
+    stmt = (
+        select(subscriptions.c.id)
+        .join(
+            subscribers,
+            and_(
+                subscribers.c.tenant_id == subscriptions.c.tenant_id,
+                subscribers.c.subscriber_id == subscriptions.c.subscriber_id,
+            ),
+        )
+        .where(subscriptions.c.tenant_id == tenant_id, subscribers.c.username == username)
+        .order_by(subscriptions.c.id)
+        .with_for_update(of=subscriptions, read=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def claim_due_subscription(
+    session: AsyncSession, now: datetime, grace_cutoff: datetime, tenant_id: str | None = None
+) -> Row[Any] | None:
+    """One subscription with work to do (of `tenant_id`, or of any tenant for the scheduler), locked so that
+    others skip it: an active one whose next cycle may close, or an ended one with late usage to bill."""
+    tenant = [subscriptions.c.tenant_id == tenant_id] if tenant_id is not None else []
+    due = (
+        select(subscriptions)
+        .where(*tenant, subscriptions.c.status == "active", subscriptions.c.next_close_at <= now)
+        .order_by(subscriptions.c.next_close_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    row = (await session.execute(due)).one_or_none()
+    if row is not None:
+        return row
+    late = (
+        select(subscriptions)
+        .where(
+            *tenant,
+            subscriptions.c.status == "ended",
+            exists().where(
+                usage_periods.c.tenant_id == subscriptions.c.tenant_id,
+                usage_periods.c.subscription_id == subscriptions.c.id,
+                usage_periods.c.dirty_since <= grace_cutoff,
+            ),
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(late)).one_or_none()
+
+
+# --- usage ------------------------------------------------------------------------------------------------------
+
+
+async def record_sample(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    session_key: str,
+    bucket_start: datetime,
+    username: str,
+    input_octets: int,
+    output_octets: int,
+) -> bool:
+    """Keep the highest cumulative counters per session and bucket; True if anything grew (a redelivered or
+    older interim changes nothing)."""
+    insert_sample = pg_insert(usage_samples).values(
+        tenant_id=tenant_id, session_key=session_key, bucket_start=bucket_start, username=username,
+        input_octets=input_octets, output_octets=output_octets,
+    )  # fmt: skip
+    new = insert_sample.excluded
+    stmt = insert_sample.on_conflict_do_update(
+        index_elements=["tenant_id", "session_key", "bucket_start"],
+        set_={
+            "input_octets": func.greatest(usage_samples.c.input_octets, new.input_octets),
+            "output_octets": func.greatest(usage_samples.c.output_octets, new.output_octets),
+        },
+        where=(new.input_octets > usage_samples.c.input_octets) | (new.output_octets > usage_samples.c.output_octets),
+    ).returning(literal(1))
+    return (await session.execute(stmt)).first() is not None
+
+
+async def usage_between(
+    session: AsyncSession, tenant_id: str, username: str, starts_at: datetime, ends_at: datetime
+) -> tuple[int, int]:
+    """(input, output) octets of `username` in [starts_at, ends_at): for every session active in the window,
+    its highest counters before the end minus its highest counters before the start."""
+    s = usage_samples
+    in_window = (
+        select(s.c.session_key)
+        .where(
+            s.c.tenant_id == tenant_id,
+            s.c.username == username,
+            s.c.bucket_start >= starts_at,
+            s.c.bucket_start < ends_at,
+        )
+        .distinct()
+    )
+    before_start = s.c.bucket_start < starts_at
+    per_session = (
+        select(
+            (func.max(s.c.input_octets) - func.coalesce(func.max(s.c.input_octets).filter(before_start), 0)).label(
+                "input"
+            ),
+            (func.max(s.c.output_octets) - func.coalesce(func.max(s.c.output_octets).filter(before_start), 0)).label(
+                "output"
+            ),
+        )
+        .where(s.c.tenant_id == tenant_id, s.c.bucket_start < ends_at, s.c.session_key.in_(in_window))
+        .group_by(s.c.session_key)
+        .subquery()
+    )
+    stmt = select(func.coalesce(func.sum(per_session.c.input), 0), func.coalesce(func.sum(per_session.c.output), 0))
+    row = (await session.execute(stmt)).one()
+    return int(row[0]), int(row[1])
+
+
+async def mark_periods_dirty(
+    session: AsyncSession, tenant_id: str, subscription_ids: Sequence[str], changed_bucket: datetime, at: datetime
+) -> int:
+    """Closed periods whose usage a sample in `changed_bucket` changes: those ending after it."""
+    stmt = (
+        update(usage_periods)
+        .where(
+            usage_periods.c.tenant_id == tenant_id,
+            usage_periods.c.subscription_id.in_(subscription_ids),
+            usage_periods.c.ends_at > changed_bucket,
+            usage_periods.c.dirty_since.is_(None),
+        )
+        .values(dirty_since=at)
+    )
+    result = await session.execute(stmt)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def postpone_dirty_periods(session: AsyncSession, tenant_id: str, subscription_id: str, until: datetime) -> None:
+    stmt = (
+        update(usage_periods)
+        .where(
+            usage_periods.c.tenant_id == tenant_id,
+            usage_periods.c.subscription_id == subscription_id,
+            usage_periods.c.dirty_since.is_not(None),
+        )
+        .values(dirty_since=until)
+    )
+    await session.execute(stmt)
+
+
+async def insert_period(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+    return (await session.execute(insert(usage_periods).values(**values).returning(*usage_periods.c))).one()
+
+
+async def dirty_periods(session: AsyncSession, tenant_id: str, subscription_id: str) -> Sequence[Row[Any]]:
+    stmt = (
+        select(usage_periods)
+        .where(
+            usage_periods.c.tenant_id == tenant_id,
+            usage_periods.c.subscription_id == subscription_id,
+            usage_periods.c.dirty_since.is_not(None),
+        )
+        .order_by(usage_periods.c.period_start)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def update_period(
+    session: AsyncSession, tenant_id: str, subscription_id: str, period_start: Any, **values: Any
+) -> Row[Any]:
+    stmt = (
+        update(usage_periods)
+        .where(
+            usage_periods.c.tenant_id == tenant_id,
+            usage_periods.c.subscription_id == subscription_id,
+            usage_periods.c.period_start == period_start,
+        )
+        .values(**values)
+        .returning(*usage_periods.c)
+    )
+    return (await session.execute(stmt)).one()
+
+
+async def periods_of(session: AsyncSession, tenant_id: str, subscription_id: str) -> Sequence[Row[Any]]:
+    stmt = (
+        select(usage_periods)
+        .where(usage_periods.c.tenant_id == tenant_id, usage_periods.c.subscription_id == subscription_id)
+        .order_by(usage_periods.c.period_start)
+    )
+    return (await session.execute(stmt)).all()

@@ -1,0 +1,130 @@
+"""Plans, subscriptions, usage per billing period, and the cycle-close trigger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+from fastapi import status as http
+
+from billing.adapters import subscriptions_repo as repo
+from billing.entrypoints.api.common import BillingDeps, Finance, Operator, Reader
+from billing.entrypoints.schemas import (
+    PlanCreate,
+    PlanOut,
+    SubscriptionCreate,
+    SubscriptionOut,
+    TriggerOut,
+    UsageOut,
+    UsagePeriodOut,
+)
+from billing.service_layer import subscriptions as cases
+from billing.service_layer import usage
+
+router = APIRouter(prefix="/billing", tags=["plans and usage"])
+
+
+@router.post("/plans", status_code=http.HTTP_201_CREATED)
+async def create_plan(body: PlanCreate, who: Finance, deps: BillingDeps) -> PlanOut:
+    async with deps.database.transaction() as session:
+        plan = await cases.create_plan(session, who.tenant_id, cases.PlanIn(**body.model_dump()))
+    return PlanOut.model_validate(plan)
+
+
+@router.get("/plans")
+async def list_plans(who: Reader, deps: BillingDeps) -> list[PlanOut]:
+    async with deps.database.transaction() as session:
+        return [PlanOut.model_validate(p) for p in await repo.list_plans(session, who.tenant_id)]
+
+
+@router.get("/plans/{plan_id}")
+async def get_plan(plan_id: str, who: Reader, deps: BillingDeps) -> PlanOut:
+    async with deps.database.transaction() as session:
+        return PlanOut.model_validate(await cases.get_plan(session, who.tenant_id, plan_id))
+
+
+@router.post("/plans/{plan_id}/retire")
+async def retire_plan(plan_id: str, who: Finance, deps: BillingDeps) -> PlanOut:
+    async with deps.database.transaction() as session:
+        return PlanOut.model_validate(await cases.retire_plan(session, who.tenant_id, plan_id))
+
+
+@router.post("/subscriptions", status_code=http.HTTP_201_CREATED)
+async def subscribe(body: SubscriptionCreate, who: Finance, deps: BillingDeps) -> SubscriptionOut:
+    async with deps.database.transaction() as session:
+        row = await cases.subscribe(
+            session, deps, who.tenant_id, subscriber_id=body.subscriber_id, plan_id=body.plan_id,
+            start_date=body.start_date,
+        )  # fmt: skip
+    return SubscriptionOut.of(row)
+
+
+@router.get("/subscriptions")
+async def list_subscriptions(
+    who: Reader, deps: BillingDeps, customer_id: str | None = None, subscriber_id: str | None = None
+) -> list[SubscriptionOut]:
+    async with deps.database.transaction() as session:
+        rows = await repo.list_subscriptions(
+            session, who.tenant_id, customer_id=customer_id, subscriber_id=subscriber_id
+        )
+    return [SubscriptionOut.of(r) for r in rows]
+
+
+@router.get("/subscriptions/{subscription_id}")
+async def get_subscription(subscription_id: str, who: Reader, deps: BillingDeps) -> SubscriptionOut:
+    async with deps.database.transaction() as session:
+        return SubscriptionOut.of(await cases.get_subscription(session, who.tenant_id, subscription_id))
+
+
+@router.post("/subscriptions/{subscription_id}/cancel")
+async def cancel_subscription(subscription_id: str, who: Finance, deps: BillingDeps) -> SubscriptionOut:
+    async with deps.database.transaction() as session:
+        return SubscriptionOut.of(await cases.cancel(session, deps, who.tenant_id, subscription_id))
+
+
+@router.get("/subscriptions/{subscription_id}/usage")
+async def subscription_usage(subscription_id: str, who: Reader, deps: BillingDeps) -> UsageOut:
+    """Closed periods as billed (with late usage already re-billed), then the running cycle so far."""
+    async with deps.database.transaction() as session:
+        subscription = await cases.get_subscription(session, who.tenant_id, subscription_id)
+        periods = [
+            UsagePeriodOut(
+                period_start=p.period_start,
+                period_end=p.period_end - timedelta(days=1),
+                input_octets=p.input_octets,
+                output_octets=p.output_octets,
+                total_octets=p.input_octets + p.output_octets,
+                included_octets=p.included_octets,
+                overage_octets=p.overage_octets,
+                overage_amount_minor=p.billed_minor,
+                currency=p.currency,
+                final=True,
+                invoice_id=p.invoice_id,
+                late_usage_pending=p.dirty_since is not None,
+            )
+            for p in await repo.periods_of(session, who.tenant_id, subscription_id)
+        ]
+        if subscription.status == "active":
+            live = await usage.current_usage(session, deps, subscription, deps.clock.now())
+            periods.append(
+                UsagePeriodOut(
+                    period_start=live.period.start,
+                    period_end=live.period.last_day,
+                    input_octets=live.input_octets,
+                    output_octets=live.output_octets,
+                    total_octets=live.input_octets + live.output_octets,
+                    included_octets=live.included_octets,
+                    overage_octets=live.charge.overage_octets,
+                    overage_amount_minor=live.charge.amount_minor,
+                    currency=subscription.currency,
+                    final=False,
+                    invoice_id=None,
+                )
+            )
+    return UsageOut(subscription_id=subscription_id, periods=periods)
+
+
+@router.post("/usage/close")
+async def close_cycles(who: Operator, deps: BillingDeps) -> TriggerOut:
+    """Close the caller's tenant's cycles that are due now and bill late usage (what the scheduler does)."""
+    return TriggerOut(processed=await usage.close_due(deps, tenant_id=who.tenant_id))

@@ -1,0 +1,63 @@
+"""Wiring: the runtime (DB, outbox relay, consumers), the handlers, the schedulers and the HTTP app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+from faststream import FastStream
+
+from billing.adapters.tables import runtime_tables
+from billing.config import Settings
+from billing.entrypoints import api, handlers
+from billing.entrypoints.workers import Scheduler
+from billing.service_layer.deps import Deps
+from bss_contracts import topics
+from bss_runtime.clock import Clock, SystemClock
+from bss_runtime.service import ServiceRuntime
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+
+
+@dataclass(frozen=True)
+class Billing:
+    runtime: ServiceRuntime
+    deps: Deps
+    scheduler: Scheduler
+
+
+def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Billing:
+    """The service's parts; tests pass a clock to drive time themselves."""
+    settings = settings or Settings()
+    runtime = ServiceRuntime(
+        settings, runtime_tables, produces=[topics.INVOICES, topics.SLA, topics.USAGE], migrations_dir=MIGRATIONS
+    )
+    deps = Deps(
+        database=runtime.database,
+        events=runtime.events,
+        clock=clock or SystemClock(),
+        default_timezone=settings.default_timezone,
+        payment_terms_days=settings.payment_terms_days,
+        batch_size=settings.worker_batch_size,
+        close_grace=timedelta(hours=settings.usage_close_grace_hours),
+    )
+    handlers.register(runtime.consumer, deps)
+    scheduler = Scheduler(deps, poll_seconds=settings.worker_poll_seconds)
+    if settings.workers_enabled:
+        runtime.add_worker(scheduler.run)
+    return Billing(runtime, deps, scheduler)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    service = build_runtime(settings, clock=clock)
+    app = service.runtime.http_app(*api.routers, title="Billing")
+    app.state.billing = service.deps
+    app.state.service = service
+    return app
+
+
+def stream_app() -> FastStream:
+    """The faststream application, for the AsyncAPI document."""
+    return build_runtime(Settings()).runtime.stream_app()

@@ -1,0 +1,1 @@
+"""Use cases: one transaction each, the state change and its outbox events written together."""
