@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dunning.adapters import repository as repo
 from bss_runtime.clock import ManualClock
+from dunning.adapters import repository as repo
 
 from .support import (
     START,

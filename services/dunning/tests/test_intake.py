@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from bss_contracts.events.billing import InvoicePaid
-from dunning.adapters import repository as repo
 from bss_runtime.clock import ManualClock
+from dunning.adapters import repository as repo
 from dunning.service_layer import settlement
 
 from .support import (

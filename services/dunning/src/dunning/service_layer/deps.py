@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bss_runtime.clock import Clock
 from bss_runtime.db import Database
 from bss_runtime.outbox import EventWriter
 from dunning.adapters.mailer import Mailer
 from dunning.adapters.sms import SmsSender
 from dunning.adapters.webhook import WebhookSender
-from bss_runtime.clock import Clock
 
 REQUESTED_BY = "dunning"
 _IDS = uuid.UUID("5b0c3c4e-6d1e-4b8a-9a52-7f1c2f6f1d10")
