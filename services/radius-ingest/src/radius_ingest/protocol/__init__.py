@@ -1,0 +1,1 @@
+"""RADIUS wire protocol: framing, attribute decoding from the FreeRADIUS dictionaries, authenticators."""
