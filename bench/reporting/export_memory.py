@@ -1,0 +1,84 @@
+"""One services export in a process of its own, through a real HTTP server, to measure its peak memory.
+
+    python bench/reporting/export_memory.py DATABASE_URL TENANT FORMAT
+
+Prints JSON: rows counted in the output, bytes, seconds, and the process's peak RSS. The client side reads
+the body as a stream and keeps none of it (Parquet and xlsx go to a temporary file, to count their rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import socket
+import sys
+import tempfile
+import time
+import zipfile
+
+import httpx
+import pyarrow.parquet as pq
+import uvicorn
+
+from bss_runtime.auth import issue_token
+from reporting.config import Settings
+from reporting.entrypoints.app import create_app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def main(database_url: str, tenant: str, fmt: str) -> dict[str, object]:
+    app = create_app(Settings(database_url=database_url, log_level="WARNING"))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    baseline = rss_mb()
+    token = issue_token(app.state.service.runtime.jwt, subject="bench", tenant_id=tenant, roles=["admin"])
+    started = time.perf_counter()
+    size, rows, carry = 0, 0, b""
+    with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as out:
+        async with httpx.AsyncClient(timeout=600) as client, client.stream(
+            "GET", f"http://127.0.0.1:{port}/billing/reports/services/export",
+            params={"format": fmt}, headers={"Authorization": f"Bearer {token}"},
+        ) as response:  # fmt: skip
+            assert response.status_code == 200, await response.aread()
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if fmt == "csv":
+                    rows += chunk.count(b"\n")
+                elif fmt == "json":
+                    text = carry + chunk
+                    rows += text.count(b'{"subscriber_id":')
+                    carry = text[-20:]
+                else:
+                    out.write(chunk)
+        seconds = time.perf_counter() - started
+        out.flush()
+        if fmt == "csv":
+            rows -= 1  # the header
+        elif fmt == "parquet":
+            rows = pq.ParquetFile(out.name).metadata.num_rows
+        elif fmt == "xlsx":
+            with zipfile.ZipFile(out.name) as z, z.open("xl/worksheets/sheet1.xml") as sheet:
+                head = sheet.read(2048).decode()
+            last = head.split('<dimension ref="A1:', 1)[1].split('"', 1)[0]
+            rows = int("".join(ch for ch in last if ch.isdigit())) - 1
+    server.should_exit = True
+    await serving
+    return {"format": fmt, "rows": rows, "bytes": size, "seconds": round(seconds, 2),
+            "rss_before_mb": round(baseline, 1), "peak_rss_mb": round(rss_mb(), 1)}  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(*sys.argv[1:4]))))

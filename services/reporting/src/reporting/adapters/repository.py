@@ -1,0 +1,388 @@
+"""Report queries over the read models. Every one is filtered by tenant_id; amounts stay in minor units."""
+
+# ruff: noqa: S608 - SQL is composed only with our own schema and table names; values are bound parameters
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from reporting.domain.aging import BUCKETS, due_date_range
+
+# ---------------------------------------------------------------- blocked customers
+
+
+async def suspended_with_balances(
+    conn: AsyncConnection,
+    schema: str,
+    tenant: str,
+    *,
+    now: datetime,
+    suspended_from: datetime | None,
+    suspended_until: datetime | None,
+    include_zero_balance: bool,
+) -> Sequence[Row[Any]]:
+    """Suspended subscribers with their customer's open invoices summed per currency (one row per currency;
+    with `include_zero_balance`, subscribers whose customer owes nothing appear once with a null currency)."""
+    join = "LEFT JOIN LATERAL" if include_zero_balance else "JOIN LATERAL"
+    return (
+        await conn.execute(
+            text(
+                f"""
+                SELECT s.subscriber_id, s.username, s.customer_id, s.suspended_at, s.suspension_reason,
+                       c.name AS customer_name, c.email, c.phone,
+                       b.currency, coalesce(b.open_invoices, 0) AS open_invoices,
+                       coalesce(b.overdue_invoices, 0) AS overdue_invoices,
+                       coalesce(b.balance, 0)::bigint AS balance_minor,
+                       EXISTS (SELECT 1 FROM "{schema}".dunning_executions d
+                               WHERE d.tenant_id = s.tenant_id AND d.customer_id = s.customer_id
+                                 AND d.status = 'active') AS in_dunning
+                FROM "{schema}".subscribers s
+                LEFT JOIN "{schema}".customers c ON c.tenant_id = s.tenant_id AND c.customer_id = s.customer_id
+                {join} (
+                    SELECT i.currency, count(*) AS open_invoices,
+                           count(*) FILTER (WHERE i.due_date < :today) AS overdue_invoices,
+                           sum(i.balance_minor) AS balance
+                    FROM "{schema}".invoices i
+                    WHERE i.tenant_id = s.tenant_id AND i.customer_id = s.customer_id AND i.balance_minor > 0
+                    GROUP BY i.currency
+                ) b ON true
+                WHERE s.tenant_id = :tenant AND s.status = 'suspended' AND s.suspended_at IS NOT NULL
+                  AND s.suspended_at > :suspended_from AND s.suspended_at <= :suspended_until
+                """
+            ),
+            {
+                "tenant": tenant,
+                "today": now.astimezone(UTC).date(),
+                "suspended_from": suspended_from or datetime(1, 1, 2, tzinfo=UTC),
+                "suspended_until": suspended_until or datetime(9999, 1, 1, tzinfo=UTC),
+            },
+        )
+    ).all()
+
+
+# ---------------------------------------------------------------- aging
+
+AgingGroup = Literal["partner_id", "billing_country"]
+
+
+@dataclass(frozen=True)
+class AgingRow:
+    group: str | None
+    currency: str
+    invoice_count: int
+    total_minor: int
+    buckets_minor: dict[str, int]
+
+
+async def aging(conn: AsyncConnection, schema: str, tenant: str, *, as_of: date, group: AgingGroup) -> list[AgingRow]:
+    """Open balances as of the end of `as_of` (UTC), by group and currency, in aging buckets.
+
+    Balances are today's, minus the movements that took effect after `as_of` (payments after it are put
+    back, invoices issued after it disappear): exact for any date, and nothing to undo when as_of is today.
+    """
+    bucket_sums = []
+    params: dict[str, Any] = {"tenant": tenant, "cutoff": datetime.combine(as_of + timedelta(days=1), time(), UTC)}
+    for n, bucket in enumerate(BUCKETS):
+        earliest, latest = due_date_range(bucket, as_of)
+        conds = []
+        if earliest is not None:
+            conds.append(f"due_date >= :b{n}_from")
+            params[f"b{n}_from"] = earliest
+        if latest is not None:
+            conds.append(f"due_date <= :b{n}_to")
+            params[f"b{n}_to"] = latest
+        bucket_sums.append(f"coalesce(sum(balance) FILTER (WHERE {' AND '.join(conds)}), 0) AS b{n}")
+    rows = (
+        await conn.execute(
+            text(
+                f"""
+                WITH later AS (
+                    SELECT invoice_id, sum(delta_minor) AS delta
+                    FROM "{schema}".invoice_movements
+                    WHERE tenant_id = :tenant AND effective_at >= :cutoff
+                    GROUP BY invoice_id
+                ), balances AS (
+                    SELECT i.{group} AS grp, i.currency, i.due_date, i.balance_minor AS balance
+                    FROM "{schema}".invoices i
+                    WHERE i.tenant_id = :tenant AND i.balance_minor > 0
+                      AND NOT EXISTS (SELECT 1 FROM later l WHERE l.invoice_id = i.invoice_id)
+                    UNION ALL
+                    SELECT i.{group}, i.currency, i.due_date, i.balance_minor - l.delta
+                    FROM later l JOIN "{schema}".invoices i ON i.tenant_id = :tenant AND i.invoice_id = l.invoice_id
+                )
+                SELECT grp, currency, count(*) AS invoice_count, sum(balance) AS total, {", ".join(bucket_sums)}
+                FROM balances WHERE balance > 0
+                GROUP BY grp, currency
+                ORDER BY grp NULLS LAST, currency
+                """
+            ),
+            params,
+        )
+    ).all()
+    return [
+        AgingRow(
+            group=row.grp,
+            currency=row.currency,
+            invoice_count=int(row.invoice_count),
+            total_minor=int(row.total),
+            buckets_minor={b.name: int(getattr(row, f"b{n}")) for n, b in enumerate(BUCKETS)},
+        )
+        for row in rows
+    ]
+
+
+# ---------------------------------------------------------------- services export
+
+EXPORT_COLUMNS = (
+    "subscriber_id",
+    "username",
+    "status",
+    "created_at",
+    "suspended_at",
+    "customer_id",
+    "customer_name",
+    "plan_id",
+    "activated_at",
+)
+
+
+def _statuses(include_suspended: bool) -> list[str]:
+    return ["active", "suspended"] if include_suspended else ["active"]
+
+
+async def count_services(conn: AsyncConnection, schema: str, tenant: str, *, include_suspended: bool) -> int:
+    count = await conn.scalar(
+        text(f'SELECT count(*) FROM "{schema}".subscribers WHERE tenant_id = :tenant AND status = ANY(:statuses)'),
+        {"tenant": tenant, "statuses": _statuses(include_suspended)},
+    )
+    return int(count or 0)
+
+
+async def services(
+    conn: AsyncConnection, schema: str, tenant: str, *, include_suspended: bool, chunk_rows: int
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Active (and suspended) subscribers in subscriber_id order, in chunks from a server-side cursor."""
+    result = await conn.stream(
+        text(
+            f"""
+            SELECT s.subscriber_id, s.username, s.status, s.created_at, s.suspended_at, s.customer_id,
+                   c.name AS customer_name, s.plan_id, s.activated_at
+            FROM "{schema}".subscribers s
+            LEFT JOIN "{schema}".customers c ON c.tenant_id = s.tenant_id AND c.customer_id = s.customer_id
+            WHERE s.tenant_id = :tenant AND s.status = ANY(:statuses)
+            ORDER BY s.subscriber_id
+            """
+        ).execution_options(yield_per=chunk_rows),
+        {"tenant": tenant, "statuses": _statuses(include_suspended)},
+    )
+    async for chunk in result.partitions(chunk_rows):
+        yield chunk
+
+
+# ---------------------------------------------------------------- SLA breaches
+
+
+@dataclass(frozen=True)
+class BreachPage:
+    total: int
+    resolved: int
+    credits_by_currency: list[tuple[str, int]]
+    rows: Sequence[Row[Any]]
+
+
+async def sla_breaches(
+    conn: AsyncConnection,
+    schema: str,
+    tenant: str,
+    *,
+    resolved: bool | None,
+    min_credit: Decimal,
+    limit: int,
+    offset: int,
+) -> BreachPage:
+    where = [
+        "b.tenant_id = :tenant",
+        "b.detected_at IS NOT NULL",
+        # the issued credit in major units of its own currency, compared exactly
+        "b.credit_issued_minor >= :min_credit * power(10::numeric, coalesce(b.currency_exponent, 2))",
+    ]
+    if resolved is not None:
+        where.append("b.resolved_at IS NOT NULL" if resolved else "b.resolved_at IS NULL")
+    cond = " AND ".join(where)
+    params = {"tenant": tenant, "min_credit": min_credit, "limit": limit, "offset": offset}
+    counts = (
+        await conn.execute(
+            text(
+                f"""SELECT count(*) AS total, count(*) FILTER (WHERE b.resolved_at IS NOT NULL) AS resolved
+                    FROM "{schema}".sla_breaches b WHERE {cond}"""
+            ),
+            params,
+        )
+    ).one()
+    credits = (
+        await conn.execute(
+            text(
+                f"""SELECT b.currency, sum(b.credit_issued_minor) AS credited FROM "{schema}".sla_breaches b
+                    WHERE {cond} AND b.credit_issued_minor > 0 GROUP BY b.currency ORDER BY b.currency"""
+            ),
+            params,
+        )
+    ).all()
+    rows = (
+        await conn.execute(
+            text(
+                f"""
+                SELECT b.*, c.name AS customer_name
+                FROM "{schema}".sla_breaches b
+                LEFT JOIN "{schema}".customers c ON c.tenant_id = b.tenant_id AND c.customer_id = b.customer_id
+                WHERE {cond}
+                ORDER BY b.detected_at DESC, b.breach_id
+                LIMIT :limit OFFSET :offset
+                """
+            ),
+            params,
+        )
+    ).all()
+    return BreachPage(
+        total=int(counts.total),
+        resolved=int(counts.resolved),
+        credits_by_currency=[(r.currency, int(r.credited)) for r in credits],
+        rows=rows,
+    )
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class SessionTotals:
+    sessions: int
+    input_octets: int
+    output_octets: int
+    session_time_seconds: int
+
+
+_SUMS = (
+    "count(*) AS n_sessions, coalesce(sum(input_octets), 0) AS n_in, coalesce(sum(output_octets), 0) AS n_out, "
+    "coalesce(sum(session_time_seconds), 0) AS n_seconds"
+)
+
+
+def _totals(row: Row[Any]) -> SessionTotals:
+    return SessionTotals(int(row.n_sessions), int(row.n_in), int(row.n_out), int(row.n_seconds))
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+async def usernames_of(conn: AsyncConnection, schema: str, tenant: str, subscriber_id: str) -> list[str]:
+    rows = await conn.execute(
+        text(
+            f"""SELECT username FROM "{schema}".subscribers
+                WHERE tenant_id = :tenant AND subscriber_id = :sid AND username IS NOT NULL"""
+        ),
+        {"tenant": tenant, "sid": subscriber_id},
+    )
+    return [r.username for r in rows]
+
+
+async def session_totals(
+    conn: AsyncConnection, schema: str, tenant: str, *, usernames: list[str] | None, start: datetime, end: datetime
+) -> SessionTotals:
+    """Totals of the sessions whose latest record (`time`) is within [start, end].
+
+    Tenant-wide, whole hours come from the hourly rollup and only the partial hours at both ends are read
+    from the sessions; for given usernames their sessions are summed through the (username, time) index.
+    """
+    params: dict[str, Any] = {"tenant": tenant, "start": start, "end": end, "usernames": usernames}
+    if usernames is not None:
+        row = (
+            await conn.execute(
+                text(
+                    f"""SELECT {_SUMS} FROM "{schema}".sessions WHERE tenant_id = :tenant
+                        AND username = ANY(:usernames) AND time >= :start AND time <= :end AND start_time <= :end"""
+                ),
+                params,
+            )
+        ).one()
+        return _totals(row)
+    first_hour, last_hour = _ceil_hour(start), end.replace(minute=0, second=0, microsecond=0)
+    if first_hour >= last_hour:
+        row = (
+            await conn.execute(
+                text(
+                    f"""SELECT {_SUMS} FROM "{schema}".sessions WHERE tenant_id = :tenant
+                        AND time >= :start AND time <= :end AND start_time <= :end"""
+                ),
+                params,
+            )
+        ).one()
+        return _totals(row)
+    params |= {"h0": first_hour, "h1": last_hour}
+    row = (
+        await conn.execute(
+            text(
+                f"""
+                SELECT sum(n_sessions) AS n_sessions, sum(n_in) AS n_in, sum(n_out) AS n_out,
+                       sum(n_seconds) AS n_seconds
+                FROM (
+                    SELECT coalesce(sum(sessions), 0) AS n_sessions, coalesce(sum(input_octets), 0) AS n_in,
+                           coalesce(sum(output_octets), 0) AS n_out,
+                           coalesce(sum(session_time_seconds), 0) AS n_seconds
+                    FROM "{schema}".session_hours WHERE tenant_id = :tenant AND hour >= :h0 AND hour < :h1
+                    UNION ALL
+                    SELECT {_SUMS} FROM "{schema}".sessions
+                    WHERE tenant_id = :tenant AND time >= :start AND time < :h0 AND start_time < :h0
+                    UNION ALL
+                    SELECT {_SUMS} FROM "{schema}".sessions
+                    WHERE tenant_id = :tenant AND time >= :h1 AND time <= :end AND start_time <= :end
+                ) parts
+                """
+            ),
+            params,
+        )
+    ).one()
+    return _totals(row)
+
+
+async def session_page(
+    conn: AsyncConnection,
+    schema: str,
+    tenant: str,
+    *,
+    usernames: list[str] | None,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    offset: int,
+) -> Sequence[Row[Any]]:
+    """One page of those sessions, newest record first."""
+    user_filter = "AND s.username = ANY(:usernames)" if usernames is not None else ""
+    return (
+        await conn.execute(
+            text(
+                f"""
+                SELECT s.*, (
+                    SELECT sub.subscriber_id FROM "{schema}".subscribers sub
+                    WHERE sub.tenant_id = s.tenant_id AND sub.username = s.username
+                    ORDER BY sub.created_at DESC NULLS LAST, sub.subscriber_id LIMIT 1
+                ) AS subscriber_id
+                FROM "{schema}".sessions s
+                WHERE s.tenant_id = :tenant {user_filter}
+                  AND s.time >= :start AND s.time <= :end AND s.start_time <= :end
+                ORDER BY s.time DESC, s.session_key DESC
+                LIMIT :limit OFFSET :offset
+                """
+            ),
+            {"tenant": tenant, "usernames": usernames, "start": start, "end": end, "limit": limit, "offset": offset},
+        )
+    ).all()

@@ -1,0 +1,323 @@
+"""The read models: tables this service fills from events and answers reports from.
+
+Every table lives in one PostgreSQL schema, "readmodel", together with the runtime's processed-events and
+outbox tables. `python -m reporting.rebuild` builds the same tables in a twin schema from the topics and swaps
+the two, so `build_tables(schema)` describes them for any schema name. (Not "reporting": a schema named like
+the database role would come first on its default search_path, and Alembic's version table would follow it.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from bss_runtime.db import NAMING_CONVENTION
+from bss_runtime.tables import RuntimeTables, add_runtime_tables
+
+LIVE_SCHEMA = "readmodel"
+TS = DateTime(timezone=True)
+ID = String(64)
+
+
+def _tenant() -> Column[str]:
+    return Column("tenant_id", String(64), nullable=False)
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    schema: str
+    metadata: MetaData
+    runtime: RuntimeTables
+    customers: Table
+    subscribers: Table
+    invoices: Table
+    invoice_movements: Table
+    sla_breaches: Table
+    sla_credits: Table
+    dunning_executions: Table
+    sessions: Table
+    session_hours: Table
+    nas_resets: Table
+
+    @property
+    def model_tables(self) -> tuple[Table, ...]:
+        """The read-model tables (what a rebuild must reproduce row for row)."""
+        return (
+            self.customers,
+            self.subscribers,
+            self.invoices,
+            self.invoice_movements,
+            self.sla_breaches,
+            self.sla_credits,
+            self.dunning_executions,
+            self.sessions,
+            self.session_hours,
+            self.nas_resets,
+        )
+
+
+def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
+    md = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    runtime = add_runtime_tables(md)
+
+    customers = Table(
+        "customers",
+        md,
+        _tenant(),
+        Column("customer_id", ID, nullable=False),
+        Column("name", String(300), nullable=False),
+        Column("email", String(320)),
+        Column("phone", String(50)),
+        Column("partner_id", ID),
+        Column("region", String(100)),
+        Column("billing_country", String(2)),
+        Column("source_updated_at", TS, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "customer_id"),
+    )
+
+    subscribers = Table(
+        "subscribers",
+        md,
+        _tenant(),
+        Column("subscriber_id", ID, nullable=False),
+        Column("customer_id", ID),
+        Column("username", String(253)),
+        Column("plan_id", ID),
+        Column("status", String(20)),
+        Column("created_at", TS),
+        Column("activated_at", TS),
+        Column("suspended_at", TS),
+        Column("suspension_reason", Text),
+        Column("terminated_at", TS),
+        Column("status_changed_at", TS),
+        PrimaryKeyConstraint("tenant_id", "subscriber_id"),
+        Index("ix_subscribers_tenant_username", "tenant_id", "username"),
+        Index("ix_subscribers_tenant_customer", "tenant_id", "customer_id"),
+        Index("ix_subscribers_suspended", "tenant_id", "suspended_at", postgresql_where=text("status = 'suspended'")),
+    )
+
+    # One row per invoice. `partner_id` and `billing_country` are what aging groups by: the invoice's own
+    # values when billing sent them, else the customer's (filled in whenever either event arrives).
+    invoices = Table(
+        "invoices",
+        md,
+        _tenant(),
+        Column("invoice_id", ID, nullable=False),
+        Column("invoice_number", String(64), nullable=False),
+        Column("customer_id", ID, nullable=False),
+        Column("subscriber_id", ID),
+        Column("invoice_partner_id", ID),
+        Column("invoice_billing_country", String(2)),
+        Column("partner_id", ID),
+        Column("billing_country", String(2)),
+        Column("currency", String(3), nullable=False),
+        Column("issue_date", Date, nullable=False),
+        Column("due_date", Date, nullable=False),
+        Column("total_minor", BigInteger, nullable=False),
+        Column("balance_minor", BigInteger, nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("issued_at", TS, nullable=False),
+        Column("overdue_at", TS),
+        Column("paid_at", TS),
+        Column("voided_at", TS),
+        PrimaryKeyConstraint("tenant_id", "invoice_id"),
+        Index(
+            "ix_invoices_open_by_partner",
+            "tenant_id",
+            "partner_id",
+            "currency",
+            postgresql_include=["due_date", "balance_minor"],
+            postgresql_where=text("balance_minor > 0"),
+        ),
+        Index(
+            "ix_invoices_open_by_country",
+            "tenant_id",
+            "billing_country",
+            "currency",
+            postgresql_include=["due_date", "balance_minor"],
+            postgresql_where=text("balance_minor > 0"),
+        ),
+        Index(
+            "ix_invoices_open_by_customer",
+            "tenant_id",
+            "customer_id",
+            postgresql_include=["currency", "due_date", "balance_minor"],
+            postgresql_where=text("balance_minor > 0"),
+        ),
+        Index("ix_invoices_tenant_customer", "tenant_id", "customer_id"),
+    )
+
+    # Every change of an invoice's balance, at the time it took effect: the balance as of any past date is
+    # the current balance minus the movements after it. Invariant: balance_minor = sum(delta_minor).
+    invoice_movements = Table(
+        "invoice_movements",
+        md,
+        _tenant(),
+        Column("movement_id", UUID(as_uuid=True), nullable=False),  # the event that moved the balance
+        Column("invoice_id", ID, nullable=False),
+        Column("kind", String(20), nullable=False),
+        Column("effective_at", TS, nullable=False),
+        Column("delta_minor", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "movement_id"),
+        Index("ix_invoice_movements_tenant_effective", "tenant_id", "effective_at"),
+        Index("ix_invoice_movements_tenant_invoice", "tenant_id", "invoice_id"),
+    )
+
+    sla_breaches = Table(
+        "sla_breaches",
+        md,
+        _tenant(),
+        Column("breach_id", ID, nullable=False),
+        Column("instance_id", ID, nullable=False),
+        Column("customer_id", ID, nullable=False),
+        Column("sla_definition_id", ID),
+        Column("service_id", ID),
+        Column("service_name", String(300)),
+        Column("breach_type", String(40)),
+        Column("severity", String(20)),
+        Column("target_value", Float),
+        Column("actual_value", Float),
+        Column("deviation_percent", Float),
+        Column("period_start", TS),
+        Column("period_end", TS),
+        Column("detected_at", TS),
+        Column("expected_credit_minor", BigInteger),
+        Column("currency", String(3)),
+        Column("currency_exponent", SmallInteger),
+        Column("resolved_at", TS),
+        Column("resolution", Text),
+        Column("credit_issued_minor", BigInteger, nullable=False, server_default="0"),
+        PrimaryKeyConstraint("tenant_id", "breach_id"),
+        Index("ix_sla_breaches_tenant_detected", "tenant_id", "detected_at"),
+    )
+
+    sla_credits = Table(
+        "sla_credits",
+        md,
+        _tenant(),
+        Column("credit_note_id", ID, nullable=False),
+        Column("breach_id", ID, nullable=False),
+        Column("instance_id", ID, nullable=False),
+        Column("amount_minor", BigInteger, nullable=False),
+        Column("currency", String(3), nullable=False),
+        Column("issued_at", TS, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "credit_note_id"),
+        Index("ix_sla_credits_tenant_breach", "tenant_id", "breach_id"),
+    )
+
+    dunning_executions = Table(
+        "dunning_executions",
+        md,
+        _tenant(),
+        Column("execution_id", ID, nullable=False),
+        Column("campaign_id", ID, nullable=False),
+        Column("campaign_name", String(200)),
+        Column("invoice_id", ID, nullable=False),
+        Column("customer_id", ID, nullable=False),
+        Column("subscriber_id", ID),
+        Column("status", String(20), nullable=False),  # active, completed, canceled
+        Column("outcome", String(20)),
+        Column("last_step_number", Integer),
+        Column("last_step_at", TS),
+        Column("started_at", TS),
+        Column("ended_at", TS),
+        PrimaryKeyConstraint("tenant_id", "execution_id"),
+        Index("ix_dunning_executions_tenant_customer", "tenant_id", "customer_id"),
+    )
+
+    # One row per session, partitioned by month of start_time (partitions: adapters/partitions.py).
+    sessions = Table(
+        "sessions",
+        md,
+        _tenant(),
+        Column("session_key", String(255), nullable=False),
+        Column("start_time", TS, nullable=False),
+        Column("username", String(253), nullable=False),
+        Column("acct_session_id", String(255), nullable=False),
+        Column("nas_id", ID, nullable=False),
+        Column("nas_ip_address", String(45), nullable=False),
+        Column("framed_ip_address", String(45)),
+        Column("framed_ipv6_prefix", String(64)),
+        Column("delegated_ipv6_prefix", String(64)),
+        Column("calling_station_id", String(64)),
+        Column("event_time", TS, nullable=False),
+        Column("time", TS, nullable=False),
+        Column("stop_source", String(4)),
+        Column("stop_time", TS),
+        Column("terminate_cause", String(64)),
+        Column("session_time_seconds", BigInteger, nullable=False),
+        Column("input_octets", BigInteger, nullable=False),
+        Column("output_octets", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "session_key", "start_time"),
+        Index("ix_sessions_tenant_time", "tenant_id", "time"),
+        Index("ix_sessions_tenant_username_time", "tenant_id", "username", "time"),
+        Index(
+            "ix_sessions_unstopped_by_nas",
+            "tenant_id",
+            "nas_id",
+            "start_time",
+            postgresql_where=text("stop_source IS DISTINCT FROM 'stop'"),
+        ),
+        postgresql_partition_by="RANGE (start_time)",
+    )
+
+    # Sessions summed by the hour of their `time`, so that a tenant-wide summary over months reads hundreds
+    # of rows instead of millions. Kept equal to the sum over `sessions` by every write to it.
+    session_hours = Table(
+        "session_hours",
+        md,
+        _tenant(),
+        Column("hour", TS, nullable=False),
+        Column("sessions", BigInteger, nullable=False),
+        Column("input_octets", BigInteger, nullable=False),
+        Column("output_octets", BigInteger, nullable=False),
+        Column("session_time_seconds", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "hour"),
+    )
+
+    nas_resets = Table(
+        "nas_resets",
+        md,
+        _tenant(),
+        Column("nas_id", ID, nullable=False),
+        Column("event_time", TS, nullable=False),
+        Column("reason", String(20), nullable=False),
+        PrimaryKeyConstraint("tenant_id", "nas_id", "event_time"),
+    )
+
+    return ReadModel(
+        schema=schema,
+        metadata=md,
+        runtime=runtime,
+        customers=customers,
+        subscribers=subscribers,
+        invoices=invoices,
+        invoice_movements=invoice_movements,
+        sla_breaches=sla_breaches,
+        sla_credits=sla_credits,
+        dunning_executions=dunning_executions,
+        sessions=sessions,
+        session_hours=session_hours,
+        nas_resets=nas_resets,
+    )
+
+
+live = build_tables(LIVE_SCHEMA)
+metadata = live.metadata  # for Alembic

@@ -1,0 +1,378 @@
+"""GET /billing/reports/*: the six reports, read from this service's own read models.
+
+Who sees what (admin sees everything):
+  blocked-customers   finance, collections, support
+  aging/*             finance, collections
+  services/export     finance, ops
+  sla-breaches        finance, ops
+  sessions/history    ops, support
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bss_contracts.money import to_major
+from bss_runtime.auth import Principal, Role, require_roles
+from bss_runtime.db import Database
+from reporting.adapters import exporters, repository
+from reporting.adapters.repository import AgingGroup, AgingRow
+from reporting.config import Settings
+from reporting.domain import collections
+from reporting.domain.usage import gigabytes, hours
+from reporting.entrypoints import schemas
+
+router = APIRouter(prefix="/billing/reports", tags=["reports"])
+
+BLOCKED_ROLES = (Role.FINANCE, Role.COLLECTIONS, Role.SUPPORT)
+AGING_ROLES = (Role.FINANCE, Role.COLLECTIONS)
+EXPORT_ROLES = (Role.FINANCE, Role.OPS)
+SLA_ROLES = (Role.FINANCE, Role.OPS)
+SESSION_ROLES = (Role.OPS, Role.SUPPORT)
+DEFAULT_SESSION_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Reports:
+    """What the endpoints need: the database, the read models' schema, settings and a clock."""
+
+    database: Database
+    schema: str
+    settings: Settings
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def reports(request: Request) -> Reports:
+    deps: Reports = request.app.state.reports
+    return deps
+
+
+Deps = Annotated[Reports, Depends(reports)]
+
+
+def invalid(field: str, message: str, value: Any) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, for rules that involve more than one query parameter."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": message, "input": value}])
+
+
+@asynccontextmanager
+async def snapshot(deps: Reports) -> AsyncIterator[AsyncConnection]:
+    """A read-only transaction: the queries of one report see one consistent state."""
+    async with deps.database.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            # Report queries are index-bound and short; JIT compilation would cost more than it saves.
+            await conn.exec_driver_sql("SET LOCAL jit = off")
+            yield conn
+
+
+def _utc(value: datetime) -> datetime:
+    """Query datetimes without a zone are UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- blocked customers
+
+
+@router.get("/blocked-customers", response_model=list[schemas.BlockedCustomer])
+async def blocked_customers(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_roles(*BLOCKED_ROLES))],
+    min_days_blocked: Annotated[int, Query(ge=0)] = 0,
+    max_days_blocked: Annotated[int | None, Query(ge=0)] = None,
+    include_zero_balance: Annotated[
+        bool, Query(description="Also list suspended subscribers whose customer owes nothing")
+    ] = False,
+) -> list[schemas.BlockedCustomer]:
+    """Suspended subscribers whose customer has an outstanding balance, with the recommended next action and
+    priority; sorted by priority, then by days blocked (longest first)."""
+    if max_days_blocked is not None and max_days_blocked < min_days_blocked:
+        raise invalid("max_days_blocked", "must not be less than min_days_blocked", max_days_blocked)
+    now = deps.now()
+    # days_blocked >= n  <=>  suspended at or before now - n days;  <= n  <=>  after now - (n + 1) days
+    until = now - timedelta(days=min_days_blocked)
+    since = None if max_days_blocked is None else now - timedelta(days=max_days_blocked + 1)
+    async with snapshot(deps) as conn:
+        rows = await repository.suspended_with_balances(
+            conn, deps.schema, principal.tenant_id, now=now, suspended_from=since, suspended_until=until,
+            include_zero_balance=include_zero_balance,
+        )  # fmt: skip
+    out = []
+    for row in rows:
+        days = collections.days_blocked(row.suspended_at, now)
+        balance = collections.major_units(row.balance_minor, row.currency) if row.currency else Decimal(0)
+        out.append(
+            schemas.BlockedCustomer(
+                subscriber_id=row.subscriber_id,
+                username=row.username,
+                customer_id=row.customer_id,
+                customer_name=row.customer_name,
+                email=row.email,
+                phone=row.phone,
+                suspended_at=row.suspended_at,
+                suspension_reason=row.suspension_reason,
+                days_blocked=days,
+                overdue_invoices=row.overdue_invoices,
+                open_invoices=row.open_invoices,
+                currency=row.currency,
+                outstanding_balance=to_major(row.balance_minor, row.currency) if row.currency else 0.0,
+                outstanding_balance_minor=row.balance_minor,
+                next_action=collections.next_action(days, balance),
+                priority=collections.priority(days, balance),
+                in_dunning=row.in_dunning,
+            )
+        )
+    out.sort(key=lambda r: (collections.PRIORITY_ORDER[r.priority], -r.days_blocked, r.subscriber_id, r.currency or ""))
+    return out
+
+
+# ---------------------------------------------------------------- aging
+
+
+def _aging_fields(row: AgingRow) -> dict[str, Any]:
+    return {
+        "currency": row.currency,
+        "invoice_count": row.invoice_count,
+        "total_outstanding": to_major(row.total_minor, row.currency),
+        "total_outstanding_minor": row.total_minor,
+        "buckets": {k: to_major(v, row.currency) for k, v in row.buckets_minor.items()},
+        "buckets_minor": row.buckets_minor,
+    }
+
+
+AsOfQuery = Annotated[
+    date | None, Query(description="Age balances as they stood at the end of this day (UTC); default today")
+]
+
+
+async def _aging(deps: Reports, tenant: str, as_of: date | None, group: AgingGroup) -> list[AgingRow]:
+    async with snapshot(deps) as conn:
+        return await repository.aging(conn, deps.schema, tenant, as_of=as_of or deps.now().date(), group=group)
+
+
+@router.get("/aging/by-partner", response_model=list[schemas.PartnerAgingRow])
+async def aging_by_partner(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_roles(*AGING_ROLES))],
+    as_of: AsOfQuery = None,
+) -> list[schemas.PartnerAgingRow]:
+    """Open receivables by partner and currency, in aging buckets by days past due as of `as_of`."""
+    rows = await _aging(deps, principal.tenant_id, as_of, "partner_id")
+    return [schemas.PartnerAgingRow(partner_id=r.group, **_aging_fields(r)) for r in rows]
+
+
+@router.get("/aging/by-region", response_model=list[schemas.RegionAgingRow])
+async def aging_by_region(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_roles(*AGING_ROLES))],
+    as_of: AsOfQuery = None,
+) -> list[schemas.RegionAgingRow]:
+    """Open receivables by billing country and currency, in aging buckets by days past due as of `as_of`."""
+    rows = await _aging(deps, principal.tenant_id, as_of, "billing_country")
+    return [schemas.RegionAgingRow(region=r.group, **_aging_fields(r)) for r in rows]
+
+
+# ---------------------------------------------------------------- services export
+
+_TIMESTAMPS = {"created_at", "suspended_at", "activated_at"}
+
+
+@router.get("/services/export", response_class=StreamingResponse)
+async def services_export(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_roles(*EXPORT_ROLES))],
+    export_format: Annotated[exporters.Format, Query(alias="format")] = "csv",
+    include_suspended: bool = False,
+) -> StreamingResponse:
+    """Active (optionally also suspended) subscriber services, streamed: csv, json, xlsx or parquet."""
+    tenant, columns = principal.tenant_id, repository.EXPORT_COLUMNS
+    if export_format == "xlsx":
+        async with snapshot(deps) as conn:
+            count = await repository.count_services(conn, deps.schema, tenant, include_suspended=include_suspended)
+        if count > exporters.XLSX_MAX_ROWS:
+            raise invalid("format", f"{count} rows do not fit in one xlsx sheet; use csv or parquet", export_format)
+
+    async def chunks() -> AsyncIterator[Any]:
+        async with snapshot(deps) as conn:
+            async for chunk in repository.services(
+                conn,
+                deps.schema,
+                tenant,
+                include_suspended=include_suspended,
+                chunk_rows=deps.settings.export_chunk_rows,
+            ):
+                yield chunk
+
+    body = {
+        "csv": lambda: exporters.csv_stream(chunks(), columns),
+        "json": lambda: exporters.json_stream(chunks(), columns),
+        "xlsx": lambda: exporters.xlsx_stream(chunks(), columns, _TIMESTAMPS),
+        "parquet": lambda: exporters.parquet_stream(chunks(), columns, _TIMESTAMPS),
+    }[export_format]()
+    filename = f"services_export_{deps.now():%Y%m%d}.{export_format}"
+    return StreamingResponse(
+        body,
+        media_type=exporters.MEDIA_TYPES[export_format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# ---------------------------------------------------------------- SLA breaches
+
+
+@router.get("/sla-breaches", response_model=schemas.SlaBreachReport)
+async def sla_breaches(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_roles(*SLA_ROLES))],
+    resolved: bool | None = None,
+    min_credit_amount: Annotated[
+        Decimal, Query(ge=0, description="Minimum issued credit, in major units of the breach's currency")
+    ] = Decimal(0),
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> schemas.SlaBreachReport:
+    """SLA breaches with the credits issued for them; the summary covers every breach the filters select."""
+    async with snapshot(deps) as conn:
+        page = await repository.sla_breaches(
+            conn, deps.schema, principal.tenant_id, resolved=resolved, min_credit=min_credit_amount,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+    breaches = [
+        schemas.SlaBreach(
+            breach_id=r.breach_id,
+            breach_type=r.breach_type,
+            severity=r.severity,
+            detected_at=r.detected_at,
+            resolved_at=r.resolved_at,
+            resolved=r.resolved_at is not None,
+            resolution=r.resolution,
+            target_value=r.target_value,
+            actual_value=r.actual_value,
+            deviation_percent=r.deviation_percent,
+            period_start=r.period_start,
+            period_end=r.period_end,
+            currency=r.currency,
+            credit_amount=to_major(r.credit_issued_minor, r.currency) if r.currency else 0.0,
+            credit_amount_minor=r.credit_issued_minor,
+            expected_credit_amount=(
+                to_major(r.expected_credit_minor, r.currency) if r.expected_credit_minor is not None else None
+            ),
+            expected_credit_amount_minor=r.expected_credit_minor,
+            instance_id=r.instance_id,
+            customer_id=r.customer_id,
+            customer_name=r.customer_name,
+            service_id=r.service_id,
+            service_name=r.service_name,
+            sla_status="resolved" if r.resolved_at is not None else "breached",
+        )
+        for r in page.rows
+    ]
+    return schemas.SlaBreachReport(
+        summary=schemas.SlaSummary(
+            total_breaches=page.total,
+            resolved_breaches=page.resolved,
+            unresolved_breaches=page.total - page.resolved,
+            total_credits_issued=[
+                schemas.MoneyTotal(currency=c, amount=to_major(m, c), amount_minor=m)
+                for c, m in page.credits_by_currency
+            ],
+        ),
+        pagination=schemas.Pagination(limit=limit, offset=offset, has_more=offset + len(breaches) < page.total),
+        breaches=breaches,
+    )
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@router.get("/sessions/history", response_model=schemas.SessionHistory)
+async def sessions_history(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_roles(*SESSION_ROLES))],
+    subscriber_id: str | None = None,
+    username: str | None = None,
+    start_date: Annotated[datetime | None, Query(description="Default: end_date minus 30 days")] = None,
+    end_date: Annotated[datetime | None, Query(description="Default: now")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> schemas.SessionHistory:
+    """Sessions whose latest accounting record (stop, or last update while open) falls in the period, newest
+    first; the summary covers every session in the period, not only this page."""
+    end = _utc(end_date) if end_date else deps.now()
+    start = _utc(start_date) if start_date else end - DEFAULT_SESSION_WINDOW
+    if start > end:
+        raise invalid("end_date", "must not be before start_date", end_date)
+    tenant = principal.tenant_id
+    async with snapshot(deps) as conn:
+        usernames: list[str] | None = None
+        if subscriber_id is not None:
+            usernames = await repository.usernames_of(conn, deps.schema, tenant, subscriber_id)
+            if username is not None:
+                usernames = [u for u in usernames if u == username]
+        elif username is not None:
+            usernames = [username]
+        totals = await repository.session_totals(conn, deps.schema, tenant, usernames=usernames, start=start, end=end)
+        rows = await repository.session_page(
+            conn, deps.schema, tenant, usernames=usernames, start=start, end=end, limit=limit, offset=offset
+        )
+    records = [_session_record(r) for r in rows]
+    total_bytes = totals.input_octets + totals.output_octets
+    return schemas.SessionHistory(
+        summary=schemas.SessionSummary(
+            total_sessions=totals.sessions,
+            returned_sessions=len(records),
+            total_data_usage_gb=gigabytes(total_bytes),
+            total_bytes=total_bytes,
+            total_input_octets=totals.input_octets,
+            total_output_octets=totals.output_octets,
+            total_duration_hours=hours(totals.session_time_seconds),
+            total_duration_seconds=totals.session_time_seconds,
+            period_start=start,
+            period_end=end,
+        ),
+        pagination=schemas.Pagination(limit=limit, offset=offset, has_more=offset + len(records) < totals.sessions),
+        sessions=records,
+    )
+
+
+def _session_record(r: Any) -> schemas.SessionRecord:
+    total = r.input_octets + r.output_octets
+    return schemas.SessionRecord(
+        time=r.time,
+        subscriber_id=r.subscriber_id,
+        username=r.username,
+        session_id=r.acct_session_id,
+        session_key=r.session_key,
+        nas_id=r.nas_id,
+        nas_ip_address=r.nas_ip_address,
+        framed_ip_address=r.framed_ip_address,
+        framed_ipv6_address=r.framed_ipv6_prefix,
+        delegated_ipv6_prefix=r.delegated_ipv6_prefix,
+        calling_station_id=r.calling_station_id,
+        session_start_time=r.start_time,
+        session_stop_time=r.stop_time,
+        stopped_by=r.stop_source,
+        session_duration_seconds=r.session_time_seconds,
+        session_duration_hours=hours(r.session_time_seconds),
+        total_bytes=total,
+        total_gb=gigabytes(total),
+        input_octets=r.input_octets,
+        output_octets=r.output_octets,
+        upload_gb=gigabytes(r.input_octets),
+        download_gb=gigabytes(r.output_octets),
+        terminate_cause=r.terminate_cause,
+    )

@@ -1,0 +1,104 @@
+"""Event handlers: each event type to its projection. The same registration serves the live consumer and
+the rebuild (anything with `on(Model)`), so that both apply events the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bss_contracts import DomainEvent, Envelope
+from bss_contracts.events import billing, customers, dunning, radius
+from reporting.adapters.partitions import SessionPartitions
+from reporting.adapters.tables import ReadModel
+from reporting.service_layer import customers as customer_views
+from reporting.service_layer import dunning as dunning_views
+from reporting.service_layer import invoices as invoice_views
+from reporting.service_layer import sessions as session_views
+from reporting.service_layer import sla as sla_views
+
+Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[None]]
+
+
+class Registry(Protocol):
+    def on(self, model: type[Any]) -> Callable[[Handler], Handler]: ...
+
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def register(registry: Registry, rm: ReadModel, partitions: SessionPartitions, clock: Clock = _utcnow) -> None:
+    def on(*models: type[DomainEvent]) -> Callable[[Handler], Handler]:
+        def add(handler: Handler) -> Handler:
+            for model in models:
+                registry.on(model)(handler)
+            return handler
+
+        return add
+
+    @on(customers.CustomerCreated, customers.CustomerUpdated)
+    async def customer(event: Envelope[Any], session: AsyncSession) -> None:
+        await customer_views.upsert_customer(session, rm, event.tenant_id, event.data.customer)
+
+    @on(customers.SubscriberCreated)
+    async def subscriber_created(event: Envelope[customers.SubscriberCreated], session: AsyncSession) -> None:
+        await customer_views.subscriber_created(session, rm, event.tenant_id, event.data)
+
+    @on(
+        customers.SubscriberActivated,
+        customers.SubscriberSuspended,
+        customers.SubscriberReinstated,
+        customers.SubscriberTerminated,
+    )
+    async def subscriber_status(event: Envelope[Any], session: AsyncSession) -> None:
+        await customer_views.subscriber_status_changed(session, rm, event.tenant_id, event.data)
+
+    invoice_projections: dict[type[DomainEvent], Any] = {
+        billing.InvoiceIssued: invoice_views.invoice_issued,
+        billing.InvoiceOverdue: invoice_views.invoice_overdue,
+        billing.InvoicePaid: invoice_views.invoice_paid,
+        billing.InvoiceVoided: invoice_views.invoice_voided,
+        billing.PaymentReceived: invoice_views.payment_received,
+        billing.CreditNoteIssued: invoice_views.credit_note_issued,
+    }
+
+    @on(*invoice_projections)
+    async def invoice(event: Envelope[Any], session: AsyncSession) -> None:
+        await invoice_projections[type(event.data)](session, rm, event.tenant_id, event.id, event.data)
+
+    @on(billing.SlaBreachDetected)
+    async def breach_detected(event: Envelope[billing.SlaBreachDetected], session: AsyncSession) -> None:
+        await sla_views.breach_detected(session, rm, event.tenant_id, event.data)
+
+    @on(billing.SlaBreachResolved)
+    async def breach_resolved(event: Envelope[billing.SlaBreachResolved], session: AsyncSession) -> None:
+        await sla_views.breach_resolved(session, rm, event.tenant_id, event.data)
+
+    @on(billing.SlaCreditIssued)
+    async def credit_issued(event: Envelope[billing.SlaCreditIssued], session: AsyncSession) -> None:
+        await sla_views.credit_issued(session, rm, event.tenant_id, event.data)
+
+    @on(dunning.DunningStarted, dunning.DunningStepExecuted, dunning.DunningCompleted, dunning.DunningCanceled)
+    async def dunning_execution(event: Envelope[Any], session: AsyncSession) -> None:
+        await dunning_views.execution_changed(session, rm, event.tenant_id, event.data)
+
+    @on(radius.SessionStarted, radius.SessionUpdated, radius.SessionStopped)
+    async def radius_session(event: Envelope[Any], session: AsyncSession) -> None:
+        try:
+            await session_views.session_event(session, rm, partitions, event.tenant_id, event.data, clock())
+        except IntegrityError:
+            # e.g. no partition for the row although the cache said there was one (a rebuild swapped the
+            # tables, or the transaction that created it rolled back): forget the cache; the retry creates it.
+            partitions.forget()
+            raise
+
+    @on(radius.NasAccountingOn, radius.NasAccountingOff)
+    async def nas_reset(event: Envelope[Any], session: AsyncSession) -> None:
+        await session_views.nas_reset(session, rm, event.tenant_id, event.data)

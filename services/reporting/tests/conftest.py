@@ -1,0 +1,23 @@
+"""Fixtures of the reporting tests: the service in-process on a fresh database and its own topics.
+
+Endpoint tests share one running service (`reporting`) and keep apart by using a tenant of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from .reporting_support import Harness, running_reporting
+
+StartReporting = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture(scope="session")
+async def reporting(fresh_database: Any, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Harness]:
+    async with running_reporting(
+        await fresh_database("reporting"), kafka_bootstrap, f"{topic_prefix}rep.", export_chunk_rows=100
+    ) as harness:
+        yield harness
