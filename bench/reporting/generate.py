@@ -113,7 +113,7 @@ def raw_data(s: Sizes, cutoff: str) -> list[str]:
                 FROM (SELECT n / {s.invoices_per_customer} + 1 AS c, n % {s.invoices_per_customer} AS k, random() AS r
                       FROM generate_series(0, {s.invoices - 1}) n) g
             ) x JOIN raw.customers cu ON cu.tenant_id = '{t}' AND cu.id = 'c' || x.c""",
-        f"""INSERT INTO raw.payments
+        """INSERT INTO raw.payments
             SELECT tenant_id, 'pay-' || id, id, CASE WHEN fate = 'partial' THEN total_minor / 2 ELSE total_minor END,
                    currency, LEAST(due_date - (random() * 10)::int + interval '13 hours', :now - interval '1 minute')
             FROM raw.invoices WHERE fate IN ('paid', 'partial')""",
@@ -129,7 +129,7 @@ def raw_data(s: Sizes, cutoff: str) -> list[str]:
             FROM (SELECT n, :now - random() * interval '365 days' AS detected, round((random() * 3)::numeric, 2)::float8 AS d
                   FROM generate_series(1, {s.breaches}) n) x
             JOIN raw.customers cu ON cu.tenant_id = '{t}' AND cu.id = 'c' || (1 + n % {max(s.breaches // 4, 1)})""",
-        f"""INSERT INTO raw.sla_credits
+        """INSERT INTO raw.sla_credits
             SELECT b.tenant_id, 'cn-' || b.id, b.id, b.expected_credit_minor, b.currency, b.detected_at + interval '1 day'
             FROM raw.sla_breaches b WHERE b.expected_credit_minor > 0 AND right(b.id, 1) IN ('0','1','2','3','4','5')
               AND b.detected_at + interval '1 day' < :now""",
@@ -154,7 +154,7 @@ def read_model_data(s: Sizes) -> list[str]:
     """The read model, from the raw facts, as the projections would have written it."""
     t = TENANT
     return [
-        f"""INSERT INTO readmodel.customers
+        """INSERT INTO readmodel.customers
             SELECT tenant_id, id, name, email, phone, partner_id, NULL, billing_country, '2025-01-01'
             FROM raw.customers""",
         """INSERT INTO readmodel.subscribers
@@ -181,6 +181,26 @@ def read_model_data(s: Sizes) -> list[str]:
             UNION ALL
             SELECT tenant_id, md5('voided:' || id)::uuid, id, 'voided', voided_at, -total_minor
             FROM raw.invoices WHERE status = 'void'""",
+        """INSERT INTO readmodel.aging_balances
+            SELECT tenant_id, coalesce(partner_id, ''), coalesce(billing_country, ''), currency, due_date, count(*),
+                   sum(balance_minor)
+            FROM readmodel.invoices WHERE balance_minor > 0 GROUP BY 1, 2, 3, 4, 5""",
+        # Each invoice's change of positive balance and of being owed, per day (domain/aging.py `contribution`).
+        """INSERT INTO readmodel.aging_changes
+            WITH daily AS (
+                SELECT tenant_id, invoice_id, (effective_at AT TIME ZONE 'UTC')::date AS d, sum(delta_minor) AS delta
+                FROM readmodel.invoice_movements GROUP BY 1, 2, 3
+            ), running AS (
+                SELECT *, sum(delta) OVER (PARTITION BY tenant_id, invoice_id ORDER BY d) AS bal FROM daily
+            ), steps AS (
+                SELECT *, greatest(bal, 0) - coalesce(lag(greatest(bal, 0)) OVER w, 0) AS dpos,
+                       (bal > 0)::int - coalesce(lag((bal > 0)::int) OVER w, 0) AS dcount
+                FROM running WINDOW w AS (PARTITION BY tenant_id, invoice_id ORDER BY d)
+            )
+            SELECT s.tenant_id, s.d, coalesce(i.partner_id, ''), coalesce(i.billing_country, ''), i.currency,
+                   i.due_date, sum(s.dcount), sum(s.dpos)
+            FROM steps s JOIN readmodel.invoices i ON i.tenant_id = s.tenant_id AND i.invoice_id = s.invoice_id
+            GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(s.dcount) <> 0 OR sum(s.dpos) <> 0""",
         """INSERT INTO readmodel.sla_breaches
             SELECT b.tenant_id, b.id, b.instance_id, i.customer_id, 'sla-gold', i.service_id, i.service_name,
                    b.breach_type, b.severity, b.target_value, b.actual_value, b.deviation_percent, b.period_start,

@@ -4,6 +4,8 @@ their payments, customers, subscribers, SLA instances and credits, radacct). Wri
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -76,6 +78,18 @@ async def services(conn: asyncpg.Connection, tenant: str) -> list[asyncpg.Record
            WHERE s.tenant_id = $1 AND s.status = 'active' ORDER BY s.id""",
         tenant,
     )
+
+
+def as_csv(rows: list[asyncpg.Record]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["subscriber_id", "username", "status", "created_at", "suspended_at", "customer_id",
+                     "customer_name", "plan_id", "activated_at"])  # fmt: skip
+    for r in rows:
+        writer.writerow(
+            [v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else "" if v is None else v for v in r]
+        )
+    return out.getvalue()
 
 
 async def sla(conn: asyncpg.Connection, tenant: str, resolved: bool | None, min_credit: int) -> dict[str, Any]:

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Start / stop the ISP BSS services and the nginx gateway in local mode (no Docker).
+# Start / stop the ISP BSS services, a local mail catcher and the nginx gateway in local mode (no Docker).
 #   services.sh start | stop | status | banner
+# Everything runs in the background (nohup) until `services.sh stop`; logs and pid files are in $STATE.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 STATE="${BSS_STATE_DIR:-/var/tmp/ispbss}/services"
 PY="$ROOT/.venv/bin/python"
 GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+# Dunning's notices go to a local SMTP server that keeps every mail in a Maildir ($STATE/mail).
+MAIL_PORT="${MAIL_PORT:-2525}"
+# RFC 2866's accounting port needs root; others get an unprivileged one. The demo loader reads it from $STATE.
+if [ -z "${RADIUS_PORT:-}" ]; then
+  if [ "$(id -u)" -eq 0 ]; then RADIUS_PORT=1813; else RADIUS_PORT=11813; fi
+fi
 # shellcheck source=deploy/local/env.sh
 source "$ROOT/deploy/local/env.sh"
 mkdir -p "$STATE"
@@ -19,43 +26,93 @@ SERVICES=(
   "radius-ingest radius_ingest 8105 RADIUS_INGEST_DATABASE_URL"
 )
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Settings of one service beyond the common ones (NAME=value words).
+service_env() {
+  case "$1" in
+    dunning) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT" ;;
+    radius-ingest) echo "RADIUS_HOST=127.0.0.1 RADIUS_PORT=$RADIUS_PORT" ;;
+  esac
+}
+
+running() { local pid; pid="$(cat "$1" 2>/dev/null)" && kill -0 "$pid" 2>/dev/null; }
+
+# Run "$@ name module port dbvar" for every service.
+each_service() {
+  local row fields
+  for row in "${SERVICES[@]}"; do
+    read -r -a fields <<<"$row"
+    "$@" "${fields[@]}"
+  done
+}
+
+stop_service() { stop_pid "$1" "$STATE/$1.pid"; }
+
+service_status() {
+  if running "$STATE/$1.pid"; then echo "$1: running (http 127.0.0.1:$3)"; else echo "$1: stopped"; fi
+}
 
 start_service() {
   local name=$1 module=$2 port=$3 dbvar=$4 pidfile="$STATE/$1.pid"
   if running "$pidfile"; then echo "$name: already running (pid $(cat "$pidfile"))"; return; fi
   echo "$name: starting on 127.0.0.1:$port"
-  SERVICE_NAME="$name" HTTP_PORT="$port" DATABASE_URL="${!dbvar}" \
-    nohup "$PY" -m "$module" >>"$STATE/$name.log" 2>&1 &
+  # shellcheck disable=SC2046  # service_env's words are meant to split
+  nohup env SERVICE_NAME="$name" HTTP_PORT="$port" DATABASE_URL="${!dbvar}" $(service_env "$name") \
+    "$PY" -m "$module" >>"$STATE/$name.log" 2>&1 &
   echo $! >"$pidfile"
 }
 
 wait_ready() {
   local name=$1 port=$3
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 180); do
     if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then echo "$name: ready"; return; fi
     if ! running "$STATE/$name.pid"; then echo "$name: exited; last log lines:"; tail -20 "$STATE/$name.log"; exit 1; fi
     sleep 0.5
   done
-  echo "$name: not ready after 60 s; see $STATE/$name.log"; exit 1
+  echo "$name: not ready after 90 s; see $STATE/$name.log"; exit 1
+}
+
+start_mail() {
+  local pidfile="$STATE/mail.pid"
+  if running "$pidfile"; then echo "mail: already running (pid $(cat "$pidfile"))"; return; fi
+  mkdir -p "$STATE/mail/tmp" "$STATE/mail/new" "$STATE/mail/cur"  # a Maildir
+  nohup "$PY" -m aiosmtpd -n -l "127.0.0.1:$MAIL_PORT" -c aiosmtpd.handlers.Mailbox "$STATE/mail" \
+    >>"$STATE/mail.log" 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 40); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$MAIL_PORT") 2>/dev/null; then
+      echo "mail: SMTP on 127.0.0.1:$MAIL_PORT, mails kept in $STATE/mail"; return
+    fi
+    running "$pidfile" || break
+    sleep 0.25
+  done
+  echo "mail: did not start; see $STATE/mail.log"; exit 1
 }
 
 start_gateway() {
   local conf="$STATE/nginx.conf" pidfile="$STATE/nginx.pid"
+  command -v nginx >/dev/null || { echo "gateway: nginx not found; run scripts/install.sh (nginx-light)"; exit 1; }
   mkdir -p "$STATE/nginx-tmp"
   sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" \
     "$ROOT/deploy/gateway/nginx.local.conf" >"$conf"
   cp "$ROOT/deploy/gateway/routes.conf" "$STATE/routes.conf"
-  if running "$pidfile"; then nginx -c "$conf" -s reload; echo "gateway: reloaded"; return; fi
-  nginx -c "$conf"
-  echo "gateway: http://127.0.0.1:$GATEWAY_PORT"
+  # -e: errors go to our log from the start, not to /var/log/nginx (not writable without root)
+  nginx -q -t -e "$STATE/nginx-error.log" -c "$conf"
+  if running "$pidfile"; then nginx -e "$STATE/nginx-error.log" -c "$conf" -s reload; echo "gateway: reloaded"; return; fi
+  nginx -e "$STATE/nginx-error.log" -c "$conf"
+  for _ in $(seq 1 40); do
+    if curl -fsS "http://127.0.0.1:$GATEWAY_PORT/healthz" >/dev/null 2>&1; then
+      echo "gateway: http://127.0.0.1:$GATEWAY_PORT"; return
+    fi
+    sleep 0.25
+  done
+  echo "gateway: not answering; see $STATE/nginx-error.log"; exit 1
 }
 
 stop_pid() {
   local name=$1 pidfile=$2
   if running "$pidfile"; then
     kill "$(cat "$pidfile")"
-    for _ in $(seq 1 40); do running "$pidfile" || break; sleep 0.25; done
+    for _ in $(seq 1 60); do running "$pidfile" || break; sleep 0.25; done
     running "$pidfile" && kill -9 "$(cat "$pidfile")"
     echo "$name: stopped"
   fi
@@ -64,19 +121,24 @@ stop_pid() {
 
 case "${1:-}" in
   start)
-    for s in "${SERVICES[@]}"; do start_service $s; done
-    for s in "${SERVICES[@]}"; do wait_ready $s; done
+    echo "$RADIUS_PORT" >"$STATE/radius-port"
+    start_mail
+    each_service start_service
+    each_service wait_ready
     start_gateway
     ;;
   stop)
-    if running "$STATE/nginx.pid"; then nginx -c "$STATE/nginx.conf" -s quit; echo "gateway: stopped"; fi
-    for s in "${SERVICES[@]}"; do set -- $s; stop_pid "$1" "$STATE/$1.pid"; done
+    if running "$STATE/nginx.pid"; then
+      nginx -e "$STATE/nginx-error.log" -c "$STATE/nginx.conf" -s quit
+      for _ in $(seq 1 40); do running "$STATE/nginx.pid" || break; sleep 0.25; done
+      echo "gateway: stopped"
+    fi
+    each_service stop_service
+    stop_pid mail "$STATE/mail.pid"
     ;;
   status)
-    for s in "${SERVICES[@]}"; do
-      set -- $s
-      if running "$STATE/$1.pid"; then echo "$1: running (http 127.0.0.1:$3)"; else echo "$1: stopped"; fi
-    done
+    each_service service_status
+    if running "$STATE/mail.pid"; then echo "mail: running (smtp 127.0.0.1:$MAIL_PORT)"; else echo "mail: stopped"; fi
     if running "$STATE/nginx.pid"; then echo "gateway: running (http://127.0.0.1:$GATEWAY_PORT)"; else echo "gateway: stopped"; fi
     ;;
   banner)

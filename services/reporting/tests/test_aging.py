@@ -159,3 +159,28 @@ async def test_bad_as_of_is_422(reporting: Harness) -> None:
     response = await reporting.get("aging/by-partner", new_tenant(), "finance", as_of="31/03/2025")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "as_of"]
+
+
+async def test_the_aging_rollup_equals_the_sum_over_open_invoices(reporting: Harness) -> None:
+    tenant = new_tenant()
+    await seed_receivables(reporting, tenant)
+    rollup = await reporting.rows(
+        "SELECT partner_key, country_key, currency, due_date, invoice_count, balance_minor "
+        "FROM readmodel.aging_balances WHERE tenant_id = :t ORDER BY 1, 2, 3, 4",
+        t=tenant,
+    )
+    invoices = await reporting.rows(
+        "SELECT coalesce(partner_id, ''), coalesce(billing_country, ''), currency, due_date, count(*), "
+        "sum(balance_minor) FROM readmodel.invoices WHERE tenant_id = :t AND balance_minor > 0 "
+        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        t=tenant,
+    )
+    assert [tuple(r) for r in rollup] == [tuple(r) for r in invoices]
+    # every day's changes add up to today's sums
+    changes = await reporting.rows(
+        "SELECT partner_key, country_key, currency, due_date, sum(invoice_count), sum(balance_minor) "
+        "FROM readmodel.aging_changes WHERE tenant_id = :t GROUP BY 1, 2, 3, 4 HAVING sum(invoice_count) <> 0 "
+        "OR sum(balance_minor) <> 0 ORDER BY 1, 2, 3, 4",
+        t=tenant,
+    )
+    assert [tuple(r) for r in changes] == [tuple(r) for r in invoices]

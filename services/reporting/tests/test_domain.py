@@ -128,3 +128,24 @@ def test_a_nas_reset_closes_until_a_real_stop_arrives() -> None:
     real = merge(closed, stop(6))
     assert real is not None and close_by_nas(real, reset) == real and real.stop_source == "stop"
     assert close_by_nas(open_row, None) == open_row
+
+
+def test_an_invoices_aging_contribution_by_day() -> None:
+    from reporting.domain.aging import contribution
+
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    moves = [
+        (day, 10_000),  # issued
+        (day + timedelta(days=5, hours=3), -4_000),  # part paid
+        (day + timedelta(days=5, hours=9), -1_000),  # and more the same day: one change for the day
+        (day + timedelta(days=9), -6_000),  # overpaid: the balance is -1,000, which ages as nothing
+        (day + timedelta(days=12), 3_000),  # charged again
+    ]
+    assert contribution(moves) == {
+        date(2025, 3, 1): (10_000, 1),
+        date(2025, 3, 6): (-5_000, 0),
+        date(2025, 3, 10): (-5_000, -1),
+        date(2025, 3, 13): (2_000, 1),
+    }
+    assert contribution([]) == {}
+    assert contribution([(day, 500), (day, -500)]) == {}

@@ -21,6 +21,29 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("CREATE SCHEMA IF NOT EXISTS readmodel")
+    op.create_table('aging_balances',
+    sa.Column('tenant_id', sa.String(length=64), nullable=False),
+    sa.Column('partner_key', sa.String(length=64), nullable=False),
+    sa.Column('country_key', sa.String(length=2), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('invoice_count', sa.BigInteger(), nullable=False),
+    sa.Column('balance_minor', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'partner_key', 'country_key', 'currency', 'due_date', name=op.f('pk_aging_balances')),
+    schema='readmodel'
+    )
+    op.create_table('aging_changes',
+    sa.Column('tenant_id', sa.String(length=64), nullable=False),
+    sa.Column('effective_date', sa.Date(), nullable=False),
+    sa.Column('partner_key', sa.String(length=64), nullable=False),
+    sa.Column('country_key', sa.String(length=2), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('invoice_count', sa.BigInteger(), nullable=False),
+    sa.Column('balance_minor', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'effective_date', 'partner_key', 'country_key', 'currency', 'due_date', name=op.f('pk_aging_changes')),
+    schema='readmodel'
+    )
     op.create_table('customers',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
     sa.Column('customer_id', sa.String(length=64), nullable=False),
@@ -87,9 +110,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'invoice_id', name=op.f('pk_invoices')),
     schema='readmodel'
     )
-    op.create_index('ix_invoices_open_by_country', 'invoices', ['tenant_id', 'billing_country', 'currency'], unique=False, schema='readmodel', postgresql_include=['due_date', 'balance_minor'], postgresql_where=sa.text('balance_minor > 0'))
     op.create_index('ix_invoices_open_by_customer', 'invoices', ['tenant_id', 'customer_id'], unique=False, schema='readmodel', postgresql_include=['currency', 'due_date', 'balance_minor'], postgresql_where=sa.text('balance_minor > 0'))
-    op.create_index('ix_invoices_open_by_partner', 'invoices', ['tenant_id', 'partner_id', 'currency'], unique=False, schema='readmodel', postgresql_include=['due_date', 'balance_minor'], postgresql_where=sa.text('balance_minor > 0'))
     op.create_index('ix_invoices_tenant_customer', 'invoices', ['tenant_id', 'customer_id'], unique=False, schema='readmodel')
     op.create_table('nas_resets',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),

@@ -1,22 +1,19 @@
 """Writers of the services export, fed chunk by chunk so that memory stays flat whatever the row count.
 
-csv and json are produced as they are read. Parquet is written one row group per chunk into a sink that
-hands the bytes on at once (Parquet is written front to back, the footer last). xlsx is a zip archive
-that can only be finished at the end: xlsxwriter's constant_memory mode writes it to a temporary file,
-which is then streamed and removed.
+CSV is written by PostgreSQL itself (COPY) and JSON objects are built by it (adapters/repository.py); both
+are handed on as they are read. Parquet is written one row group per chunk into a sink that hands the bytes
+on at once (Parquet is written front to back, the footer last). xlsx is a zip archive that can only be
+finished at the end: xlsxwriter's constant_memory mode writes it to a temporary file, which is then streamed
+and removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
-import json
 import os
 import tempfile
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -36,37 +33,13 @@ _READ_BYTES = 256 * 1024
 Chunks = AsyncIterator[Sequence[Any]]
 
 
-def iso(value: datetime | None) -> str | None:
-    """UTC timestamps as ISO 8601 with a Z, as in the seed's example (2024-01-15T10:30:00Z)."""
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def _text_row(row: Any, columns: Sequence[str]) -> list[Any]:
-    return [iso(v) if isinstance(v, datetime) else v for v in (getattr(row, c) for c in columns)]
-
-
-async def csv_stream(chunks: Chunks, columns: Sequence[str]) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    yield buffer.getvalue().encode()
-    async for chunk in chunks:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(["" if v is None else v for v in _text_row(row, columns)] for row in chunk)
-        yield buffer.getvalue().encode()
-
-
-async def json_stream(chunks: Chunks, columns: Sequence[str]) -> AsyncIterator[bytes]:
-    """A JSON array of objects, written element by element."""
+async def json_stream(chunks: AsyncIterator[list[str]]) -> AsyncIterator[bytes]:
+    """A JSON array of objects (each already JSON text), written chunk by chunk."""
     yield b"["
     first = True
     async for chunk in chunks:
-        parts = []
-        for row in chunk:
-            parts.append(("" if first else ",") + json.dumps(dict(zip(columns, _text_row(row, columns), strict=True))))
-            first = False
-        yield "".join(parts).encode()
+        yield (("" if first else ",") + ",".join(chunk)).encode()
+        first = False
     yield b"]"
 
 

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -84,43 +86,42 @@ class AgingRow:
 async def aging(conn: AsyncConnection, schema: str, tenant: str, *, as_of: date, group: AgingGroup) -> list[AgingRow]:
     """Open balances as of the end of `as_of` (UTC), by group and currency, in aging buckets.
 
-    Balances are today's, minus the movements that took effect after `as_of` (payments after it are put
-    back, invoices issued after it disappear): exact for any date, and nothing to undo when as_of is today.
+    Today's sums (aging_balances) minus what changed after `as_of` (aging_changes): exact for any date, and
+    nothing to subtract when as_of is today.
     """
+    key = "partner_key" if group == "partner_id" else "country_key"
     bucket_sums = []
-    params: dict[str, Any] = {"tenant": tenant, "cutoff": datetime.combine(as_of + timedelta(days=1), time(), UTC)}
+    params: dict[str, Any] = {"tenant": tenant, "as_of": as_of}
     for n, bucket in enumerate(BUCKETS):
         earliest, latest = due_date_range(bucket, as_of)
-        conds = []
+        conds = ["true"]
         if earliest is not None:
             conds.append(f"due_date >= :b{n}_from")
             params[f"b{n}_from"] = earliest
         if latest is not None:
             conds.append(f"due_date <= :b{n}_to")
             params[f"b{n}_to"] = latest
-        bucket_sums.append(f"coalesce(sum(balance) FILTER (WHERE {' AND '.join(conds)}), 0) AS b{n}")
+        bucket_sums.append(f"coalesce(sum(balance) FILTER (WHERE {' AND '.join(conds)}), 0)::bigint AS b{n}")
     rows = (
         await conn.execute(
             text(
                 f"""
-                WITH later AS (
-                    SELECT invoice_id, sum(delta_minor) AS delta
-                    FROM "{schema}".invoice_movements
-                    WHERE tenant_id = :tenant AND effective_at >= :cutoff
-                    GROUP BY invoice_id
-                ), balances AS (
-                    SELECT i.{group} AS grp, i.currency, i.due_date, i.balance_minor AS balance
-                    FROM "{schema}".invoices i
-                    WHERE i.tenant_id = :tenant AND i.balance_minor > 0
-                      AND NOT EXISTS (SELECT 1 FROM later l WHERE l.invoice_id = i.invoice_id)
+                WITH parts AS (
+                    SELECT {key} AS grp, currency, due_date, invoice_count AS n, balance_minor AS balance
+                    FROM "{schema}".aging_balances WHERE tenant_id = :tenant
                     UNION ALL
-                    SELECT i.{group}, i.currency, i.due_date, i.balance_minor - l.delta
-                    FROM later l JOIN "{schema}".invoices i ON i.tenant_id = :tenant AND i.invoice_id = l.invoice_id
+                    SELECT {key}, currency, due_date, -invoice_count, -balance_minor
+                    FROM "{schema}".aging_changes WHERE tenant_id = :tenant AND effective_date > :as_of
+                ), by_due_date AS (
+                    SELECT grp, currency, due_date, sum(n) AS n, sum(balance) AS balance
+                    FROM parts GROUP BY 1, 2, 3
                 )
-                SELECT grp, currency, count(*) AS invoice_count, sum(balance) AS total, {", ".join(bucket_sums)}
-                FROM balances WHERE balance > 0
+                SELECT nullif(grp, '') AS grp, currency, sum(n)::bigint AS invoice_count,
+                       sum(balance)::bigint AS total, {", ".join(bucket_sums)}
+                FROM by_due_date
                 GROUP BY grp, currency
-                ORDER BY grp NULLS LAST, currency
+                HAVING sum(n) > 0
+                ORDER BY nullif(grp, '') NULLS LAST, currency
                 """
             ),
             params,
@@ -165,10 +166,94 @@ async def count_services(conn: AsyncConnection, schema: str, tenant: str, *, inc
     return int(count or 0)
 
 
+def _iso(column: str) -> str:
+    """A timestamptz as ISO 8601 in UTC with a Z, microseconds only when there are some (as Python writes it)."""
+    return (
+        f"CASE WHEN date_trunc('second', {column}) = {column} "
+        f"""THEN to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+        f"""ELSE to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END"""
+    )
+
+
+def _services_select(schema: str, columns: str) -> str:
+    return f"""
+        SELECT {columns}
+        FROM "{schema}".subscribers s
+        LEFT JOIN "{schema}".customers c ON c.tenant_id = s.tenant_id AND c.customer_id = s.customer_id
+        WHERE s.tenant_id = $1 AND s.status = ANY($2::text[])
+        ORDER BY s.subscriber_id"""
+
+
+_TEXT_COLUMNS = {
+    "subscriber_id": "s.subscriber_id",
+    "username": "s.username",
+    "status": "s.status",
+    "created_at": _iso("s.created_at"),
+    "suspended_at": _iso("s.suspended_at"),
+    "customer_id": "s.customer_id",
+    "customer_name": "c.name",
+    "plan_id": "s.plan_id",
+    "activated_at": _iso("s.activated_at"),
+}
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under SQLAlchemy's, for COPY and plain cursors."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def services_csv(
+    conn: AsyncConnection, schema: str, tenant: str, *, include_suspended: bool
+) -> AsyncIterator[bytes]:
+    """The export as CSV, written by PostgreSQL (COPY) and handed on chunk by chunk. A small queue between
+    COPY and the response holds COPY back while the client is slower: memory stays flat."""
+    driver = await _driver(conn)
+    columns = ", ".join(f"{sql} AS {name}" for name, sql in _TEXT_COLUMNS.items())
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+
+    async def hand_on(data: bytes | bytearray | memoryview) -> None:
+        await queue.put(bytes(data))
+
+    async def copy() -> None:
+        try:
+            await driver.copy_from_query(
+                _services_select(schema, columns), tenant, _statuses(include_suspended),
+                output=hand_on, format="csv", header=True,
+            )  # fmt: skip
+        finally:
+            await queue.put(None)
+
+    task = asyncio.create_task(copy())
+    try:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+        await task  # raises what COPY raised
+    finally:
+        task.cancel()
+
+
+async def services_json(
+    conn: AsyncConnection, schema: str, tenant: str, *, include_suspended: bool, chunk_rows: int
+) -> AsyncIterator[list[str]]:
+    """The export as JSON objects (one text per row, built by PostgreSQL), in chunks from a cursor."""
+    driver = await _driver(conn)
+    fields = ", ".join(f"'{name}', {sql}" for name, sql in _TEXT_COLUMNS.items())
+    query = _services_select(schema, f"json_build_object({fields})::text AS row")
+    chunk: list[str] = []
+    async for record in driver.cursor(query, tenant, _statuses(include_suspended), prefetch=chunk_rows):
+        chunk.append(record[0])
+        if len(chunk) == chunk_rows:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 async def services(
     conn: AsyncConnection, schema: str, tenant: str, *, include_suspended: bool, chunk_rows: int
 ) -> AsyncIterator[Sequence[Row[Any]]]:
-    """Active (and suspended) subscribers in subscriber_id order, in chunks from a server-side cursor."""
+    """Active (and suspended) subscribers in subscriber_id order, typed, in chunks from a server-side cursor."""
     result = await conn.stream(
         text(
             f"""
@@ -207,30 +292,25 @@ async def sla_breaches(
     limit: int,
     offset: int,
 ) -> BreachPage:
-    where = [
-        "b.tenant_id = :tenant",
-        "b.detected_at IS NOT NULL",
-        # the issued credit in major units of its own currency, compared exactly
-        "b.credit_issued_minor >= :min_credit * power(10::numeric, coalesce(b.currency_exponent, 2))",
-    ]
+    where = ["b.tenant_id = :tenant", "b.detected_at IS NOT NULL"]
+    params: dict[str, Any] = {"tenant": tenant, "limit": limit, "offset": offset}
+    if min_credit > 0:
+        # The issued credit, in major units of its own currency, compared exactly: as integer thresholds in
+        # minor units for each exponent ISO 4217 uses.
+        where.append(
+            "b.credit_issued_minor >= CASE coalesce(b.currency_exponent, 2) WHEN 0 THEN CAST(:min0 AS bigint) "
+            "WHEN 3 THEN CAST(:min3 AS bigint) WHEN 4 THEN CAST(:min4 AS bigint) ELSE CAST(:min2 AS bigint) END"
+        )
+        params |= {f"min{e}": math.ceil(min_credit.scaleb(e)) for e in (0, 2, 3, 4)}
     if resolved is not None:
         where.append("b.resolved_at IS NOT NULL" if resolved else "b.resolved_at IS NULL")
     cond = " AND ".join(where)
-    params = {"tenant": tenant, "min_credit": min_credit, "limit": limit, "offset": offset}
-    counts = (
+    by_currency = (
         await conn.execute(
             text(
-                f"""SELECT count(*) AS total, count(*) FILTER (WHERE b.resolved_at IS NOT NULL) AS resolved
-                    FROM "{schema}".sla_breaches b WHERE {cond}"""
-            ),
-            params,
-        )
-    ).one()
-    credits = (
-        await conn.execute(
-            text(
-                f"""SELECT b.currency, sum(b.credit_issued_minor) AS credited FROM "{schema}".sla_breaches b
-                    WHERE {cond} AND b.credit_issued_minor > 0 GROUP BY b.currency ORDER BY b.currency"""
+                f"""SELECT b.currency, count(*) AS total, count(*) FILTER (WHERE b.resolved_at IS NOT NULL) AS resolved,
+                           sum(b.credit_issued_minor) AS credited
+                    FROM "{schema}".sla_breaches b WHERE {cond} GROUP BY b.currency ORDER BY b.currency"""
             ),
             params,
         )
@@ -251,9 +331,9 @@ async def sla_breaches(
         )
     ).all()
     return BreachPage(
-        total=int(counts.total),
-        resolved=int(counts.resolved),
-        credits_by_currency=[(r.currency, int(r.credited)) for r in credits],
+        total=sum(int(r.total) for r in by_currency),
+        resolved=sum(int(r.resolved) for r in by_currency),
+        credits_by_currency=[(r.currency, int(r.credited)) for r in by_currency if r.credited],
         rows=rows,
     )
 

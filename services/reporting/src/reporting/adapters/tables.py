@@ -9,6 +9,7 @@ the database role would come first on its default search_path, and Alembic's ver
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -49,6 +50,8 @@ class ReadModel:
     subscribers: Table
     invoices: Table
     invoice_movements: Table
+    aging_balances: Table
+    aging_changes: Table
     sla_breaches: Table
     sla_credits: Table
     dunning_executions: Table
@@ -64,6 +67,8 @@ class ReadModel:
             self.subscribers,
             self.invoices,
             self.invoice_movements,
+            self.aging_balances,
+            self.aging_changes,
             self.sla_breaches,
             self.sla_credits,
             self.dunning_executions,
@@ -139,22 +144,6 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         Column("voided_at", TS),
         PrimaryKeyConstraint("tenant_id", "invoice_id"),
         Index(
-            "ix_invoices_open_by_partner",
-            "tenant_id",
-            "partner_id",
-            "currency",
-            postgresql_include=["due_date", "balance_minor"],
-            postgresql_where=text("balance_minor > 0"),
-        ),
-        Index(
-            "ix_invoices_open_by_country",
-            "tenant_id",
-            "billing_country",
-            "currency",
-            postgresql_include=["due_date", "balance_minor"],
-            postgresql_where=text("balance_minor > 0"),
-        ),
-        Index(
             "ix_invoices_open_by_customer",
             "tenant_id",
             "customer_id",
@@ -178,6 +167,37 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         PrimaryKeyConstraint("tenant_id", "movement_id"),
         Index("ix_invoice_movements_tenant_effective", "tenant_id", "effective_at"),
         Index("ix_invoice_movements_tenant_invoice", "tenant_id", "invoice_id"),
+    )
+
+    # Open balances summed by what aging groups and buckets by ('' stands for no partner / no country), so that
+    # aging reads hundreds of rows, not every open invoice. aging_changes keeps, per day, how much those sums
+    # changed (domain/aging.py `contribution`): aging as of a past day is today's sums minus the later changes.
+    def aging_keys() -> tuple[Column[Any], ...]:
+        return (
+            Column("partner_key", ID, nullable=False),
+            Column("country_key", String(2), nullable=False),
+            Column("currency", String(3), nullable=False),
+            Column("due_date", Date, nullable=False),
+        )
+
+    aging_balances = Table(
+        "aging_balances",
+        md,
+        _tenant(),
+        *aging_keys(),
+        Column("invoice_count", BigInteger, nullable=False),
+        Column("balance_minor", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "partner_key", "country_key", "currency", "due_date"),
+    )
+    aging_changes = Table(
+        "aging_changes",
+        md,
+        _tenant(),
+        Column("effective_date", Date, nullable=False),
+        *aging_keys(),
+        Column("invoice_count", BigInteger, nullable=False),
+        Column("balance_minor", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "effective_date", "partner_key", "country_key", "currency", "due_date"),
     )
 
     sla_breaches = Table(
@@ -310,6 +330,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         subscribers=subscribers,
         invoices=invoices,
         invoice_movements=invoice_movements,
+        aging_balances=aging_balances,
+        aging_changes=aging_changes,
         sla_breaches=sla_breaches,
         sla_credits=sla_credits,
         dunning_executions=dunning_executions,

@@ -7,7 +7,8 @@ past due in "31_60_days"; the bucket names say otherwise, and so do we.)
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 
@@ -41,3 +42,23 @@ def due_date_range(bucket: Bucket, as_of: date) -> tuple[date | None, date | Non
     earliest = None if bucket.max_days is None else as_of - timedelta(days=bucket.max_days)
     latest = None if bucket.min_days is None else as_of - timedelta(days=bucket.min_days)
     return earliest, latest
+
+
+def contribution(movements: Iterable[tuple[datetime, int]]) -> dict[date, tuple[int, int]]:
+    """What one invoice adds to the aging rollup on each day its balance moved: (change of its positive
+    balance, change of whether it is owed at all), by UTC date.
+
+    Summed over the days up to D this gives the invoice's balance at the end of D (0 if not positive) and
+    1 if it was owed then, else 0; so that the rollup answers "as of D" for any D, by plain sums.
+    """
+    by_day: dict[date, int] = {}
+    for at, delta in movements:
+        day = at.astimezone(UTC).date()
+        by_day[day] = by_day.get(day, 0) + delta
+    out, balance = {}, 0
+    for day in sorted(by_day):
+        before, balance = balance, balance + by_day[day]
+        change = (max(balance, 0) - max(before, 0), int(balance > 0) - int(before > 0))
+        if change != (0, 0):
+            out[day] = change
+    return out

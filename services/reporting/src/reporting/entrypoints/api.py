@@ -19,7 +19,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bss_contracts.money import to_major
@@ -55,7 +56,7 @@ class Reports:
         return self.clock()
 
 
-def reports(request: Request) -> Reports:
+async def reports(request: Request) -> Reports:
     deps: Reports = request.app.state.reports
     return deps
 
@@ -72,12 +73,16 @@ def invalid(field: str, message: str, value: Any) -> RequestValidationError:
 async def snapshot(deps: Reports) -> AsyncIterator[AsyncConnection]:
     """A read-only transaction: the queries of one report see one consistent state."""
     async with deps.database.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         async with conn.begin():
-            await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            # Report queries are index-bound and short; JIT compilation would cost more than it saves.
-            await conn.exec_driver_sql("SET LOCAL jit = off")
             yield conn
+
+
+def json_response(content: Any) -> Response:
+    """The report as JSON bytes, serialized by pydantic-core in one go. The shapes are those of `schemas`
+    (declared as each route's response_model, for the OpenAPI document); the content is built by this
+    service from its own data, so it is not validated once more on the way out."""
+    return Response(to_json(content), media_type="application/json")
 
 
 def _utc(value: datetime) -> datetime:
@@ -97,7 +102,7 @@ async def blocked_customers(
     include_zero_balance: Annotated[
         bool, Query(description="Also list suspended subscribers whose customer owes nothing")
     ] = False,
-) -> list[schemas.BlockedCustomer]:
+) -> Response:
     """Suspended subscribers whose customer has an outstanding balance, with the recommended next action and
     priority; sorted by priority, then by days blocked (longest first)."""
     if max_days_blocked is not None and max_days_blocked < min_days_blocked:
@@ -112,32 +117,43 @@ async def blocked_customers(
             include_zero_balance=include_zero_balance,
         )  # fmt: skip
     out = []
-    for row in rows:
-        days = collections.days_blocked(row.suspended_at, now)
-        balance = collections.major_units(row.balance_minor, row.currency) if row.currency else Decimal(0)
+    for (subscriber_id, username, customer_id, suspended_at, reason, name, email, phone, currency, open_invoices,
+         overdue_invoices, balance_minor, in_dunning) in map(tuple, rows):  # fmt: skip
+        days = collections.days_blocked(suspended_at, now)
+        balance = collections.major_units(balance_minor, currency) if currency else Decimal(0)
         out.append(
-            schemas.BlockedCustomer(
-                subscriber_id=row.subscriber_id,
-                username=row.username,
-                customer_id=row.customer_id,
-                customer_name=row.customer_name,
-                email=row.email,
-                phone=row.phone,
-                suspended_at=row.suspended_at,
-                suspension_reason=row.suspension_reason,
-                days_blocked=days,
-                overdue_invoices=row.overdue_invoices,
-                open_invoices=row.open_invoices,
-                currency=row.currency,
-                outstanding_balance=to_major(row.balance_minor, row.currency) if row.currency else 0.0,
-                outstanding_balance_minor=row.balance_minor,
-                next_action=collections.next_action(days, balance),
-                priority=collections.priority(days, balance),
-                in_dunning=row.in_dunning,
-            )
+            {
+                "subscriber_id": subscriber_id,
+                "username": username,
+                "customer_id": customer_id,
+                "customer_name": name,
+                "email": email,
+                "phone": phone,
+                "suspended_at": suspended_at,
+                "suspension_reason": reason,
+                "days_blocked": days,
+                "overdue_invoices": overdue_invoices,
+                "open_invoices": open_invoices,
+                "currency": currency,
+                "outstanding_balance": to_major(balance_minor, currency) if currency else 0.0,
+                "outstanding_balance_minor": balance_minor,
+                "next_action": collections.next_action(days, balance).value,
+                "priority": collections.priority(days, balance),
+                "in_dunning": in_dunning,
+            }
         )
-    out.sort(key=lambda r: (collections.PRIORITY_ORDER[r.priority], -r.days_blocked, r.subscriber_id, r.currency or ""))
-    return out
+    out.sort(
+        key=lambda r: (
+            collections.PRIORITY_ORDER[r["priority"]],
+            -r["days_blocked"],
+            r["subscriber_id"],
+            r["currency"] or "",
+        )
+    )
+    for r in out:
+        r["priority"] = r["priority"].value
+    # Thousands of rows: serialized straight to JSON bytes (the shape is schemas.BlockedCustomer).
+    return json_response(out)
 
 
 # ---------------------------------------------------------------- aging
@@ -169,10 +185,10 @@ async def aging_by_partner(
     deps: Deps,
     principal: Annotated[Principal, Depends(require_roles(*AGING_ROLES))],
     as_of: AsOfQuery = None,
-) -> list[schemas.PartnerAgingRow]:
+) -> Response:
     """Open receivables by partner and currency, in aging buckets by days past due as of `as_of`."""
     rows = await _aging(deps, principal.tenant_id, as_of, "partner_id")
-    return [schemas.PartnerAgingRow(partner_id=r.group, **_aging_fields(r)) for r in rows]
+    return json_response([{"partner_id": r.group} | _aging_fields(r) for r in rows])
 
 
 @router.get("/aging/by-region", response_model=list[schemas.RegionAgingRow])
@@ -180,10 +196,10 @@ async def aging_by_region(
     deps: Deps,
     principal: Annotated[Principal, Depends(require_roles(*AGING_ROLES))],
     as_of: AsOfQuery = None,
-) -> list[schemas.RegionAgingRow]:
+) -> Response:
     """Open receivables by billing country and currency, in aging buckets by days past due as of `as_of`."""
     rows = await _aging(deps, principal.tenant_id, as_of, "billing_country")
-    return [schemas.RegionAgingRow(region=r.group, **_aging_fields(r)) for r in rows]
+    return json_response([{"region": r.group} | _aging_fields(r) for r in rows])
 
 
 # ---------------------------------------------------------------- services export
@@ -206,23 +222,36 @@ async def services_export(
         if count > exporters.XLSX_MAX_ROWS:
             raise invalid("format", f"{count} rows do not fit in one xlsx sheet; use csv or parquet", export_format)
 
-    async def chunks() -> AsyncIterator[Any]:
+    chunk_rows = deps.settings.export_chunk_rows
+
+    async def typed_chunks() -> AsyncIterator[Any]:
         async with snapshot(deps) as conn:
             async for chunk in repository.services(
-                conn,
-                deps.schema,
-                tenant,
-                include_suspended=include_suspended,
-                chunk_rows=deps.settings.export_chunk_rows,
+                conn, deps.schema, tenant, include_suspended=include_suspended, chunk_rows=chunk_rows
             ):
                 yield chunk
 
-    body = {
-        "csv": lambda: exporters.csv_stream(chunks(), columns),
-        "json": lambda: exporters.json_stream(chunks(), columns),
-        "xlsx": lambda: exporters.xlsx_stream(chunks(), columns, _TIMESTAMPS),
-        "parquet": lambda: exporters.parquet_stream(chunks(), columns, _TIMESTAMPS),
-    }[export_format]()
+    async def csv_body() -> AsyncIterator[bytes]:
+        async with snapshot(deps) as conn:
+            async for data in repository.services_csv(conn, deps.schema, tenant, include_suspended=include_suspended):
+                yield data
+
+    async def json_chunks() -> AsyncIterator[list[str]]:
+        async with snapshot(deps) as conn:
+            async for chunk in repository.services_json(
+                conn, deps.schema, tenant, include_suspended=include_suspended, chunk_rows=chunk_rows
+            ):
+                yield chunk
+
+    body: AsyncIterator[bytes]
+    if export_format == "csv":
+        body = csv_body()
+    elif export_format == "json":
+        body = exporters.json_stream(json_chunks())
+    elif export_format == "xlsx":
+        body = exporters.xlsx_stream(typed_chunks(), columns, _TIMESTAMPS)
+    else:
+        body = exporters.parquet_stream(typed_chunks(), columns, _TIMESTAMPS)
     filename = f"services_export_{deps.now():%Y%m%d}.{export_format}"
     return StreamingResponse(
         body,
@@ -244,7 +273,7 @@ async def sla_breaches(
     ] = Decimal(0),
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> schemas.SlaBreachReport:
+) -> Response:
     """SLA breaches with the credits issued for them; the summary covers every breach the filters select."""
     async with snapshot(deps) as conn:
         page = await repository.sla_breaches(
@@ -252,7 +281,7 @@ async def sla_breaches(
             limit=limit, offset=offset,
         )  # fmt: skip
     breaches = [
-        schemas.SlaBreach(
+        dict(
             breach_id=r.breach_id,
             breach_type=r.breach_type,
             severity=r.severity,
@@ -281,18 +310,19 @@ async def sla_breaches(
         )
         for r in page.rows
     ]
-    return schemas.SlaBreachReport(
-        summary=schemas.SlaSummary(
-            total_breaches=page.total,
-            resolved_breaches=page.resolved,
-            unresolved_breaches=page.total - page.resolved,
-            total_credits_issued=[
-                schemas.MoneyTotal(currency=c, amount=to_major(m, c), amount_minor=m)
-                for c, m in page.credits_by_currency
-            ],
-        ),
-        pagination=schemas.Pagination(limit=limit, offset=offset, has_more=offset + len(breaches) < page.total),
-        breaches=breaches,
+    return json_response(
+        dict(
+            summary=dict(
+                total_breaches=page.total,
+                resolved_breaches=page.resolved,
+                unresolved_breaches=page.total - page.resolved,
+                total_credits_issued=[
+                    dict(currency=c, amount=to_major(m, c), amount_minor=m) for c, m in page.credits_by_currency
+                ],
+            ),
+            pagination=dict(limit=limit, offset=offset, has_more=offset + len(breaches) < page.total),
+            breaches=breaches,
+        )
     )
 
 
@@ -309,7 +339,7 @@ async def sessions_history(
     end_date: Annotated[datetime | None, Query(description="Default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> schemas.SessionHistory:
+) -> Response:
     """Sessions whose latest accounting record (stop, or last update while open) falls in the period, newest
     first; the summary covers every session in the period, not only this page."""
     end = _utc(end_date) if end_date else deps.now()
@@ -331,27 +361,29 @@ async def sessions_history(
         )
     records = [_session_record(r) for r in rows]
     total_bytes = totals.input_octets + totals.output_octets
-    return schemas.SessionHistory(
-        summary=schemas.SessionSummary(
-            total_sessions=totals.sessions,
-            returned_sessions=len(records),
-            total_data_usage_gb=gigabytes(total_bytes),
-            total_bytes=total_bytes,
-            total_input_octets=totals.input_octets,
-            total_output_octets=totals.output_octets,
-            total_duration_hours=hours(totals.session_time_seconds),
-            total_duration_seconds=totals.session_time_seconds,
-            period_start=start,
-            period_end=end,
-        ),
-        pagination=schemas.Pagination(limit=limit, offset=offset, has_more=offset + len(records) < totals.sessions),
-        sessions=records,
+    return json_response(
+        dict(
+            summary=dict(
+                total_sessions=totals.sessions,
+                returned_sessions=len(records),
+                total_data_usage_gb=gigabytes(total_bytes),
+                total_bytes=total_bytes,
+                total_input_octets=totals.input_octets,
+                total_output_octets=totals.output_octets,
+                total_duration_hours=hours(totals.session_time_seconds),
+                total_duration_seconds=totals.session_time_seconds,
+                period_start=start,
+                period_end=end,
+            ),
+            pagination=dict(limit=limit, offset=offset, has_more=offset + len(records) < totals.sessions),
+            sessions=records,
+        )
     )
 
 
-def _session_record(r: Any) -> schemas.SessionRecord:
+def _session_record(r: Any) -> dict[str, Any]:
     total = r.input_octets + r.output_octets
-    return schemas.SessionRecord(
+    return dict(
         time=r.time,
         subscriber_id=r.subscriber_id,
         username=r.username,

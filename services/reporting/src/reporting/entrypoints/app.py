@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from faststream import FastStream
+from sqlalchemy import event
 
 from bss_runtime.service import ServiceRuntime
 from reporting.adapters.partitions import SessionPartitions
@@ -39,9 +41,18 @@ def new_partitions(settings: Settings, schema: str) -> SessionPartitions:
     )
 
 
+def _session_defaults(dbapi_connection: Any, _: Any) -> None:
+    """Every connection of this service: its queries are short and index-bound, so JIT would cost more than it
+    saves; and planning the report queries anew for each request (over a dozen monthly session partitions)
+    would cost more than running them. Generic plans are made once per pooled connection and partitions
+    are pruned when they execute."""
+    dbapi_connection.run_async(lambda conn: conn.execute("SET jit = off; SET plan_cache_mode = force_generic_plan"))
+
+
 def build_runtime(settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow) -> Reporting:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, live.runtime, produces=[], migrations_dir=MIGRATIONS)
+    event.listen(runtime.database.engine.sync_engine, "connect", _session_defaults)
     partitions = new_partitions(settings, live.schema)
     handlers.register(runtime.consumer, live, partitions, clock)
     maintenance = PartitionMaintenance(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events import customers as ev
 from reporting.adapters.tables import ReadModel
+from reporting.service_layer.aging import aging_follows
 
 
 async def upsert_customer(session: AsyncSession, rm: ReadModel, tenant: str, state: ev.CustomerState) -> None:
@@ -44,8 +45,8 @@ async def fill_invoice_attribution(session: AsyncSession, rm: ReadModel, tenant:
     i, c = rm.invoices, rm.customers
     partner = func.coalesce(i.c.invoice_partner_id, c.c.partner_id)
     country = func.coalesce(i.c.invoice_billing_country, c.c.billing_country)
-    await session.execute(
-        update(i)
+    moved = await session.scalars(
+        select(i.c.invoice_id)
         .where(
             i.c.tenant_id == tenant,
             i.c.customer_id == customer_id,
@@ -53,8 +54,20 @@ async def fill_invoice_attribution(session: AsyncSession, rm: ReadModel, tenant:
             c.c.customer_id == i.c.customer_id,
             or_(i.c.partner_id.is_distinct_from(partner), i.c.billing_country.is_distinct_from(country)),
         )
-        .values(partner_id=partner, billing_country=country)
+        .order_by(i.c.invoice_id)
     )
+    for invoice_id in moved.all():
+        async with aging_follows(session, rm, tenant, invoice_id):
+            await session.execute(
+                update(i)
+                .where(
+                    i.c.tenant_id == tenant,
+                    i.c.invoice_id == invoice_id,
+                    c.c.tenant_id == i.c.tenant_id,
+                    c.c.customer_id == i.c.customer_id,
+                )
+                .values(partner_id=partner, billing_country=country)
+            )
 
 
 async def subscriber_created(session: AsyncSession, rm: ReadModel, tenant: str, data: ev.SubscriberCreated) -> None:

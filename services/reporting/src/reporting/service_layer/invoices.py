@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events import billing as ev
 from reporting.adapters.tables import ReadModel
+from reporting.service_layer.aging import aging_follows
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 async def invoice_issued(
     session: AsyncSession, rm: ReadModel, tenant: str, event_id: UUID, data: ev.InvoiceIssued
 ) -> None:
+    async with aging_follows(session, rm, tenant, data.invoice_id):
+        await _issue(session, rm, tenant, event_id, data)
+
+
+async def _issue(session: AsyncSession, rm: ReadModel, tenant: str, event_id: UUID, data: ev.InvoiceIssued) -> None:
     i, c = rm.invoices, rm.customers
     customer = (
         await session.execute(
@@ -134,9 +140,10 @@ async def _set_balance(
         return
     after = new_balance(balance)
     values = dict(extra or {}) | {"balance_minor": after}
-    await session.execute(update(i).where(i.c.tenant_id == tenant, i.c.invoice_id == invoice_id).values(**values))
-    if after != balance:
-        await _record_movement(session, rm, tenant, event_id, invoice_id, kind, effective_at, after - balance)
+    async with aging_follows(session, rm, tenant, invoice_id):
+        await session.execute(update(i).where(i.c.tenant_id == tenant, i.c.invoice_id == invoice_id).values(**values))
+        if after != balance:
+            await _record_movement(session, rm, tenant, event_id, invoice_id, kind, effective_at, after - balance)
 
 
 async def _record_movement(

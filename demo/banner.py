@@ -1,0 +1,117 @@
+"""What `make up` prints at the end: where the gateway is, a token, and curl commands that show each report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+from demo.api import Api, ApiError
+
+REPORTS = (
+    ("blocked customers (suspended, with what they owe)", "/billing/reports/blocked-customers"),
+    ("receivables aging by partner", "/billing/reports/aging/by-partner"),
+    ("receivables aging by region", "/billing/reports/aging/by-region"),
+    ("services export: csv, json, xlsx or parquet",
+     "/billing/reports/services/export?format=csv&include_suspended=true"),
+    ("SLA breaches and their credits", "/billing/reports/sla-breaches"),
+    ("session history (RADIUS accounting)", "/billing/reports/sessions/history?limit=5"),
+)  # fmt: skip
+
+
+def service_calls(sample_username: str | None) -> tuple[tuple[str, str], ...]:
+    return (
+        ("customers: customers, partners, subscribers", "/customers?limit=3"),
+        ("customers: suspended subscribers", "/subscribers?status=suspended&limit=3"),
+        ("billing: open invoices", "/billing/invoices?status=open&limit=3"),
+        ("billing: SLA breaches", "/billing/sla/breaches"),
+        ("dunning: collections statistics", "/dunning/stats"),
+        ("dunning: campaigns", "/dunning/campaigns"),
+        ("radius-ingest: NAS clients", "/radius/nas-clients"),
+        ("one subscriber's sessions", f"/billing/reports/sessions/history?username={sample_username}&limit=3")
+        if sample_username
+        else ("radius-ingest: open sessions", "/radius/sessions/open"),
+    )
+
+
+def render(gateway: str, tenant: str, token: str, expires: datetime, summary: dict[str, Any],
+           sample_username: str | None, mail_dir: str) -> str:  # fmt: skip
+    def curl(path: str) -> str:
+        return f'curl -s -H "Authorization: Bearer $TOKEN" "{gateway}{path}"'
+
+    facts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items())
+    lines = [
+        "",
+        "=" * 100,
+        f"ISP BSS is up. One entry point: {gateway}   (API pages: {gateway}/docs)",
+        f"Demo ISP, tenant {tenant!r}: {facts}",
+        "",
+        f"Token (admin of the demo tenant, valid until {expires:%Y-%m-%d %H:%M} UTC):",
+        f"  export TOKEN={token}",
+        "",
+        "Reports:",
+    ]
+    for title, path in REPORTS:
+        lines += [f"  # {title}", f"  {curl(path)}"]
+    lines += ["", "Each service's API:"]
+    for title, path in service_calls(sample_username):
+        lines += [f"  # {title}", f"  {curl(path)}"]
+    lines += [
+        "",
+        f"Notices dunning emailed: {mail_dir}/new (Maildir)   Logs: {mail_dir.rsplit('/', 1)[0]}/*.log",
+        "Everything keeps running until `make down`.",
+        "=" * 100,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def check_reports(api: Api) -> list[str]:
+    """Every printed report answers 200; returns the failures."""
+    failures = []
+    for _, path in REPORTS:
+        try:
+            response = await api.client.get(path)
+            if response.status_code != 200:
+                failures.append(f"{path}: {response.status_code} {response.text[:200]}")
+        except Exception as exc:
+            failures.append(f"{path}: {exc}")
+    return failures
+
+
+async def wait_for_reports(api: Api, expected: dict[str, int], *, timeout: float = 240.0) -> dict[str, int]:
+    """Until the reporting service's read models have caught up with what was loaded (they are built from
+    events, a little behind the services that own the data)."""
+    deadline = time.monotonic() + timeout
+    next_note = time.monotonic() + 10
+    seen: dict[str, int] = {}
+    while True:
+        try:
+            seen = await _report_counts(api)
+        except ApiError as exc:
+            print(f"    reports: {exc}", flush=True)
+        behind = {k: f"{seen.get(k, 0)}/{v}" for k, v in expected.items() if seen.get(k, 0) < v}
+        if not behind:
+            print(f"    reports: {', '.join(f'{k} {v}' for k, v in seen.items())}", flush=True)
+            return seen
+        if time.monotonic() > next_note:
+            print(f"    reports: catching up ({', '.join(f'{k} {v}' for k, v in behind.items())})", flush=True)
+            next_note = time.monotonic() + 15
+        if time.monotonic() > deadline:
+            print(f"    reports: still catching up ({', '.join(f'{k} {v}' for k, v in behind.items())})", flush=True)
+            return seen
+        await asyncio.sleep(3)
+
+
+async def _report_counts(api: Api) -> dict[str, int]:
+    sessions = await api.get("/billing/reports/sessions/history", limit=1)
+    blocked = await api.get("/billing/reports/blocked-customers", include_zero_balance="true")
+    breaches = await api.get("/billing/reports/sla-breaches", limit=1)
+    partners = await api.get("/billing/reports/aging/by-partner")
+    return {
+        "sessions": sessions["summary"]["total_sessions"],
+        "blocked_subscribers": len(blocked),
+        "sla_breaches": breaches["summary"]["total_breaches"],
+        "open_invoices": sum(row["invoice_count"] for row in partners),
+    }
