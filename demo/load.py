@@ -73,8 +73,7 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
     token, _ = token_for(config, state.tenant_id)
     api = Api(config.gateway_url, token, concurrency=config.concurrency)
     try:
-        generator = Generator(config.seed, now)
-        customers = generator.customers(config.customers)
+        customers = Generator(config.seed, now).customers(config.customers)
         lines = [s for c in customers for s in c.subscribers]
         progress(f"tenant {state.tenant_id}: {len(customers)} customers with {len(lines)} lines in 4 countries")
 
@@ -126,8 +125,7 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         print(f"    sessions stopped: {stopped}")
 
         progress("waiting for the reports (reporting builds them from the events)")
-        breaches = await api.get("/billing/sla/breaches")
-        breach_count = len(breaches["items"]) if isinstance(breaches, dict) else len(breaches)
+        breach_count = len(await api.get("/billing/sla/breaches"))
         await banner.wait_for_reports(
             api,
             {"sessions": len(sessions), "blocked_subscribers": len(suspended), "sla_breaches": breach_count},
