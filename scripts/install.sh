@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: RADIUS peers for tests (radclient), the gateway, FreeRADIUS for the benchmark, a JDK for Kafka.
-APT_PACKAGES=(freeradius-utils nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15)
+APT_PACKAGES=(curl freeradius-utils freeradius-common nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
