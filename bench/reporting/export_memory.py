@@ -41,7 +41,7 @@ async def main(database_url: str, tenant: str, fmt: str) -> dict[str, object]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     serving = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.05)
     baseline = rss_mb()
     token = issue_token(app.state.service.runtime.jwt, subject="bench", tenant_id=tenant, roles=["admin"])

@@ -102,7 +102,9 @@ def raw_data(s: Sizes, cutoff: str) -> list[str]:
                    CASE WHEN fate = 'paid' THEN 'paid' WHEN fate = 'void' THEN 'void' ELSE 'open' END,
                    CASE WHEN fate = 'void' THEN issue + 3 + interval '10 hours' END, fate
             FROM (
-                SELECT c, k, (date_trunc('month', :now) - ({s.invoices_per_customer - 1} - k) * interval '1 month')::date AS issue,
+                SELECT c, k,
+                       (date_trunc('month', :now) - ({s.invoices_per_customer - 1} - k) * interval '1 month')::date
+                           AS issue,
                        CASE WHEN r < 0.005 THEN 'void'
                             WHEN c % 100 BETWEEN 92 AND 96 AND k >= {s.invoices_per_customer} - 1 - c % 6 THEN 'open'
                             WHEN k = {s.invoices_per_customer - 1} AND r < 0.7 THEN 'open'
@@ -126,11 +128,13 @@ def raw_data(s: Sizes, cutoff: str) -> list[str]:
                    detected - interval '30 days', detected, detected,
                    CASE WHEN n % 5 <> 0 THEN detected + interval '6 hours' END,
                    CASE WHEN n % 5 <> 0 THEN 'repaired' END, (d * 10000)::bigint, cu.currency
-            FROM (SELECT n, :now - random() * interval '365 days' AS detected, round((random() * 3)::numeric, 2)::float8 AS d
+            FROM (SELECT n, :now - random() * interval '365 days' AS detected,
+                         round((random() * 3)::numeric, 2)::float8 AS d
                   FROM generate_series(1, {s.breaches}) n) x
             JOIN raw.customers cu ON cu.tenant_id = '{t}' AND cu.id = 'c' || (1 + n % {max(s.breaches // 4, 1)})""",
         """INSERT INTO raw.sla_credits
-            SELECT b.tenant_id, 'cn-' || b.id, b.id, b.expected_credit_minor, b.currency, b.detected_at + interval '1 day'
+            SELECT b.tenant_id, 'cn-' || b.id, b.id, b.expected_credit_minor, b.currency,
+                   b.detected_at + interval '1 day'
             FROM raw.sla_breaches b WHERE b.expected_credit_minor > 0 AND right(b.id, 1) IN ('0','1','2','3','4','5')
               AND b.detected_at + interval '1 day' < :now""",
         # Sessions evenly over the retention period; those that would still be running now stay open.
@@ -143,7 +147,8 @@ def raw_data(s: Sizes, cutoff: str) -> list[str]:
                    (random() * 2e9)::bigint, (random() * 8e9)::bigint,
                    CASE WHEN start + dur < :now THEN 'User-Request' END
             FROM (SELECT n, 1 + n % {s.subscribers} AS u,
-                         timestamptz '{cutoff}' + (n::float8 / {s.sessions}) * (:now - timestamptz '{cutoff}' - interval '2 hours')
+                         timestamptz '{cutoff}'
+                             + (n::float8 / {s.sessions}) * (:now - timestamptz '{cutoff}' - interval '2 hours')
                              + random() * interval '1 hour' AS start,
                          random() * interval '8 hours' AS dur
                   FROM generate_series(1, {s.sessions}) n) x""",
@@ -173,7 +178,8 @@ def read_model_data(s: Sizes) -> list[str]:
             LEFT JOIN (SELECT tenant_id, invoice_id, sum(amount_minor) AS paid, max(received_at) AS last
                        FROM raw.payments GROUP BY 1, 2) p ON p.tenant_id = i.tenant_id AND p.invoice_id = i.id""",
         """INSERT INTO readmodel.invoice_movements
-            SELECT tenant_id, md5('issued:' || id)::uuid, id, 'issued', issue_date::timestamp AT TIME ZONE 'UTC', total_minor
+            SELECT tenant_id, md5('issued:' || id)::uuid, id, 'issued', issue_date::timestamp AT TIME ZONE 'UTC',
+                   total_minor
             FROM raw.invoices
             UNION ALL
             SELECT tenant_id, md5('payment:' || id)::uuid, invoice_id, 'payment', received_at, -amount_minor
@@ -222,6 +228,10 @@ def read_model_data(s: Sizes) -> list[str]:
             SELECT tenant_id, date_trunc('hour', time, 'UTC'), count(*), sum(input_octets), sum(output_octets),
                    sum(session_time_seconds)
             FROM readmodel.sessions GROUP BY 1, 2""",
+        """INSERT INTO readmodel.session_days
+            SELECT tenant_id, (hour AT TIME ZONE 'UTC')::date, sum(sessions), sum(input_octets), sum(output_octets),
+                   sum(session_time_seconds)
+            FROM readmodel.session_hours GROUP BY 1, 2""",
         # A tenant of its own for the million-row export.
         f"""INSERT INTO readmodel.subscribers
             SELECT '{EXPORT_TENANT}', 'x' || lpad(n::text, 8, '0'), 'xc' || n, 'xuser' || n, 'plan-1', 'active',

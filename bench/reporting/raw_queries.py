@@ -18,7 +18,8 @@ async def blocked(conn: asyncpg.Connection, tenant: str, today: date) -> list[as
     return await conn.fetch(
         """
         SELECT s.id AS subscriber_id, s.username, s.customer_id, s.suspended_at, c.name AS customer_name, c.email,
-               c.phone, i.currency, count(*) AS open_invoices, count(*) FILTER (WHERE i.due_date < $2) AS overdue_invoices,
+               c.phone, i.currency, count(*) AS open_invoices,
+               count(*) FILTER (WHERE i.due_date < $2) AS overdue_invoices,
                sum(i.total_minor - p.paid)::bigint AS balance_minor
         FROM raw.subscribers s
         JOIN raw.customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
@@ -52,7 +53,8 @@ async def aging(conn: asyncpg.Connection, tenant: str, as_of: date, group: str, 
     status = "AND i.status = 'open'" if as_of >= today else ""
     rows = await conn.fetch(
         f"""
-        SELECT {column} AS grp, i.currency, count(*) AS n, sum(i.total_minor - p.paid)::bigint AS total, {", ".join(sums)}
+        SELECT {column} AS grp, i.currency, count(*) AS n, sum(i.total_minor - p.paid)::bigint AS total,
+               {", ".join(sums)}
         FROM raw.invoices i
         JOIN raw.customers c ON c.tenant_id = i.tenant_id AND c.id = i.customer_id
         CROSS JOIN LATERAL (SELECT coalesce(sum(amount_minor), 0) AS paid FROM raw.payments p

@@ -136,8 +136,10 @@ async def generate_data(admin: str, sizes: Sizes, now: datetime) -> float:
         await conn.execute(generate.RAW_INDEXES)
         log("raw tables indexed")
         steps = generate.read_model_data(sizes)
-        targets = ["customers", "subscribers", "invoices", "invoice_movements", "aging_balances", "aging_changes",
-                   "sla_breaches", "sla_credits", "sessions", "session_hours", "subscribers", None]  # fmt: skip
+        targets = [
+            *("customers", "subscribers", "invoices", "invoice_movements", "aging_balances", "aging_changes"),
+            *("sla_breaches", "sla_credits", "sessions", "session_hours", "session_days", "subscribers", None),
+        ]
         for sql, table in zip(steps, targets, strict=True):
             if table in ("invoices", "invoice_movements", "sessions"):
                 await without_indexes(conn, f"readmodel.{table}", lambda sql=sql: run(sql))  # type: ignore[misc]
@@ -266,7 +268,8 @@ async def measure(admin: str, sizes: Sizes, now: datetime, runs: int, raw_runs: 
             s = report["summary"]
             return {"total": s["total_breaches"], "resolved": s["resolved_breaches"],
                     "credits": [(c["currency"], c["amount_minor"]) for c in s["total_credits_issued"]],
-                    "page": [(b["breach_id"], b["credit_amount_minor"], b["customer_name"]) for b in report["breaches"]]}  # fmt: skip
+                    "page": [(b["breach_id"], b["credit_amount_minor"], b["customer_name"])
+                             for b in report["breaches"]]}  # fmt: skip
 
         async def rq(_: int) -> Any:
             return await raw_queries.sla(raw, TENANT, resolved, min_credit)
@@ -289,7 +292,9 @@ async def measure(admin: str, sizes: Sizes, now: datetime, runs: int, raw_runs: 
                 params["subscriber_id"] = f"s{users[n % len(users)]}"
             report = await get("sessions/history", **params)
             s = report["summary"]
-            return {"totals": (s["total_sessions"], s["total_input_octets"], s["total_output_octets"], s["total_duration_seconds"]),
+            totals = (s["total_sessions"], s["total_input_octets"], s["total_output_octets"],
+                      s["total_duration_seconds"])  # fmt: skip
+            return {"totals": totals,
                     "page": [(x["session_key"], x["subscriber_id"]) for x in report["sessions"]]}  # fmt: skip
 
         async def rq(n: int) -> Any:
@@ -346,7 +351,8 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
-            f"{r['endpoint']:<20} {r['case'][:36]:<36} {r['read_model']['p50_ms']:>8.2f} {r['read_model']['p95_ms']:>8.2f} "
+            f"{r['endpoint']:<20} {r['case'][:36]:<36} "
+            f"{r['read_model']['p50_ms']:>8.2f} {r['read_model']['p95_ms']:>8.2f} "
             f"{r['seeds_way']['p50_ms']:>9.1f} {r['seeds_way']['p95_ms']:>9.1f} {r['speedup_p50']:>7.1f}  "
             f"{'yes' if r['same_answers'] else 'NO'}"
         )
@@ -362,7 +368,7 @@ def goals(results: list[dict[str, Any]]) -> dict[str, Any]:
         "cases_at_least_20x": [f"{r['endpoint']} [{r['case']}]" for r in results if r["speedup_p50"] >= RATIO_GOAL],
         "cases_below_20x": [
             f"{r['endpoint']} [{r['case']}] x{r['speedup_p50']}" for r in results if r["speedup_p50"] < RATIO_GOAL
-        ],  # fmt: skip
+        ],
         "all_answers_agree": all(r["same_answers"] for r in results),
     }
 
@@ -392,7 +398,9 @@ async def main() -> None:
         log(f"generating {sizes}")
         generation = round(await generate_data(admin, sizes, now), 1)
         log(f"generated in {generation} s")
+    load_before = os.getloadavg()
     results = await measure(admin, sizes, now, args.runs, args.raw_runs)
+    load_after = os.getloadavg()
     formats = [f for f in args.export_formats.split(",") if f]
     memory = export_memory(admin, formats) if formats else []
     summary = {
@@ -400,7 +408,8 @@ async def main() -> None:
         "when": datetime.now(UTC).isoformat(),
         "data": sizes.__dict__ | {"invoices": sizes.invoices, "tenant": TENANT},
         "generation_seconds": generation,
-        "machine": {"cpus": os.cpu_count()},
+        # The machine is shared: its load while measuring says how much the figures can be trusted.
+        "machine": {"cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": load_after},
         "results": results,
         "export_memory": memory,
         "goals": goals(results),
@@ -411,6 +420,7 @@ async def main() -> None:
     for m in memory:
         print(f"export {m['format']:<8} {m['rows']:>9} rows {m['bytes'] / 1e6:>8.1f} MB {m['seconds']:>7.1f} s  "
               f"peak RSS {m['peak_rss_mb']} MB (idle server {m['rss_before_mb']} MB)")  # fmt: skip
+    print(f"load average (1, 5, 15 min) before {load_before}, after {load_after} on {os.cpu_count()} CPUs")
     print(json.dumps(summary["goals"], indent=2))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2, default=str) + "\n")

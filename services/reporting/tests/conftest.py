@@ -18,6 +18,10 @@ StartReporting = Callable[..., Awaitable[Harness]]
 @pytest.fixture(scope="session")
 async def reporting(fresh_database: Any, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Harness]:
     async with running_reporting(
-        await fresh_database("reporting"), kafka_bootstrap, f"{topic_prefix}rep.", export_chunk_rows=100
+        await fresh_database("reporting"),
+        kafka_bootstrap,
+        f"{topic_prefix}rep.",
+        export_chunk_rows=100,
+        parquet_row_group_rows=100,
     ) as harness:
         yield harness

@@ -143,7 +143,7 @@ async def test_xlsx(reporting: Harness) -> None:
 
 
 async def test_many_rows_stream_in_chunks(reporting: Harness) -> None:
-    """250 services with 100-row chunks: every format carries every row; Parquet has one row group a chunk."""
+    """250 services in 100-row chunks and row groups: every format carries every row, in order."""
     tenant = new_tenant()
     events = []
     for n in range(250):

@@ -214,7 +214,7 @@ async def test_partial_hours_at_both_ends_of_a_tenant_wide_window(reporting: Har
     assert (keys(inside_one_hour), inside_one_hour["summary"]["total_sessions"]) == (["E2"], 1)
 
 
-async def test_the_hourly_rollup_equals_the_sum_over_sessions(reporting: Harness) -> None:
+async def test_the_hourly_and_daily_rollups_equal_the_sum_over_sessions(reporting: Harness) -> None:
     tenant = new_tenant()
     await seed_sessions(reporting, tenant)
     from_rollup = await reporting.rows(
@@ -229,6 +229,17 @@ async def test_the_hourly_rollup_equals_the_sum_over_sessions(reporting: Harness
     )
     assert [tuple(r) for r in from_rollup] == [tuple(r) for r in from_sessions]
     assert sum(r.sessions for r in from_rollup) == 7
+    by_day = await reporting.rows(
+        "SELECT day, sessions, input_octets, output_octets, session_time_seconds FROM readmodel.session_days "
+        "WHERE tenant_id = :t ORDER BY day",
+        t=tenant,
+    )
+    from_sessions = await reporting.rows(
+        "SELECT (time AT TIME ZONE 'UTC')::date, count(*), sum(input_octets), sum(output_octets), "
+        "sum(session_time_seconds) FROM readmodel.sessions WHERE tenant_id = :t GROUP BY 1 ORDER BY 1",
+        t=tenant,
+    )
+    assert [tuple(r) for r in by_day] == [tuple(r) for r in from_sessions]
 
 
 async def test_bad_parameters_are_422_with_the_field(reporting: Harness) -> None:

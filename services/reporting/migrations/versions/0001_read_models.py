@@ -147,6 +147,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_processed_events')),
     schema='readmodel'
     )
+    op.create_table('session_days',
+    sa.Column('tenant_id', sa.String(length=64), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('sessions', sa.BigInteger(), nullable=False),
+    sa.Column('input_octets', sa.BigInteger(), nullable=False),
+    sa.Column('output_octets', sa.BigInteger(), nullable=False),
+    sa.Column('session_time_seconds', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant_id', 'day', name=op.f('pk_session_days')),
+    schema='readmodel'
+    )
     op.create_table('session_hours',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
     sa.Column('hour', sa.DateTime(timezone=True), nullable=False),

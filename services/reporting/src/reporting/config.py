@@ -19,4 +19,4 @@ class Settings(ServiceSettings):
         default=3600.0, gt=0, description="How often partitions are created ahead and old ones dropped"
     )
     export_chunk_rows: int = Field(default=5000, ge=100, description="Rows fetched per round trip when exporting")
-    parquet_row_group_rows: int = Field(default=65_536, ge=1000)
+    parquet_row_group_rows: int = Field(default=65_536, ge=100, description="Rows per Parquet row group")

@@ -80,16 +80,30 @@ def _arrow_schema(columns: Sequence[str], timestamps: set[str]) -> pa.Schema:
     return pa.schema([(c, pa.timestamp("us", tz="UTC") if c in timestamps else pa.string()) for c in columns])
 
 
-async def parquet_stream(chunks: Chunks, columns: Sequence[str], timestamps: set[str]) -> AsyncIterator[bytes]:
-    """One row group per chunk; bytes are handed on as each row group is written."""
+async def parquet_stream(
+    chunks: Chunks, columns: Sequence[str], timestamps: set[str], *, row_group_rows: int
+) -> AsyncIterator[bytes]:
+    """Chunks are gathered into row groups of `row_group_rows`; bytes are handed on as each group is written."""
     schema = _arrow_schema(columns, timestamps)
     sink = _Sink()
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, compression="zstd")
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    async def flush() -> bytes:
+        nonlocal pending, pending_rows
+        if pending:
+            await asyncio.to_thread(writer.write_table, pa.Table.from_batches(pending, schema), row_group_rows)
+            pending, pending_rows = [], 0
+        return sink.take()
+
     try:
         async for chunk in chunks:
-            table = pa.table({c: [getattr(row, c) for row in chunk] for c in columns}, schema=schema)
-            await asyncio.to_thread(writer.write_table, table)
-            yield sink.take()
+            pending.append(pa.record_batch({c: [getattr(row, c) for row in chunk] for c in columns}, schema=schema))
+            pending_rows += len(chunk)
+            if pending_rows >= row_group_rows:
+                yield await flush()
+        yield await flush()
     finally:
         writer.close()
     yield sink.take()

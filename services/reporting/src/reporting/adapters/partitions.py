@@ -1,7 +1,7 @@
 """Monthly partitions of `sessions`: created ahead (and on demand), dropped after the retention period.
 
 A partition holds the sessions that started in its month (UTC). Dropping one also takes its sessions out of
-the hourly rollup, in the same transaction, so that the rollup stays the exact sum of the sessions kept.
+the hourly and daily rollups, in the same transaction, so that they stay the exact sum of the sessions kept.
 """
 
 # ruff: noqa: S608 - SQL is composed only with our own schema and table names; values are bound parameters
@@ -99,22 +99,26 @@ class SessionPartitions:
         s, name = self.schema, partition_name(month)
         await self._lock(session)
         await session.execute(text(f'ALTER TABLE "{s}".sessions DETACH PARTITION "{s}".{name}'))
-        await session.execute(
-            text(
-                f"""
-                WITH gone AS (
-                    SELECT tenant_id, date_trunc('hour', time, 'UTC') AS hour, count(*) AS n,
-                           sum(input_octets) AS i, sum(output_octets) AS o, sum(session_time_seconds) AS t
-                    FROM "{s}".{name} GROUP BY 1, 2
+        for rollup, key, bucket in (
+            ("session_hours", "hour", "date_trunc('hour', time, 'UTC')"),
+            ("session_days", "day", "(time AT TIME ZONE 'UTC')::date"),
+        ):
+            await session.execute(
+                text(
+                    f"""
+                    WITH gone AS (
+                        SELECT tenant_id, {bucket} AS {key}, count(*) AS n, sum(input_octets) AS i,
+                               sum(output_octets) AS o, sum(session_time_seconds) AS t
+                        FROM "{s}".{name} GROUP BY 1, 2
+                    )
+                    UPDATE "{s}".{rollup} r
+                    SET sessions = r.sessions - g.n, input_octets = r.input_octets - g.i,
+                        output_octets = r.output_octets - g.o, session_time_seconds = r.session_time_seconds - g.t
+                    FROM gone g WHERE r.tenant_id = g.tenant_id AND r.{key} = g.{key}
+                    """
                 )
-                UPDATE "{s}".session_hours h
-                SET sessions = h.sessions - g.n, input_octets = h.input_octets - g.i,
-                    output_octets = h.output_octets - g.o, session_time_seconds = h.session_time_seconds - g.t
-                FROM gone g WHERE h.tenant_id = g.tenant_id AND h.hour = g.hour
-                """
             )
-        )
-        await session.execute(text(f'DELETE FROM "{s}".session_hours WHERE sessions = 0'))
+            await session.execute(text(f'DELETE FROM "{s}".{rollup} WHERE sessions = 0'))
         await session.execute(text(f'DROP TABLE "{s}".{name}'))
         self._known.discard(month)
         log.info("dropped session partition past retention", extra={"partition": f"{s}.{name}"})

@@ -198,7 +198,9 @@ _TEXT_COLUMNS = {
 
 
 async def _driver(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under SQLAlchemy's, for COPY and plain cursors."""
+    """The asyncpg connection under SQLAlchemy's, for COPY and plain cursors, inside the snapshot's
+    transaction (which SQLAlchemy opens on the first statement)."""
+    await conn.exec_driver_sql("SELECT 1")
     raw = await conn.get_raw_connection()
     return raw.driver_connection
 
@@ -380,8 +382,9 @@ async def session_totals(
 ) -> SessionTotals:
     """Totals of the sessions whose latest record (`time`) is within [start, end].
 
-    Tenant-wide, whole hours come from the hourly rollup and only the partial hours at both ends are read
-    from the sessions; for given usernames their sessions are summed through the (username, time) index.
+    Tenant-wide, whole days come from the daily rollup, whole hours around them from the hourly one, and only
+    the partial hours at both ends are read from the sessions; for given usernames their sessions are summed
+    through the (username, time) index.
     """
     params: dict[str, Any] = {"tenant": tenant, "start": start, "end": end, "usernames": usernames}
     if usernames is not None:
@@ -407,7 +410,17 @@ async def session_totals(
             )
         ).one()
         return _totals(row)
-    params |= {"h0": first_hour, "h1": last_hour}
+    # [start, h0) raw | [h0, d0) hours | [d0, d1) days | [d1, h1) hours | [h1, end] raw
+    first_day = first_hour if first_hour.hour == 0 else first_hour.replace(hour=0) + timedelta(days=1)
+    last_day = last_hour.replace(hour=0)
+    if first_day >= last_day:
+        first_day = last_day = last_hour
+    params |= {"h0": first_hour, "h1": last_hour, "d0": first_day, "d1": last_day}
+    params |= {"day0": first_day.date(), "day1": last_day.date()}
+    rollup_sums = (
+        "coalesce(sum(sessions), 0), coalesce(sum(input_octets), 0), coalesce(sum(output_octets), 0), "
+        "coalesce(sum(session_time_seconds), 0)"
+    )
     row = (
         await conn.execute(
             text(
@@ -415,17 +428,18 @@ async def session_totals(
                 SELECT sum(n_sessions) AS n_sessions, sum(n_in) AS n_in, sum(n_out) AS n_out,
                        sum(n_seconds) AS n_seconds
                 FROM (
-                    SELECT coalesce(sum(sessions), 0) AS n_sessions, coalesce(sum(input_octets), 0) AS n_in,
-                           coalesce(sum(output_octets), 0) AS n_out,
-                           coalesce(sum(session_time_seconds), 0) AS n_seconds
-                    FROM "{schema}".session_hours WHERE tenant_id = :tenant AND hour >= :h0 AND hour < :h1
+                    SELECT {rollup_sums} FROM "{schema}".session_days
+                    WHERE tenant_id = :tenant AND day >= :day0 AND day < :day1
+                    UNION ALL
+                    SELECT {rollup_sums} FROM "{schema}".session_hours
+                    WHERE tenant_id = :tenant AND ((hour >= :h0 AND hour < :d0) OR (hour >= :d1 AND hour < :h1))
                     UNION ALL
                     SELECT {_SUMS} FROM "{schema}".sessions
                     WHERE tenant_id = :tenant AND time >= :start AND time < :h0 AND start_time < :h0
                     UNION ALL
                     SELECT {_SUMS} FROM "{schema}".sessions
                     WHERE tenant_id = :tenant AND time >= :h1 AND time <= :end AND start_time <= :end
-                ) parts
+                ) parts (n_sessions, n_in, n_out, n_seconds)
                 """
             ),
             params,

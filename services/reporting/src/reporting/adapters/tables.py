@@ -57,6 +57,7 @@ class ReadModel:
     dunning_executions: Table
     sessions: Table
     session_hours: Table
+    session_days: Table
     nas_resets: Table
 
     @property
@@ -74,6 +75,7 @@ class ReadModel:
             self.dunning_executions,
             self.sessions,
             self.session_hours,
+            self.session_days,
             self.nas_resets,
         )
 
@@ -312,6 +314,19 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         PrimaryKeyConstraint("tenant_id", "hour"),
     )
 
+    # The same, by UTC day: a year-long summary reads 365 rows and a couple of days' hours.
+    session_days = Table(
+        "session_days",
+        md,
+        _tenant(),
+        Column("day", Date, nullable=False),
+        Column("sessions", BigInteger, nullable=False),
+        Column("input_octets", BigInteger, nullable=False),
+        Column("output_octets", BigInteger, nullable=False),
+        Column("session_time_seconds", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "day"),
+    )
+
     nas_resets = Table(
         "nas_resets",
         md,
@@ -337,6 +352,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         dunning_executions=dunning_executions,
         sessions=sessions,
         session_hours=session_hours,
+        session_days=session_days,
         nas_resets=nas_resets,
     )
 

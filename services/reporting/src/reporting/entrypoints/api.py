@@ -251,7 +251,9 @@ async def services_export(
     elif export_format == "xlsx":
         body = exporters.xlsx_stream(typed_chunks(), columns, _TIMESTAMPS)
     else:
-        body = exporters.parquet_stream(typed_chunks(), columns, _TIMESTAMPS)
+        body = exporters.parquet_stream(
+            typed_chunks(), columns, _TIMESTAMPS, row_group_rows=deps.settings.parquet_row_group_rows
+        )
     filename = f"services_export_{deps.now():%Y%m%d}.{export_format}"
     return StreamingResponse(
         body,

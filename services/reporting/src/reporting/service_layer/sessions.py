@@ -152,27 +152,24 @@ async def _add_to_hour(
     output_octets: int,
     session_time_seconds: int,
 ) -> None:
-    """Add to one hour of the rollup (negative numbers take away); an hour left with no session goes."""
-    h = rm.session_hours
-    stmt = pg_insert(h).values(
-        tenant_id=tenant,
-        hour=hour,
-        sessions=sessions,
-        input_octets=input_octets,
-        output_octets=output_octets,
-        session_time_seconds=session_time_seconds,
-    )
-    remaining = await session.scalar(
-        stmt.on_conflict_do_update(
-            index_elements=[h.c.tenant_id, h.c.hour],
-            set_={
-                c: h.c[c] + stmt.excluded[c]
-                for c in ("sessions", "input_octets", "output_octets", "session_time_seconds")
-            },
-        ).returning(h.c.sessions)
-    )
-    if remaining == 0:
-        await session.execute(delete(h).where(h.c.tenant_id == tenant, h.c.hour == hour))
+    """Add to one hour, and its day, of the rollups (negative numbers take away); a row left with no session
+    goes."""
+    sums = {
+        "sessions": sessions,
+        "input_octets": input_octets,
+        "output_octets": output_octets,
+        "session_time_seconds": session_time_seconds,
+    }
+    for table, key, value in ((rm.session_hours, "hour", hour), (rm.session_days, "day", hour.date())):
+        stmt = pg_insert(table).values(tenant_id=tenant, **{key: value}, **sums)
+        remaining = await session.scalar(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c.tenant_id, table.c[key]],
+                set_={c: table.c[c] + stmt.excluded[c] for c in sums},
+            ).returning(table.c.sessions)
+        )
+        if remaining == 0:
+            await session.execute(delete(table).where(table.c.tenant_id == tenant, table.c[key] == value))
 
 
 async def _move_in_hours(
