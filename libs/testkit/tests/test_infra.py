@@ -56,14 +56,14 @@ async def test_session_cleanup_deletes_only_topics_with_the_prefix(kafka_bootstr
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(n, 1, 1) for n in (f"{doomed}a", f"{doomed}b", kept)])
+        created = {f"{doomed}a", f"{doomed}b", kept}
+        await admin.create_topics([NewTopic(n, 1, 1) for n in created])
+        # Metadata of new topics reaches the broker's cache a little later; deletion lists topics first.
+        await _until(lambda topics: created <= topics, admin)
         await _delete_topics(kafka_bootstrap, doomed)
         # Other tests of this session have topics under the same prefix: look only at ours.
-        for _ in range(50):
-            remaining = {t for t in await admin.list_topics() if t.startswith(doomed) or t == kept}
-            if remaining == {kept}:
-                break
-            await asyncio.sleep(0.1)
+        remaining = await _until(lambda topics: not any(t.startswith(doomed) for t in topics), admin)
+        remaining = {t for t in remaining if t.startswith(doomed) or t == kept}
         assert remaining == {kept}
     finally:
         await admin.close()
@@ -92,3 +92,13 @@ def test_database_url_keeps_credentials_host_and_query() -> None:
         "postgresql+asyncpg://postgres:s3cret@db.example:6543/billing_ab12?sslmode=disable"
     )
     assert plain_postgres_url("postgresql+asyncpg://u:p@h:1/d") == "postgresql://u:p@h:1/d"
+
+
+async def _until(ready, admin: AIOKafkaAdminClient, seconds: float = 30.0) -> set[str]:
+    """The broker's topic list once `ready(topics)` holds (or the last one seen, after `seconds`)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        topics = set(await admin.list_topics())
+        if ready(topics) or asyncio.get_running_loop().time() > deadline:
+            return topics
+        await asyncio.sleep(0.1)
