@@ -40,7 +40,7 @@ server_pid() { head -1 "$DATA/postmaster.pid" 2>/dev/null; }
 running() {
   local pid
   pid="$(server_pid)"
-  [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-D $DATA "
+  [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "-D $DATA "
 }
 superuser_psql() { "$BIN/psql" -h "$SOCKET_DIR" -p "$PORT" -U postgres -d postgres -X -v ON_ERROR_STOP=1 "$@"; }
 
