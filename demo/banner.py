@@ -35,8 +35,21 @@ def service_calls(sample_username: str | None) -> tuple[tuple[str, str], ...]:
     )
 
 
+def bi_calls(execution_id: str | None) -> tuple[tuple[str, str], ...]:
+    calls = [
+        ("report templates (finance, collections)", "/business-intelligence/report-templates"),
+        ("their schedules: emailed to the mail catcher", "/business-intelligence/report-schedules"),
+        ("executions with their outputs and deliveries", "/business-intelligence/report-executions"),
+        ("usage analytics", "/business-intelligence/analytics/usage"),
+    ]
+    if execution_id:
+        calls.append(("download one output (add -OJ to save it under its file name)",
+                      f"/business-intelligence/report-executions/{execution_id}/outputs/csv"))  # fmt: skip
+    return tuple(calls)
+
+
 def render(gateway: str, tenant: str, token: str, expires: datetime, summary: dict[str, Any],
-           sample_username: str | None, mail_dir: str) -> str:  # fmt: skip
+           sample_username: str | None, mail_dir: str, bi_execution: str | None = None) -> str:  # fmt: skip
     def curl(path: str) -> str:
         return f'curl -s -H "Authorization: Bearer $TOKEN" "{gateway}{path}"'
 
@@ -53,6 +66,9 @@ def render(gateway: str, tenant: str, token: str, expires: datetime, summary: di
         "Reports:",
     ]
     for title, path in REPORTS:
+        lines += [f"  # {title}", f"  {curl(path)}"]
+    lines += ["", "Business intelligence (templates, schedules, outputs):"]
+    for title, path in bi_calls(bi_execution):
         lines += [f"  # {title}", f"  {curl(path)}"]
     lines += ["", "Each service's API:"]
     for title, path in service_calls(sample_username):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from bss_runtime.auth import JwtConfig, issue_token
-from demo import banner, collections, money, onboarding, people, sla, traffic
+from demo import banner, bi, collections, money, onboarding, people, sla, traffic
 from demo.api import Api, ApiError
 from demo.config import Config, State
 from demo.dataset import Generator
@@ -130,12 +130,16 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
             api,
             {"sessions": len(sessions), "blocked_subscribers": len(suspended), "sla_breaches": breach_count},
         )
+        progress("BI: report templates, their schedules (emailed), and one report run now (reporting)")
+        bi_setup = await bi.set_up(api)
+        print(f"    templates: {len(bi_setup['templates'])}; execution {bi_setup['execution_id']} completed")
         summary: dict[str, object] = {
             "customers": len(customers), "subscribers": len(lines), "partners": len(partner_ids),
             "invoices": invoice_count, "payments": payments, "overdue_invoices": overdue,
             "dunning_executions": dunning["executions"], "suspended_subscribers": len(suspended),
             "sla_contracts": sla_counts["instances"], "outages": sla_counts["outages"], "sla_breaches": breach_count,
             "sessions": len(sessions), "radius_packets": sent["packets"] + stopped,
+            "report_templates": len(bi_setup["templates"]), "bi_execution": bi_setup["execution_id"],
         }  # fmt: skip
         sample = next((s.identity.username for s in sessions if len(s.reports) > 2), None)
         print(f"    done in {time.monotonic() - progress.started:.0f} s, {api.requests} HTTP requests")
@@ -172,7 +176,7 @@ async def main(argv: list[str]) -> int:
         state.write(config.state_file)  # incomplete until the end: an interruption is noticed next time
         try:
             summary, sample = await load(config, state)
-        except (ApiError, NoAnswer, httpx.HTTPError) as exc:
+        except (ApiError, NoAnswer, bi.ExecutionFailed, httpx.HTTPError) as exc:
             print(f"\ndemo: the load stopped: {exc}\n      the services' logs are in {config.state_dir}/*.log; "
                   f"`make up` again loads a new tenant", file=sys.stderr)  # fmt: skip
             return 1
@@ -185,9 +189,11 @@ async def main(argv: list[str]) -> int:
         failures = await banner.check_reports(api)
     finally:
         await api.close()
-    shown = {k: v for k, v in summary.items() if k != "sample_username"}
+    shown = {k: v for k, v in summary.items() if k not in ("sample_username", "bi_execution")}
+    execution = summary.get("bi_execution")
     text = banner.render(config.gateway_url, state.tenant_id, token, expires, shown,
-                         str(sample) if sample else None, str(config.state_dir / "mail"))  # fmt: skip
+                         str(sample) if sample else None, str(config.state_dir / "mail"),
+                         str(execution) if execution else None)  # fmt: skip
     config.banner_file.write_text(text)
     if failures:
         print("demo: some reports do not answer yet:\n  " + "\n  ".join(failures), file=sys.stderr)

@@ -30,6 +30,7 @@ SERVICES=(
 service_env() {
   case "$1" in
     dunning) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT" ;;
+    reporting) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT BI_PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT" ;;
     radius-ingest) echo "RADIUS_HOST=${RADIUS_HOST:-127.0.0.1} RADIUS_PORT=$RADIUS_PORT" ;;
   esac
 }

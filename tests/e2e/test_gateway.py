@@ -107,6 +107,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ("/billing/reports/blocked-customers", "reporting", "/billing/reports/blocked-customers"),
         ("/billing/reports/aging/by-partner", "reporting", "/billing/reports/aging/by-partner"),
         ("/billing/reports/services/export?format=csv", "reporting", "/billing/reports/services/export?format=csv"),
+        ("/business-intelligence/report-templates", "reporting", "/business-intelligence/report-templates"),
+        (
+            "/business-intelligence/report-executions/x/outputs/csv",
+            "reporting",
+            "/business-intelligence/report-executions/x/outputs/csv",
+        ),
         ("/dunning/stats", "dunning", "/dunning/stats"),
         ("/dunning/executions/e-1", "dunning", "/dunning/executions/e-1"),
         ("/radius/nas-clients", "radius_ingest", "/nas-clients"),

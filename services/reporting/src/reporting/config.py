@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from bss_runtime.settings import ServiceSettings
 
@@ -20,3 +20,33 @@ class Settings(ServiceSettings):
     )
     export_chunk_rows: int = Field(default=5000, ge=100, description="Rows fetched per round trip when exporting")
     parquet_row_group_rows: int = Field(default=65_536, ge=100, description="Rows per Parquet row group")
+
+    # ---- BI module (templates, executions, schedules, deliveries): see README, "Business intelligence"
+    bi_worker_enabled: bool = Field(default=True, description="Run the BI worker (schedules, executions, delivery)")
+    bi_poll_seconds: float = Field(default=1.0, gt=0, description="How often the idle BI worker looks for work")
+    bi_output_retention_days: int = Field(default=30, ge=1, description="Outputs are deleted this many days after")
+    bi_cleanup_interval_seconds: float = Field(default=3600.0, gt=0, description="How often expired outputs go")
+    bi_max_rows: int = Field(
+        default=100_000, ge=1, description="Rows one execution may hold (services/export excepted)"
+    )
+    bi_execution_lease_seconds: float = Field(
+        default=900.0, gt=0, description="A running execution not finished by then is taken over by another worker"
+    )
+    bi_execution_max_attempts: int = Field(default=3, ge=1, description="Tries of an execution after transient errors")
+    bi_retry_backoff_seconds: float = Field(default=60.0, ge=0, description="First retry delay; doubles each time")
+    bi_delivery_max_attempts: int = Field(default=5, ge=1)
+    bi_public_base_url: str = Field(
+        default="http://localhost:8080", description="Where users reach the API (download links in emails, webhooks)"
+    )
+    bi_email_max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=0, description="Larger outputs are linked in the email instead of attached"
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS")
+    smtp_use_tls: bool = Field(default=False, description="Implicit TLS (SMTPS, usually port 465)")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "Reports <reports@isp.example>"
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -1,4 +1,4 @@
-"""Wiring: the runtime (DB, consumers), the projections, partition upkeep and the HTTP app."""
+"""Wiring: the runtime (DB, consumers), the projections, partition upkeep, the BI module and the HTTP app."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from fastapi import FastAPI
 from faststream import FastStream
 from sqlalchemy import event
 
+from bss_runtime.clock import Clock, SystemClock
+from bss_runtime.errors import install_error_handlers
 from bss_runtime.service import ServiceRuntime
+from reporting.adapters.bi_delivery import SmtpMailer, WebhookSender
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel, live
 from reporting.config import Settings
-from reporting.entrypoints import api, handlers
+from reporting.entrypoints import api, bi_api, handlers
+from reporting.entrypoints.bi_worker import BiWorker
 from reporting.entrypoints.workers import PartitionMaintenance
+from reporting.service_layer.bi_deps import BiDeps
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
@@ -33,6 +38,8 @@ class Reporting:
     partitions: SessionPartitions
     maintenance: PartitionMaintenance
     reports: api.Reports
+    bi: BiDeps
+    bi_worker: BiWorker
 
 
 def new_partitions(settings: Settings, schema: str) -> SessionPartitions:
@@ -49,7 +56,9 @@ def _session_defaults(dbapi_connection: Any, _: Any) -> None:
     dbapi_connection.run_async(lambda conn: conn.execute("SET jit = off; SET plan_cache_mode = force_generic_plan"))
 
 
-def build_runtime(settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow) -> Reporting:
+def build_runtime(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow, bi_clock: Clock | None = None
+) -> Reporting:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, live.runtime, produces=[], migrations_dir=MIGRATIONS)
     event.listen(runtime.database.engine.sync_engine, "connect", _session_defaults)
@@ -60,13 +69,32 @@ def build_runtime(settings: Settings | None = None, *, clock: Callable[[], datet
     )
     runtime.add_worker(maintenance.run)
     reports = api.Reports(runtime.database, live.schema, settings, clock)
-    return Reporting(runtime, live, partitions, maintenance, reports)
+    bi = BiDeps(
+        runtime.database, settings, bi_clock or SystemClock(), _reports_app(reports, runtime), runtime.jwt,
+        mailer=SmtpMailer(settings), webhooks=WebhookSender(settings.webhook_timeout_seconds),
+    )  # fmt: skip
+    bi_worker = BiWorker(bi)
+    if settings.bi_worker_enabled:
+        runtime.add_worker(bi_worker.run)
+    return Reporting(runtime, live, partitions, maintenance, reports, bi, bi_worker)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    service = build_runtime(settings)
-    app = service.runtime.http_app(api.router, title="Reporting")
+def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
+    """The report endpoints alone (the very router the service serves), for BI executions to call in-process."""
+    app = FastAPI(title="Reporting (reports, for BI)")
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.state.reports = reports
+    app.state.jwt = runtime.jwt
+    return app
+
+
+def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = None) -> FastAPI:
+    service = build_runtime(settings, bi_clock=bi_clock)
+    app = service.runtime.http_app(api.router, bi_api.router, title="Reporting")
+    bi_api.install(app)
     app.state.reports = service.reports
+    app.state.bi = service.bi
     app.state.service = service
     return app
 

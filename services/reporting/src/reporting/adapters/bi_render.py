@@ -1,0 +1,142 @@
+"""Report rows (the endpoint's JSON objects, flattened) written as csv, xlsx, Parquet and HTML.
+
+Unlike the services export's writers (adapters/exporters.py: strings and timestamps only, streamed), these keep
+the JSON types: numbers stay numbers in xlsx and Parquet (finance sums them), booleans stay booleans, and the
+report's date-time columns become real date-times (UTC). Rows are few enough to hold (BI_MAX_ROWS).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xlsxwriter
+
+from reporting.adapters.exporters import MEDIA_TYPES as EXPORT_MEDIA_TYPES
+from reporting.adapters.exporters import XLSX_MAX_ROWS
+
+MEDIA_TYPES = EXPORT_MEDIA_TYPES | {"html": "text/html; charset=utf-8"}
+
+Row = Mapping[str, Any]
+
+
+class RenderError(Exception):
+    """The rows cannot be written in this format (e.g. too many rows for an xlsx sheet)."""
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def to_csv(rows: Sequence[Row], columns: Sequence[str]) -> bytes:
+    """RFC 4180 (CRLF, quotes where needed), UTF-8, header first; null is an empty field."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_text(row.get(c)) for c in columns])
+    return out.getvalue().encode()
+
+
+def to_xlsx(rows: Sequence[Row], columns: Sequence[str], timestamps: set[str], sheet_name: str) -> bytes:
+    if len(rows) > XLSX_MAX_ROWS:
+        raise RenderError(f"{len(rows)} rows do not fit in one xlsx sheet; use csv or parquet")
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "remove_timezone": True})
+    sheet = workbook.add_worksheet(sheet_name[:31])
+    when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    sheet.write_row(0, 0, [f"{c} (UTC)" if c in timestamps else c for c in columns])
+    for r, row in enumerate(rows, start=1):
+        for c, name in enumerate(columns):
+            value = row.get(name)
+            moment = _when(value) if name in timestamps else None
+            if value is None:
+                continue
+            if moment is not None:
+                sheet.write_datetime(r, c, moment, when)
+            elif isinstance(value, bool):
+                sheet.write_boolean(r, c, value)
+            elif isinstance(value, int | float):
+                sheet.write_number(r, c, value)
+            else:
+                sheet.write_string(r, c, str(value))
+    workbook.close()
+    return buffer.getvalue()
+
+
+def _column(name: str, values: list[Any], timestamps: set[str]) -> pa.Array:
+    if name in timestamps:
+        return pa.array([_when(v) for v in values], type=pa.timestamp("us", tz="UTC"))
+    if all(v is None for v in values):
+        return pa.array(values, type=pa.string())
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: kept as text
+        return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+
+
+def to_parquet(rows: Sequence[Row], columns: Sequence[str], timestamps: set[str]) -> bytes:
+    table = pa.table({c: _column(c, [row.get(c) for row in rows], timestamps) for c in columns})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def _table(rows: Sequence[Row], columns: Sequence[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(_text(row.get(c)))}</td>" for c in columns) + "</tr>" for row in rows
+    )
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+_STYLE = (
+    "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse;margin-bottom:1em}"
+    "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left}th{background:#eee}"
+)
+
+
+def to_html(
+    rows: Sequence[Row],
+    columns: Sequence[str],
+    *,
+    title: str,
+    generated_at: datetime,
+    parameters: Mapping[str, Any],
+    summary: Mapping[str, Any] | None,
+) -> bytes:
+    """A self-contained page: title, when and with which parameters it ran, the summary, the rows."""
+    params = ", ".join(f"{k}={_text(v)}" for k, v in sorted(parameters.items())) or "none"
+    parts = [
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Generated {generated_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; parameters: {html.escape(params)}; "
+        f"{len(rows)} rows.</p>",
+    ]
+    if summary:
+        parts.append("<h2>Summary</h2>")
+        parts.append(_table([{"name": k, "value": v} for k, v in summary.items()], ["name", "value"]))
+    parts.append(_table(rows, columns))
+    parts.append("</body></html>\n")
+    return "\n".join(parts).encode()

@@ -1,0 +1,194 @@
+"""Request and response bodies of /business-intelligence/*."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+
+from reporting.domain.bi import ReportType
+
+OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html"]
+ReportName = Literal[
+    "blocked-customers", "aging/by-partner", "aging/by-region", "services/export", "sla-breaches", "sessions/history"
+]  # = domain.bi.SOURCES (a test checks)
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$", max_length=320)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateIn(_Strict):
+    name: Name
+    description: str | None = Field(default=None, max_length=2000)
+    report_type: ReportType
+    report: ReportName = Field(description="The data source: one of the reports of /billing/reports")
+    output_formats: list[OutputFormat] = Field(min_length=1)
+    parameters_schema: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object"},
+        description="JSON Schema of the execution parameters (an object; properties are the report's parameters)",
+    )
+    default_parameters: dict[str, Any] = Field(default_factory=dict)
+    is_public: bool = Field(default=False, description="Public: every user whose roles may run it; else its author")
+
+
+class TemplatePatch(_Strict):
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    report_type: ReportType | None = None
+    report: ReportName | None = None
+    output_formats: list[OutputFormat] | None = Field(default=None, min_length=1)
+    parameters_schema: dict[str, Any] | None = None
+    default_parameters: dict[str, Any] | None = None
+    is_public: bool | None = None
+
+
+class TemplateOut(BaseModel):
+    template_id: str
+    name: str
+    description: str | None
+    report_type: ReportType
+    report: str
+    output_formats: list[str]
+    parameters_schema: dict[str, Any]
+    default_parameters: dict[str, Any]
+    is_public: bool
+    allowed_roles: list[str] = Field(description="Roles that may run it (admin always may)")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExecutionIn(_Strict):
+    template_id: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutputOut(BaseModel):
+    format: str
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+    expired: bool
+    download_path: str
+
+
+class DeliveryOut(BaseModel):
+    delivery_id: str
+    channel: Literal["email", "webhook"]
+    target: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class ExecutionOut(BaseModel):
+    execution_id: str
+    template_id: str
+    template_name: str
+    schedule_id: str | None
+    parameters: dict[str, Any]
+    output_formats: list[str]
+    status: Literal["pending", "running", "completed", "failed"]
+    error: str | None
+    attempts: int
+    requested_by: str
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    row_count: int | None
+    outputs: list[OutputOut]
+    deliveries: list[DeliveryOut]
+
+
+class ScheduleIn(_Strict):
+    template_id: str
+    name: Name
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Merged over the template's defaults")
+    output_formats: list[OutputFormat] | None = Field(default=None, description="Default: the template's")
+    cron: str = Field(description="Five fields: minute hour day-of-month month day-of-week", examples=["0 6 * * 1"])
+    timezone: str = Field(default="UTC", description="IANA zone the cron expression is read in")
+    enabled: bool = True
+    email_recipients: list[Email] = Field(default_factory=list, max_length=50)
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+
+class SchedulePatch(_Strict):
+    name: Name | None = None
+    parameters: dict[str, Any] | None = None
+    output_formats: list[OutputFormat] | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    enabled: bool | None = None
+    email_recipients: list[Email] | None = Field(default=None, max_length=50)
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+
+class ScheduleOut(BaseModel):
+    schedule_id: str
+    template_id: str
+    name: str
+    parameters: dict[str, Any]
+    output_formats: list[str]
+    cron: str
+    timezone: str
+    enabled: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    email_recipients: list[str]
+    webhook_url: str | None
+    webhook_secret_set: bool = Field(description="The secret itself is never shown")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplateUsage(BaseModel):
+    template_id: str
+    template_name: str
+    executions: int
+    completed: int
+    failed: int
+    average_duration_seconds: float | None
+    downloads: int
+
+
+class DayUsage(BaseModel):
+    date: date
+    executions: int
+    completed: int
+    failed: int
+
+
+class UsageOut(BaseModel):
+    start_date: date
+    end_date: date
+    executions: int
+    completed: int
+    failed: int
+    pending: int
+    running: int
+    downloads: int
+    average_duration_seconds: float | None
+    by_template: list[TemplateUsage]
+    by_day: list[DayUsage]
+
+
+class AccessEntry(BaseModel):
+    at: datetime
+    subject: str
+    action: str
+    template_id: str | None
+    execution_id: str | None
+    schedule_id: str | None
+    format: str | None

@@ -1,0 +1,152 @@
+"""Deliveries of scheduled reports: email with the outputs attached, or a signed webhook linking them.
+
+Each try happens while the delivery's row is locked (`FOR UPDATE SKIP LOCKED`), and its outcome is written in
+the same transaction: two workers never send one delivery at once. A failed try is retried with exponential
+backoff up to BI_DELIVERY_MAX_ATTEMPTS; every try is counted and the last error kept. If the process dies
+mid-try the transaction rolls back and the delivery is tried again: receivers may see a repeat (same
+delivery id header / Message-ID), never a loss.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reporting.adapters import bi_repository as repo
+from reporting.adapters import bi_storage
+from reporting.adapters.bi_delivery import DeliveryFailed
+from reporting.domain import bi
+from reporting.service_layer.bi_deps import BiDeps
+
+
+def download_url(deps: BiDeps, execution_id: str, output_format: str) -> str:
+    base = deps.settings.bi_public_base_url.rstrip("/")
+    return f"{base}/business-intelligence/report-executions/{execution_id}/outputs/{output_format}"
+
+
+async def deliver_next(deps: BiDeps) -> bool:
+    """Make one try of one due delivery. False: none was due."""
+    now = deps.clock.now()
+    async with deps.database.transaction() as session:
+        delivery = await repo.claim_delivery(session, now)
+        if delivery is None:
+            return False
+        tenant = delivery.tenant_id
+        execution = await repo.get_execution(session, tenant, delivery.execution_id)
+        template = execution and await repo.get_template(session, tenant, execution.template_id, with_deleted=True)
+        schedule = await repo.get_schedule(session, tenant, delivery.schedule_id)
+        attempts = delivery.attempts + 1
+        try:
+            if execution is None or template is None or schedule is None:
+                raise DeliveryFailed("its schedule or execution no longer exists")
+            outputs = await repo.list_outputs(session, tenant, [execution.execution_id])
+            if delivery.channel == "email":
+                await _email(deps, session, delivery, execution, template, outputs)
+            else:
+                await _webhook(deps, delivery, execution, template, schedule, outputs)
+        except DeliveryFailed as exc:
+            last = attempts >= deps.settings.bi_delivery_max_attempts or schedule is None
+            delay = timedelta(seconds=bi.retry_delay(deps.settings.bi_retry_backoff_seconds, attempts))
+            await repo.update_delivery(
+                session, tenant, delivery.delivery_id, attempts=attempts, last_error=str(exc)[:2000],
+                status="failed" if last else "pending", next_attempt_at=None if last else now + delay,
+            )  # fmt: skip
+        else:
+            await repo.update_delivery(session, tenant, delivery.delivery_id, attempts=attempts, last_error=None,
+                                       status="delivered", delivered_at=now, next_attempt_at=None)  # fmt: skip
+    return True
+
+
+def _summary(execution: Row[Any], template: Row[Any]) -> str:
+    when = execution.requested_at.astimezone(UTC)
+    if execution.status == "completed":
+        return f"Report '{template.name}' of {when:%Y-%m-%d %H:%M} UTC is ready"
+    return f"Report '{template.name}' of {when:%Y-%m-%d %H:%M} UTC failed: {execution.error}"
+
+
+async def _email(
+    deps: BiDeps,
+    session: AsyncSession,
+    delivery: Row[Any],
+    execution: Row[Any],
+    template: Row[Any],
+    outputs: Sequence[Row[Any]],
+) -> None:
+    """One message to every recipient; outputs attached while they fit BI_EMAIL_MAX_ATTACHMENT_BYTES (in
+    all), the others linked."""
+    message = EmailMessage()
+    message["From"] = deps.settings.mail_from
+    message["To"] = delivery.target
+    message["Subject"] = _summary(execution, template)
+    message["Date"] = format_datetime(deps.clock.now())
+    message["Message-ID"] = make_msgid(idstring=delivery.delivery_id, domain="reports.ispbss.local")
+    lines = [_summary(execution, template) + ".", ""]
+    budget = deps.settings.bi_email_max_attachment_bytes
+    attachments = []
+    for output in outputs:
+        if output.expired_at is None and output.size_bytes <= budget:
+            budget -= output.size_bytes
+            attachments.append(output)
+            lines.append(f"- {output.filename} ({output.size_bytes} bytes), attached")
+        else:
+            lines.append(f"- {output.filename}: {download_url(deps, execution.execution_id, output.format)}")
+    message.set_content("\n".join(lines) + "\n")
+    for output in attachments:
+        data = await bi_storage.read_all(session, delivery.tenant_id, execution.execution_id, output.format)
+        maintype, _, subtype = output.media_type.split(";")[0].partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=output.filename)
+    await deps.mailer.send(message)
+
+
+def webhook_body(deps: BiDeps, delivery: Row[Any], execution: Row[Any], template: Row[Any],
+                 outputs: Sequence[Row[Any]]) -> bytes:  # fmt: skip
+    body = {
+        "event": f"report.{execution.status}",
+        "delivery_id": delivery.delivery_id,
+        "execution_id": execution.execution_id,
+        "schedule_id": delivery.schedule_id,
+        "template_id": template.template_id,
+        "template_name": template.name,
+        "report": template.report,
+        "status": execution.status,
+        "error": execution.error,
+        "requested_at": _iso(execution.requested_at),
+        "finished_at": _iso(execution.finished_at),
+        "outputs": [
+            {
+                "format": o.format,
+                "filename": o.filename,
+                "media_type": o.media_type,
+                "size_bytes": o.size_bytes,
+                "sha256": o.sha256,
+                "url": download_url(deps, execution.execution_id, o.format),
+            }
+            for o in outputs
+            if o.expired_at is None
+        ],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+async def _webhook(
+    deps: BiDeps,
+    delivery: Row[Any],
+    execution: Row[Any],
+    template: Row[Any],
+    schedule: Row[Any],
+    outputs: Sequence[Row[Any]],
+) -> None:
+    body = webhook_body(deps, delivery, execution, template, outputs)
+    await deps.webhooks.post(delivery.target, body, secret=schedule.webhook_secret or "",
+                             delivery_id=delivery.delivery_id)  # fmt: skip

@@ -1,0 +1,37 @@
+"""What the BI use cases need: the database, settings, time, the report endpoints, and the ways out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+from starlette.types import ASGIApp
+
+from bss_runtime.auth import JwtConfig
+from bss_runtime.clock import Clock
+from bss_runtime.db import Database
+from reporting.config import Settings
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None:
+        """Hand the message to the mail system; raise DeliveryFailed if it was not accepted."""
+        ...
+
+
+class Webhooks(Protocol):
+    async def post(self, url: str, body: bytes, *, secret: str, delivery_id: str) -> None:
+        """One signed POST; raise DeliveryFailed unless the answer is 2xx."""
+        ...
+
+
+@dataclass(frozen=True)
+class BiDeps:
+    database: Database
+    settings: Settings
+    clock: Clock
+    reports_app: ASGIApp  # the report endpoints (the same router the API serves)
+    jwt: JwtConfig
+    mailer: Mailer
+    webhooks: Webhooks
