@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from bss_runtime.clock import ManualClock
+from bss_testkit.receivers import SmtpServer
 from dunning.config import Settings
 from dunning.entrypoints.app import Dunning, build_runtime, create_app
 
-from .support import START, RunningDunning, SmtpServer, serving
+from .support import START, RunningDunning, serving
 
 StartDunning = Callable[..., Awaitable[RunningDunning]]
 

@@ -1,26 +1,18 @@
-"""Helpers for the dunning tests: a real SMTP server, a webhook receiver, billing's and customers' events."""
+"""Helpers for the dunning tests: the service under test, billing's and customers' events. (The real SMTP server
+and webhook receiver are bss_testkit.receivers.)"""
 
 from __future__ import annotations
 
 import asyncio
-import email
-import hashlib
-import hmac
 import json
-import socket
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
 from bss_contracts.events.billing import InvoiceOverdue, PaymentReceived
@@ -32,100 +24,6 @@ from dunning.entrypoints.app import Dunning
 
 TENANT = "isp-1"
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # a Monday
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# --- SMTP -----------------------------------------------------------------------------------------------------
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-
-class SmtpServer:
-    """An aiosmtpd server on loopback that keeps what it received; `stop()` makes SMTP 'down'."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.inbox = _Inbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> SmtpServer:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        return self.inbox.messages
-
-    def to(self, recipient: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == recipient]
-
-
-# --- webhooks -------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class WebhookReceiver:
-    """A loopback HTTP server that answers with the queued status codes (then 200) and keeps each request."""
-
-    secret: str
-    fail_with: list[int] = field(default_factory=list)
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    port: int = 0
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = receiver.fail_with.pop(0) if receiver.fail_with else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/dunning-hook"
-
-    def signature_ok(self, headers: dict[str, str], body: bytes) -> bool:
-        expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(headers.get("x-signature-sha256", ""), expected)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.requests]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 # --- the service under test ----------------------------------------------------------------------------------

@@ -6,16 +6,14 @@ import json
 from datetime import timedelta
 
 from bss_runtime.clock import ManualClock
+from bss_testkit.receivers import SmtpServer, WebhookReceiver, free_port
 
 from .support import (
     START,
-    SmtpServer,
-    WebhookReceiver,
     add_campaign,
     add_customer,
     campaign_body,
     execution_detail,
-    free_port,
     outbox_events,
     overdue,
     report_overdue,
@@ -95,7 +93,7 @@ async def test_webhook_is_signed_and_retried_with_backoff_within_the_step(offlin
     finally:
         receiver.close()
     assert len(receiver.requests) == 3
-    assert all(receiver.signature_ok(headers, body) for headers, body in receiver.requests)
+    assert all(receiver.signed(headers, body) for headers, body in receiver.requests)
     assert len({headers["x-dunning-delivery-id"] for headers, _ in receiver.requests}) == 1
     payload = json.loads(receiver.requests[-1][1])
     fields = ("execution_id", "invoice_id", "step_number", "outstanding_minor", "currency", "data")

@@ -1,31 +1,23 @@
-"""Helpers for the BI tests: a reporting service whose BI clock the test moves, a real SMTP server, a real
-webhook receiver, and readers of the output formats."""
+"""Helpers for the BI tests: a reporting service whose BI clock the test moves, a real SMTP server and a real
+webhook receiver (bss_testkit's, re-exported), and readers of the output formats."""
 
 from __future__ import annotations
 
-import email
-import hashlib
-import hmac
 import io
-import json
 import re
-import socket
-import threading
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from xml.etree import ElementTree
 
 import httpx
-from aiosmtpd.controller import Controller
 
 from bss_runtime.clock import ManualClock
+from bss_testkit.receivers import SmtpServer as SmtpServer  # re-exported: the BI tests import both from here
+from bss_testkit.receivers import WebhookReceiver as WebhookReceiver
 from reporting.config import Settings
 from reporting.entrypoints.app import Reporting, create_app
 from reporting.entrypoints.bi_worker import BiWorker
@@ -93,84 +85,6 @@ async def running_bi(database_url: str, bootstrap: str, prefix: str, **overrides
     transport = httpx.ASGITransport(app=app)
     async with service.runtime.running(), httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
         yield BiHarness(service, client, settings, clock)
-
-
-# ---------------------------------------------------------------- SMTP and webhooks
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
-class SmtpServer:
-    """aiosmtpd on loopback keeping what it receives; `stop()` makes mail 'down' (the port refuses)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.inbox = _Inbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> SmtpServer:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-@dataclass
-class WebhookReceiver:
-    """Loopback HTTP server answering the queued status codes (then 200), keeping every request."""
-
-    secret: str
-    fail_with: list[int] = field(default_factory=list)
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = receiver.fail_with.pop(0) if receiver.fail_with else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/reports-hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def signed(self, headers: dict[str, str], body: bytes) -> bool:
-        expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(headers.get("x-signature-sha256", ""), expected)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.requests]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 # ---------------------------------------------------------------- reading outputs

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
+from bss_runtime.delivery import SmtpSettings
 from bss_runtime.settings import ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpSettings):
     service_name: str = "dunning"
     http_port: int = 8103
 
-    # Email notices go to a real SMTP server.
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS")
-    smtp_use_tls: bool = Field(default=False, description="Implicit TLS (SMTPS, usually port 465)")
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Email notices go to a real SMTP server (SMTP_* settings from SmtpSettings).
     mail_from: str = "Billing <billing@isp.example>"
     message_id_domain: str = Field(default="dunning.ispbss.local", description="Right side of Message-IDs")
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
+from bss_runtime.delivery import SmtpSettings
 from bss_runtime.settings import ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, SmtpSettings):
     service_name: str = "reporting"
     http_port: int = 8104
 
@@ -41,12 +42,6 @@ class Settings(ServiceSettings):
     bi_email_max_attachment_bytes: int = Field(
         default=10 * 1024 * 1024, ge=0, description="Larger outputs are linked in the email instead of attached"
     )
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS")
-    smtp_use_tls: bool = Field(default=False, description="Implicit TLS (SMTPS, usually port 465)")
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Report emails go to a real SMTP server (SMTP_* settings from SmtpSettings).
     mail_from: str = "Reports <reports@isp.example>"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)

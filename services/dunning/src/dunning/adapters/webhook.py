@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
 
-from dunning.adapters.delivery import DeliveryFailed
+from bss_runtime.delivery import DeliveryFailed, webhook_headers
 
-SIGNATURE_HEADER = "X-Signature-SHA256"
 DELIVERY_HEADER = "X-Dunning-Delivery-Id"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """Hex HMAC-SHA256 of the exact body bytes; receivers recompute it and compare in constant time."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -40,11 +32,8 @@ class HttpWebhookSender:
         self._backoff = backoff_seconds
 
     async def post(self, url: str, body: bytes, *, secret: str, delivery_id: str) -> WebhookResponse:
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, body),
-            DELIVERY_HEADER: delivery_id,  # the same on every try: receivers can drop repeats
-        }
+        # The delivery id is the same on every try: receivers can drop repeats.
+        headers = webhook_headers(secret, body) | {DELIVERY_HEADER: delivery_id}
         last_error = ""
         async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
             for attempt in range(1, self._attempts + 1):

@@ -11,8 +11,8 @@ from faststream import FastStream
 
 from bss_contracts import topics
 from bss_runtime.clock import Clock, SystemClock
+from bss_runtime.delivery import Mailer, SmtpMailer
 from bss_runtime.service import ServiceRuntime
-from dunning.adapters.mailer import Mailer, SmtpMailer
 from dunning.adapters.sms import EventOnlySmsSender, SmsSender
 from dunning.adapters.tables import runtime_tables
 from dunning.adapters.webhook import HttpWebhookSender, WebhookSender

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bss_contracts import DomainEvent
 from bss_contracts.events.customers import SubscriberSuspensionRequested, SubscriberTerminationRequested
 from bss_contracts.events.dunning import NotificationRequested
+from bss_runtime.delivery import DeliveryFailed
 from dunning.adapters import repository as repo
-from dunning.adapters.delivery import DeliveryFailed
 from dunning.adapters.mailer import build_email
 from dunning.domain.campaigns import Action
 from dunning.domain.execution import AttemptOutcome

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from bss_runtime.clock import Clock
 from bss_runtime.db import Database
+from bss_runtime.delivery import Mailer
 from bss_runtime.outbox import EventWriter
-from dunning.adapters.mailer import Mailer
 from dunning.adapters.sms import SmsSender
 from dunning.adapters.webhook import WebhookSender
 

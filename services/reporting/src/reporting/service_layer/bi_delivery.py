@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bss_runtime.delivery import DeliveryFailed
 from reporting.adapters import bi_repository as repo
 from reporting.adapters import bi_storage
-from reporting.adapters.bi_delivery import DeliveryFailed
 from reporting.domain import bi
 from reporting.service_layer.bi_deps import BiDeps
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Protocol
 
 from starlette.types import ASGIApp
@@ -11,13 +10,8 @@ from starlette.types import ASGIApp
 from bss_runtime.auth import JwtConfig
 from bss_runtime.clock import Clock
 from bss_runtime.db import Database
+from bss_runtime.delivery import Mailer
 from reporting.config import Settings
-
-
-class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None:
-        """Hand the message to the mail system; raise DeliveryFailed if it was not accepted."""
-        ...
 
 
 class Webhooks(Protocol):
