@@ -215,6 +215,9 @@ def read_model_data(s: Sizes) -> list[str]:
                    coalesce((SELECT sum(amount_minor) FROM raw.sla_credits c
                              WHERE c.tenant_id = b.tenant_id AND c.breach_id = b.id), 0)
             FROM raw.sla_breaches b JOIN raw.sla_instances i ON i.tenant_id = b.tenant_id AND i.id = b.instance_id""",
+        """INSERT INTO readmodel.sla_totals
+            SELECT tenant_id, currency, resolved_at IS NOT NULL, count(*), sum(credit_issued_minor)
+            FROM readmodel.sla_breaches WHERE detected_at IS NOT NULL GROUP BY 1, 2, 3""",
         """INSERT INTO readmodel.sla_credits
             SELECT c.tenant_id, c.id, c.breach_id, b.instance_id, c.amount_minor, c.currency, c.issued_at
             FROM raw.sla_credits c JOIN raw.sla_breaches b ON b.tenant_id = c.tenant_id AND b.id = c.breach_id""",

@@ -15,7 +15,7 @@ from reporting.domain.aging import BUCKETS, due_date_range
 
 
 async def blocked(conn: asyncpg.Connection, tenant: str, today: date) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT s.id AS subscriber_id, s.username, s.customer_id, s.suspended_at, c.name AS customer_name, c.email,
                c.phone, i.currency, count(*) AS open_invoices,
@@ -32,6 +32,7 @@ async def blocked(conn: asyncpg.Connection, tenant: str, today: date) -> list[as
         tenant,
         today,
     )
+    return rows
 
 
 async def aging(conn: asyncpg.Connection, tenant: str, as_of: date, group: str, today: date) -> list[dict[str, Any]]:
@@ -73,13 +74,14 @@ async def aging(conn: asyncpg.Connection, tenant: str, as_of: date, group: str, 
 
 
 async def services(conn: asyncpg.Connection, tenant: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT s.id, s.username, s.status, s.created_at, s.suspended_at, s.customer_id, c.name, s.plan_id,
                   s.activated_at
            FROM raw.subscribers s LEFT JOIN raw.customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
            WHERE s.tenant_id = $1 AND s.status = 'active' ORDER BY s.id""",
         tenant,
     )
+    return rows
 
 
 def as_csv(rows: list[asyncpg.Record]) -> str:
@@ -143,8 +145,11 @@ async def sessions(
               AND coalesce(acctstoptime, acctupdatetime) BETWEEN $2 AND $3""",
         *args,
     )
+    # The columns the endpoint shows, as the seed's endpoint would read them (not only the keys compared).
     page = await conn.fetch(
-        f"""SELECT r.acctuniqueid, s.id AS subscriber_id
+        f"""SELECT r.acctuniqueid, s.id AS subscriber_id, r.username, r.acctsessionid, r.nasid, r.nasipaddress,
+                   r.framedipaddress, r.acctstarttime, r.acctstoptime, coalesce(r.acctstoptime, r.acctupdatetime),
+                   r.acctsessiontime, r.acctinputoctets, r.acctoutputoctets, r.acctterminatecause
             FROM raw.radacct r LEFT JOIN raw.subscribers s ON s.tenant_id = r.tenant_id AND s.username = r.username
             WHERE r.tenant_id = $1 {user.replace("username", "r.username")}
               AND coalesce(r.acctstoptime, r.acctupdatetime) BETWEEN $2 AND $3

@@ -254,3 +254,33 @@ async def test_bad_parameters_are_422_with_the_field(reporting: Harness) -> None
         response = await reporting.get("sessions/history", tenant, "ops", **params)
         assert response.status_code == 422, params
         assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+async def test_sessions_sharing_a_time_page_by_key_and_a_page_past_the_end_keeps_the_summary(
+    reporting: Harness,
+) -> None:
+    """Pages follow (time, session_key) newest first, so that sessions with the same latest record are neither
+    repeated nor skipped across pages; a page past the end is empty but its summary still counts everything.
+    A reused username shows its latest subscriber, whichever of the two is asked for."""
+    tenant = new_tenant()
+    moment = at(hours=-3).replace(microsecond=0)
+    await reporting.publish(
+        (subscriber("s-old", "c1", "shared", created_at=datetime(2025, 1, 2, tzinfo=UTC)), tenant),
+        (subscriber("s-new", "c2", "shared", created_at=datetime(2025, 6, 1, tzinfo=UTC)), tenant),
+        *[
+            (session_event("stop", f"T{n}", "shared", start=moment - timedelta(minutes=10), when=moment, seconds=600,
+                           octets_in=n, octets_out=2 * n), tenant)
+            for n in range(1, 6)
+        ],
+    )  # fmt: skip
+    for filters in ({}, {"username": "shared"}, {"subscriber_id": "s-old"}, {"subscriber_id": "s-new"}):
+        pages = [
+            await reporting.ok("sessions/history", tenant, "ops", limit=2, offset=offset, **filters)
+            for offset in (0, 2, 4, 6)
+        ]
+        assert [keys(p) for p in pages] == [["T5", "T4"], ["T3", "T2"], ["T1"], []], filters
+        assert [p["pagination"]["has_more"] for p in pages] == [True, True, False, False]
+        for page in pages:
+            assert (page["summary"]["total_sessions"], page["summary"]["total_input_octets"]) == (5, 15)
+            assert (page["summary"]["total_output_octets"], page["summary"]["total_duration_seconds"]) == (30, 3000)
+        assert {s["subscriber_id"] for p in pages for s in p["sessions"]} == {"s-new"}

@@ -126,3 +126,45 @@ async def test_bad_parameters_are_422_with_the_field(reporting: Harness) -> None
         response = await reporting.get("sla-breaches", tenant, "ops", **params)
         assert response.status_code == 422, params
         assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+async def test_the_totals_equal_the_sums_over_breaches_as_they_change(reporting: Harness) -> None:
+    """The summary of every breach is read from sla_totals: it follows detection, resolution and credits in any
+    order, and a credit for a breach not yet detected counts nowhere until the detection arrives."""
+    tenant = new_tenant()
+    await seed_breaches(reporting, tenant)
+
+    async def totals() -> list[tuple[str, bool, int, int]]:
+        rows = await reporting.rows(
+            "SELECT currency, resolved, breaches, credit_issued_minor FROM readmodel.sla_totals WHERE tenant_id = :t "
+            "ORDER BY 1, 2",
+            t=tenant,
+        )
+        return [tuple(r) for r in rows]
+
+    async def sums() -> list[tuple[str, bool, int, int]]:
+        rows = await reporting.rows(
+            "SELECT currency, resolved_at IS NOT NULL, count(*), sum(credit_issued_minor) FROM readmodel.sla_breaches "
+            "WHERE tenant_id = :t AND detected_at IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+            t=tenant,
+        )
+        return [tuple(r) for r in rows]
+
+    assert await totals() == await sums() == [("EUR", False, 1, 0), ("EUR", True, 2, 25_750), ("USD", False, 1, 1_000)]
+    await reporting.publish(
+        (breach_resolved("b2", "inst-2", "c2", at(days=-6)), tenant),
+        (sla_credit("b2", "inst-2", "c2", 5_000, at(days=-6)), tenant),
+        (sla_credit("b5", "inst-5", "c1", 300, at(days=-1)), tenant),  # b5 not detected (yet)
+    )
+    assert await totals() == await sums() == [("EUR", True, 3, 30_750), ("USD", False, 1, 1_000)]
+    report = await reporting.ok("sla-breaches", tenant, "ops")
+    assert (report["summary"]["total_breaches"], report["summary"]["resolved_breaches"]) == (4, 3)
+    await reporting.publish((breach("b5", "inst-5", "c1", credit=300, detected_at=at(days=-2)), tenant))
+    assert (
+        await totals() == await sums() == [("EUR", False, 1, 300), ("EUR", True, 3, 30_750), ("USD", False, 1, 1_000)]
+    )
+    unresolved = await reporting.ok("sla-breaches", tenant, "ops", resolved="false")
+    assert unresolved["summary"]["total_credits_issued"] == [
+        {"currency": "EUR", "amount": 3.0, "amount_minor": 300},
+        {"currency": "USD", "amount": 10.0, "amount_minor": 1_000},
+    ]

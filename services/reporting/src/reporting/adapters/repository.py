@@ -8,7 +8,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -307,16 +307,18 @@ async def sla_breaches(
     if resolved is not None:
         where.append("b.resolved_at IS NOT NULL" if resolved else "b.resolved_at IS NULL")
     cond = " AND ".join(where)
-    by_currency = (
-        await conn.execute(
-            text(
-                f"""SELECT b.currency, count(*) AS total, count(*) FILTER (WHERE b.resolved_at IS NOT NULL) AS resolved,
-                           sum(b.credit_issued_minor) AS credited
-                    FROM "{schema}".sla_breaches b WHERE {cond} GROUP BY b.currency ORDER BY b.currency"""
-            ),
-            params,
-        )
-    ).all()
+    if min_credit > 0:
+        summary = f"""
+            SELECT b.currency, count(*) AS total, count(*) FILTER (WHERE b.resolved_at IS NOT NULL) AS resolved,
+                   sum(b.credit_issued_minor) AS credited
+            FROM "{schema}".sla_breaches b WHERE {cond} GROUP BY b.currency ORDER BY b.currency"""
+    else:  # every breach (resolved or not): the few rows of the totals kept by the projection
+        only = "" if resolved is None else ("AND resolved" if resolved else "AND NOT resolved")
+        summary = f"""
+            SELECT currency, sum(breaches) AS total, coalesce(sum(breaches) FILTER (WHERE resolved), 0) AS resolved,
+                   sum(credit_issued_minor) AS credited
+            FROM "{schema}".sla_totals WHERE tenant_id = :tenant {only} GROUP BY currency ORDER BY currency"""
+    by_currency = (await conn.execute(text(summary), params)).all()
     rows = (
         await conn.execute(
             text(
@@ -338,145 +340,3 @@ async def sla_breaches(
         credits_by_currency=[(r.currency, int(r.credited)) for r in by_currency if r.credited],
         rows=rows,
     )
-
-
-# ---------------------------------------------------------------- sessions
-
-
-@dataclass(frozen=True)
-class SessionTotals:
-    sessions: int
-    input_octets: int
-    output_octets: int
-    session_time_seconds: int
-
-
-_SUMS = (
-    "count(*) AS n_sessions, coalesce(sum(input_octets), 0) AS n_in, coalesce(sum(output_octets), 0) AS n_out, "
-    "coalesce(sum(session_time_seconds), 0) AS n_seconds"
-)
-
-
-def _totals(row: Row[Any]) -> SessionTotals:
-    return SessionTotals(int(row.n_sessions), int(row.n_in), int(row.n_out), int(row.n_seconds))
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = moment.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == moment else floor + timedelta(hours=1)
-
-
-async def usernames_of(conn: AsyncConnection, schema: str, tenant: str, subscriber_id: str) -> list[str]:
-    rows = await conn.execute(
-        text(
-            f"""SELECT username FROM "{schema}".subscribers
-                WHERE tenant_id = :tenant AND subscriber_id = :sid AND username IS NOT NULL"""
-        ),
-        {"tenant": tenant, "sid": subscriber_id},
-    )
-    return [r.username for r in rows]
-
-
-async def session_totals(
-    conn: AsyncConnection, schema: str, tenant: str, *, usernames: list[str] | None, start: datetime, end: datetime
-) -> SessionTotals:
-    """Totals of the sessions whose latest record (`time`) is within [start, end].
-
-    Tenant-wide, whole days come from the daily rollup, whole hours around them from the hourly one, and only
-    the partial hours at both ends are read from the sessions; for given usernames their sessions are summed
-    through the (username, time) index.
-    """
-    params: dict[str, Any] = {"tenant": tenant, "start": start, "end": end, "usernames": usernames}
-    if usernames is not None:
-        row = (
-            await conn.execute(
-                text(
-                    f"""SELECT {_SUMS} FROM "{schema}".sessions WHERE tenant_id = :tenant
-                        AND username = ANY(:usernames) AND time >= :start AND time <= :end AND start_time <= :end"""
-                ),
-                params,
-            )
-        ).one()
-        return _totals(row)
-    first_hour, last_hour = _ceil_hour(start), end.replace(minute=0, second=0, microsecond=0)
-    if first_hour >= last_hour:
-        row = (
-            await conn.execute(
-                text(
-                    f"""SELECT {_SUMS} FROM "{schema}".sessions WHERE tenant_id = :tenant
-                        AND time >= :start AND time <= :end AND start_time <= :end"""
-                ),
-                params,
-            )
-        ).one()
-        return _totals(row)
-    # [start, h0) raw | [h0, d0) hours | [d0, d1) days | [d1, h1) hours | [h1, end] raw
-    first_day = first_hour if first_hour.hour == 0 else first_hour.replace(hour=0) + timedelta(days=1)
-    last_day = last_hour.replace(hour=0)
-    if first_day >= last_day:
-        first_day = last_day = last_hour
-    params |= {"h0": first_hour, "h1": last_hour, "d0": first_day, "d1": last_day}
-    params |= {"day0": first_day.date(), "day1": last_day.date()}
-    rollup_sums = (
-        "coalesce(sum(sessions), 0), coalesce(sum(input_octets), 0), coalesce(sum(output_octets), 0), "
-        "coalesce(sum(session_time_seconds), 0)"
-    )
-    row = (
-        await conn.execute(
-            text(
-                f"""
-                SELECT sum(n_sessions) AS n_sessions, sum(n_in) AS n_in, sum(n_out) AS n_out,
-                       sum(n_seconds) AS n_seconds
-                FROM (
-                    SELECT {rollup_sums} FROM "{schema}".session_days
-                    WHERE tenant_id = :tenant AND day >= :day0 AND day < :day1
-                    UNION ALL
-                    SELECT {rollup_sums} FROM "{schema}".session_hours
-                    WHERE tenant_id = :tenant AND ((hour >= :h0 AND hour < :d0) OR (hour >= :d1 AND hour < :h1))
-                    UNION ALL
-                    SELECT {_SUMS} FROM "{schema}".sessions
-                    WHERE tenant_id = :tenant AND time >= :start AND time < :h0 AND start_time < :h0
-                    UNION ALL
-                    SELECT {_SUMS} FROM "{schema}".sessions
-                    WHERE tenant_id = :tenant AND time >= :h1 AND time <= :end AND start_time <= :end
-                ) parts (n_sessions, n_in, n_out, n_seconds)
-                """
-            ),
-            params,
-        )
-    ).one()
-    return _totals(row)
-
-
-async def session_page(
-    conn: AsyncConnection,
-    schema: str,
-    tenant: str,
-    *,
-    usernames: list[str] | None,
-    start: datetime,
-    end: datetime,
-    limit: int,
-    offset: int,
-) -> Sequence[Row[Any]]:
-    """One page of those sessions, newest record first."""
-    user_filter = "AND s.username = ANY(:usernames)" if usernames is not None else ""
-    return (
-        await conn.execute(
-            text(
-                f"""
-                SELECT s.*, (
-                    SELECT sub.subscriber_id FROM "{schema}".subscribers sub
-                    WHERE sub.tenant_id = s.tenant_id AND sub.username = s.username
-                    ORDER BY sub.created_at DESC NULLS LAST, sub.subscriber_id LIMIT 1
-                ) AS subscriber_id
-                FROM "{schema}".sessions s
-                WHERE s.tenant_id = :tenant {user_filter}
-                  AND s.time >= :start AND s.time <= :end AND s.start_time <= :end
-                ORDER BY s.time DESC, s.session_key DESC
-                LIMIT :limit OFFSET :offset
-                """
-            ),
-            {"tenant": tenant, "usernames": usernames, "start": start, "end": end, "limit": limit, "offset": offset},
-        )
-    ).all()

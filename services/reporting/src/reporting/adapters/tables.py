@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -33,6 +34,12 @@ from bss_runtime.db import NAMING_CONVENTION
 from bss_runtime.tables import RuntimeTables, add_runtime_tables
 
 LIVE_SCHEMA = "readmodel"
+SESSION_SUMS = ["start_time", "input_octets", "output_octets", "session_time_seconds"]
+# What the sessions report shows of a session, beyond the index keys and the sums.
+SESSION_SHOWN = [
+    *("acct_session_id", "nas_id", "nas_ip_address", "framed_ip_address", "framed_ipv6_prefix"),
+    *("delegated_ipv6_prefix", "calling_station_id", "stop_time", "stop_source", "terminate_cause"),
+]
 TS = DateTime(timezone=True)
 ID = String(64)
 
@@ -54,6 +61,7 @@ class ReadModel:
     aging_changes: Table
     sla_breaches: Table
     sla_credits: Table
+    sla_totals: Table
     dunning_executions: Table
     sessions: Table
     session_hours: Table
@@ -72,6 +80,7 @@ class ReadModel:
             self.aging_changes,
             self.sla_breaches,
             self.sla_credits,
+            self.sla_totals,
             self.dunning_executions,
             self.sessions,
             self.session_hours,
@@ -288,8 +297,17 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         Column("input_octets", BigInteger, nullable=False),
         Column("output_octets", BigInteger, nullable=False),
         PrimaryKeyConstraint("tenant_id", "session_key", "start_time"),
-        Index("ix_sessions_tenant_time", "tenant_id", "time"),
-        Index("ix_sessions_tenant_username_time", "tenant_id", "username", "time"),
+        # Both end with session_key, so that a page (time DESC, session_key DESC) is read in index order and
+        # stops after one page even when many sessions share a time; both carry what summaries add up, so
+        # that summing reads the index alone (no table pages). One subscriber's sessions are scattered over
+        # the table's pages but next to each other in the username index: it carries every column the report
+        # shows, so that a subscriber's page is read from a few index pages, not one table page per session.
+        Index("ix_sessions_tenant_time", "tenant_id", "time", "session_key", postgresql_include=SESSION_SUMS),
+        Index(
+            "ix_sessions_tenant_username_time",
+            *("tenant_id", "username", "time", "session_key"),
+            postgresql_include=SESSION_SUMS + SESSION_SHOWN,
+        ),
         Index(
             "ix_sessions_unstopped_by_nas",
             "tenant_id",
@@ -327,6 +345,20 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         PrimaryKeyConstraint("tenant_id", "day"),
     )
 
+    # Detected breaches counted, and their issued credits summed, by currency and whether resolved: the SLA
+    # report's summary of every breach reads these few rows. Kept equal to the sums over `sla_breaches` by
+    # every write to it (service_layer/sla.py).
+    sla_totals = Table(
+        "sla_totals",
+        md,
+        _tenant(),
+        Column("currency", String(3), nullable=False),
+        Column("resolved", Boolean, nullable=False),
+        Column("breaches", BigInteger, nullable=False),
+        Column("credit_issued_minor", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "currency", "resolved"),
+    )
+
     nas_resets = Table(
         "nas_resets",
         md,
@@ -349,6 +381,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         aging_changes=aging_changes,
         sla_breaches=sla_breaches,
         sla_credits=sla_credits,
+        sla_totals=sla_totals,
         dunning_executions=dunning_executions,
         sessions=sessions,
         session_hours=session_hours,
