@@ -25,6 +25,12 @@ if ! command -v uv >/dev/null 2>&1; then
   echo "installing uv"
   python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
 fi
+# radius-ingest's native extension (services/radius-ingest/native) is built by maturin with cargo during
+# `uv sync`: rustup installs cargo into ~/.cargo/bin, which non-login shells often lack on PATH.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "cargo (Rust >= 1.77) is needed to build radius-ingest's native extension" >&2; exit 1; }
 export UV_PYTHON_DOWNLOADS=never
 UV=uv; command -v uv >/dev/null 2>&1 || UV="python3 -m uv"
 $UV sync --frozen --quiet --python python3.11

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from packets import PacketSet
 
 _ZERO16 = bytes(16)
+_CODE_AND_ID = [bytes((4, identifier)) for identifier in range(256)]  # Accounting-Request, Identifier
 
 
 @dataclass
@@ -47,12 +48,15 @@ def _cpu() -> float:
 
 
 class _NasLink:
-    __slots__ = ("body", "free_ids", "next", "outstanding", "secret", "sock")
+    __slots__ = ("body", "free_ids", "length", "next", "outstanding", "secret", "signed_tail", "sock")
 
     def __init__(self, sock: socket.socket, secret: bytes, bodies: list[bytes]) -> None:
         self.sock = sock
         self.secret = secret
         self.body = bodies
+        # Prepared before the clock starts: what does not depend on the Identifier chosen at send time.
+        self.length = [(20 + len(body)).to_bytes(2, "big") for body in bodies]
+        self.signed_tail = [_ZERO16 + body + secret for body in bodies]
         self.next = 0
         self.free_ids: deque[int] = deque(range(256))
         self.outstanding: dict[int, tuple[float, bytes]] = {}  # identifier -> (sent at, request authenticator)
@@ -77,14 +81,15 @@ def run(packet_set: PacketSet, host: str, port: int, *, window: int = 32, timeou
 
     def fill(link: _NasLink) -> int:
         count = 0
-        bodies, outstanding, free_ids = link.body, link.outstanding, link.free_ids
-        while link.next < len(bodies) and len(outstanding) < window and free_ids:
-            body = bodies[link.next]
-            link.next += 1
+        bodies, outstanding, free_ids, send = link.body, link.outstanding, link.free_ids, link.sock.send
+        total = len(bodies)
+        while link.next < total and len(outstanding) < window and free_ids:
+            i = link.next
+            link.next = i + 1
             identifier = free_ids.popleft()
-            header = bytes((4, identifier)) + (20 + len(body)).to_bytes(2, "big")
-            authenticator = md5(header + _ZERO16 + body + link.secret).digest()
-            link.sock.send(header + authenticator + body)
+            header = _CODE_AND_ID[identifier] + link.length[i]
+            authenticator = md5(header + link.signed_tail[i]).digest()
+            send(header + authenticator + bodies[i])
             outstanding[identifier] = (now(), authenticator)
             count += 1
         return count

@@ -150,6 +150,6 @@ def build(total_packets: int, nas_count: int = 20, seed: int = 7) -> PacketSet:
             kinds[kind] += 1
     timeline.sort(key=lambda item: item[0])
     bodies: list[list[bytes]] = [[] for _ in range(nas_count)]
-    for _, n, body, _ in timeline:
-        bodies[n].append(body)
+    for _, n, attributes, _ in timeline:
+        bodies[n].append(attributes)
     return PacketSet(nas, bodies, kinds, sessions, gigaword_sessions)

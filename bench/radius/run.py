@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cpu
 import freeradius
 import loadgen
 from aiokafka import AIOKafkaConsumer
@@ -36,21 +37,6 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cpu_of(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children (the service's worker processes)."""
-    total = cpu_of(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            total += tree_cpu(int(child))
-    return total
 
 
 async def count_events(bootstrap: str, topic: str, expected: int, timeout: float = 120) -> dict[str, int]:
@@ -92,14 +78,18 @@ def bench_freeradius(ps: PacketSet, work: Path, admin_url: str, window: int) -> 
         server.check()
         server.start()
         _wait_status(port, ps)
-        cpu_before = server.cpu_seconds()
+        pid = server.process.pid if server.process else 0
+        attribution = cpu.Attribution(lambda: _freeradius_processes(pid, database))
+        attribution.start()
         stats = loadgen.run(ps, "127.0.0.1", port, window=window)
-        cpu = server.cpu_seconds() - cpu_before
+        breakdown = attribution.finish(stats.answered)
+        cpu_seconds = breakdown["cpu_seconds"]["FreeRADIUS"]  # type: ignore[index]
         stored = asyncio.run(freeradius.count_radacct(admin_url, database))
     finally:
         server.stop()
         asyncio.run(freeradius.drop_database(admin_url, database))
-    return {"stats": dataclasses.asdict(stats), "server_cpu_seconds": round(cpu, 2), "radacct": stored}
+    return {"stats": dataclasses.asdict(stats), "server_cpu_seconds": cpu_seconds, "radacct": stored,
+            "cpu": breakdown}  # fmt: skip
 
 
 def bench_service(
@@ -130,9 +120,13 @@ def bench_service(
     process = subprocess.Popen([sys.executable, "-m", "radius_ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_status(port, ps)
-        cpu_before = tree_cpu(process.pid)
+        _wait_settled(process.pid)
+        attribution = cpu.Attribution(lambda: _service_processes(process.pid, database))
+        attribution.start()
         stats = loadgen.run(ps, "127.0.0.1", port, window=window)
-        cpu = tree_cpu(process.pid) - cpu_before
+        breakdown = attribution.finish(stats.answered)
+        seconds: dict[str, float] = breakdown["cpu_seconds"]  # type: ignore[assignment]
+        cpu_seconds = round(sum(v for k, v in seconds.items() if k.startswith("radius-ingest")), 2)
         on_kafka = asyncio.run(count_events(bootstrap, f"{prefix}bss.radius.session", stats.answered))
     finally:
         process.send_signal(signal.SIGTERM)
@@ -142,8 +136,51 @@ def bench_service(
             process.kill()
         asyncio.run(delete_topics(bootstrap, prefix))
         asyncio.run(freeradius.drop_database(admin_url, database))
-    return {"stats": dataclasses.asdict(stats), "server_cpu_seconds": round(cpu, 2), "kafka": on_kafka,
-            "workers": workers, "session_tracker": track}  # fmt: skip
+    return {"stats": dataclasses.asdict(stats), "server_cpu_seconds": cpu_seconds, "kafka": on_kafka,
+            "workers": workers, "session_tracker": track, "cpu": breakdown}  # fmt: skip
+
+
+def _freeradius_processes(pid: int, database: str) -> dict[str, list[int]]:
+    ours = cpu.postgres_pids(database)
+    broker = cpu.kafka_pid()
+    return {
+        "FreeRADIUS": [pid],
+        "PostgreSQL backends of the radacct database": ours,
+        "PostgreSQL other processes": [p for p in cpu.postgres_pids() if p not in ours],
+        "Kafka broker JVM (not used here)": [broker] if broker else [],
+    }
+
+
+def _service_processes(parent: int, database: str) -> dict[str, list[int]]:
+    """The service's processes by role (named by the service, see /proc/PID/comm), the broker and PostgreSQL."""
+    kids = cpu.children(parent)
+    broker = cpu.kafka_pid()
+    ours = cpu.postgres_pids(database)
+    return {
+        "radius-ingest parent (API, relay)": [parent] + [k for k in kids if not cpu.name_of(k).startswith("radius-")],
+        "radius-ingest UDP workers": [k for k in kids if cpu.name_of(k).startswith("radius-udp")],
+        "radius-ingest session tracker": [k for k in kids if cpu.name_of(k).startswith("radius-tracker")],
+        "Kafka broker JVM": [broker] if broker else [],
+        "PostgreSQL backends of the service database": ours,
+        "PostgreSQL other processes": [p for p in cpu.postgres_pids() if p not in ours],
+    }
+
+
+def _wait_settled(parent: int, timeout: float = 60.0) -> None:
+    """Until the service's processes are done starting (imports, consumer group joins): under 5 % of a core
+    over half a second. Otherwise a child still starting up is billed to the requests."""
+    deadline = time.monotonic() + timeout
+
+    def total() -> float:
+        return float(cpu.cpu_of(parent) + sum(cpu.cpu_of(child) for child in cpu.children(parent)))
+
+    before = total()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = total()
+        if now - before < 0.025:
+            return
+        before = now
 
 
 def _wait_status(port: int, ps: PacketSet) -> None:
@@ -195,7 +232,8 @@ def main() -> None:
     ps = build(args.packets, nas_count=args.nas)
     print(f"packet set: {ps.total} requests {ps.kinds}, {ps.sessions} sessions on {len(ps.nas)} NAS, "
           f"{ps.gigaword_sessions} sessions past 4 GiB", flush=True)  # fmt: skip
-    results: dict[str, Any] = {"packets": ps.total, "kinds": ps.kinds, "sessions": ps.sessions, "nas": len(ps.nas),
+    results: dict[str, Any] = {"load_average_before": os.getloadavg(), "packets": ps.total,
+                                "kinds": ps.kinds, "sessions": ps.sessions, "nas": len(ps.nas),
                                "window_per_nas": args.window, "cpus": os.cpu_count()}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="radius-bench-") as tmp:
         work = Path(tmp)
@@ -242,6 +280,10 @@ def print_table(results: dict[str, Any]) -> None:
               f"({k['records']:,} records)")  # fmt: skip
     if "freeradius" in results:
         print(f"radacct rows: {results['freeradius']['radacct']}")
+    for key, title in (("freeradius", "the FreeRADIUS run"), ("radius_ingest", "the radius-ingest run")):
+        if key in results:
+            cpu.print_breakdown(title, results[key]["cpu"])
+    print(f"load average before: {results['load_average_before']}, after: {results['load_average_after']}")
 
 
 if __name__ == "__main__":

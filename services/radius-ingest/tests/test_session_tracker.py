@@ -18,9 +18,11 @@ from bss_runtime.migrations import upgrade
 from bss_runtime.outbox import EventWriter
 from radius_ingest.adapters.records import encode_accounting
 from radius_ingest.adapters.tables import runtime_tables, sessions
+from radius_ingest.config import Settings
 from radius_ingest.domain.accounting import interpret
 from radius_ingest.domain.nas import NasClient
 from radius_ingest.entrypoints.app import MIGRATIONS
+from radius_ingest.entrypoints.workers import SessionTracker
 from radius_ingest.service_layer.session_tracker import apply_nas_reset, apply_session_events
 
 from .support import DICTIONARY, GIGA
@@ -88,3 +90,12 @@ async def test_sessions_read_after_the_reset_are_closed_once_and_new_sessions_st
     async with db.transaction() as session:
         state = dict((await session.execute(select(sessions.c.username, sessions.c.closed))).tuples().all())
     assert state == {"d": True, "e": False}
+
+
+async def test_a_record_that_is_not_json_is_skipped_and_the_rest_of_its_batch_kept(db: Database) -> None:
+    # The batch is copied into a jsonb column: PostgreSQL refuses the whole COPY; the tracker retries without it.
+    tracker = SessionTracker(db, EventWriter(runtime_tables, source="/tests"), Settings())
+    await tracker._apply([envelope("f", "Start", T0), "not json {", envelope("g", "Start", T0)])
+    async with db.transaction() as session:
+        users = set((await session.scalars(select(sessions.c.username))).all())
+    assert users == {"f", "g"}

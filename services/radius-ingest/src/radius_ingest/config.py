@@ -14,6 +14,12 @@ class Settings(ServiceSettings):
     service_name: str = "radius-ingest"
     http_port: int = 8105
 
+    outbox_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="Only the Stops the tracker synthesises go through the outbox: polling it 20 times a second "
+        "cost more CPU than the rare events it finds",
+    )
     radius_host: str = Field(default="0.0.0.0", description="Address the UDP accounting socket binds")
     radius_port: int = Field(default=1813, ge=0, le=65535, description="UDP accounting port (RFC 2866: 1813)")
     radius_workers: int = Field(
@@ -21,6 +27,10 @@ class Settings(ServiceSettings):
     )
     radius_dictionary_dir: Path = Field(
         default=Path("/usr/share/freeradius"), description="FreeRADIUS dictionaries (Debian: freeradius-common)"
+    )
+    radius_native: bool = Field(
+        default=True,
+        description="Serve ordinary accounting with the native (Rust) hot path; false: the Python reference path",
     )
     nas_clients_file: Path | None = Field(
         default=None, description="TOML file of NAS clients applied (upserted) at start-up"

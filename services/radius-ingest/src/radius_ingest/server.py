@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from radius_ingest.adapters.kafka import DeliveryReport
-from radius_ingest.adapters.records import KafkaRecord, encode_accounting
+from radius_ingest.adapters.records import encode_accounting
 from radius_ingest.domain.accounting import NotAccounting, interpret
 from radius_ingest.domain.nas import NasDirectory
 from radius_ingest.protocol.authenticators import (
@@ -39,13 +39,20 @@ log = logging.getLogger(__name__)
 
 Address = tuple[Any, ...]  # (host, port) or (host, port, flowinfo, scope_id)
 CacheKey = tuple[Address, int, bytes]  # source, identifier, request authenticator
+Headers = list[tuple[str, str | bytes | None]]
+# What the native path hands over per request: source, identifier, request authenticator, reply, event id,
+# topic, record key, value, headers, attributes skipped (see radius_ingest_native.FastPath.receive). When the
+# native path produces to Kafka itself, the record stays in Rust: value is its handle, topic/key/headers None.
+NativeRequest = tuple[Address, int, bytes, bytes, str, str | None, bytes | None, bytes | int, Headers | None, int]
 _MISSING = object()
 
 
 class Publisher(Protocol):
     """What the server needs of Kafka (see adapters.kafka.KafkaPublisher)."""
 
-    def publish(self, record: KafkaRecord, token: Hashable) -> None: ...
+    def publish(
+        self, topic: str | None, key: bytes | None, value: bytes | int, headers: Headers | None, token: Hashable
+    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -139,13 +146,7 @@ class AccountingServer(asyncio.DatagramProtocol):
             return
 
         key: CacheKey = (addr, packet.identifier, packet.authenticator)
-        cached = self._replies.get(key, _MISSING)
-        if cached is not _MISSING:
-            if cached is None:
-                values["retransmission_in_flight"] += 1
-            else:
-                values["retransmission"] += 1
-                self._send(cached, addr)  # type: ignore[arg-type]
+        if self._answered_from_cache(key, addr):
             return
 
         attributes, skipped = self.decoder.decode(packet)
@@ -163,26 +164,63 @@ class AccountingServer(asyncio.DatagramProtocol):
             self._remember(key, reply, now)
             self._send(reply, addr)
             return
-
+        if self._answered_as_resend(accounting.event_id, key, addr, reply, now):
+            return
+        record = encode_accounting(accounting, tenant_id=client.tenant_id, source=self.source)
         event_id = accounting.event_id
+        self._publish(record.topic, record.key, record.value, record.headers, event_id, key, addr, reply, now)
+
+    def accept(self, request: NativeRequest, now: float) -> None:
+        """An Accounting-Request the native path already checked, decoded and encoded (`native.FastPath`):
+        the same steps as `datagram_received` from the reply cache on."""
+        addr, identifier, authenticator, reply, event_id, topic, record_key, value, headers, skipped = request
+        values = self.counters.values
+        values["received"] += 1
+        key: CacheKey = (addr, identifier, authenticator)
+        if self._answered_from_cache(key, addr):
+            return
+        if skipped:
+            values["attributes_skipped"] += skipped
+        if self._answered_as_resend(event_id, key, addr, reply, now):
+            return
+        self._publish(topic, record_key, value, headers, event_id, key, addr, reply, now)
+
+    def _answered_from_cache(self, key: CacheKey, addr: Address) -> bool:
+        """A retransmission: answered with the very same reply, or dropped while its first copy waits for Kafka."""
+        cached = self._replies.get(key, _MISSING)
+        if cached is _MISSING:
+            return False
+        if cached is None:
+            self.counters.values["retransmission_in_flight"] += 1
+        else:
+            self.counters.values["retransmission"] += 1
+            self._send(cached, addr)  # type: ignore[arg-type]
+        return True
+
+    def _answered_as_resend(self, event_id: str, key: CacheKey, addr: Address, reply: bytes, now: float) -> bool:
+        """The same event with a new Identifier: answered (acknowledged already) or attached to its record."""
         if event_id in self._acked:
-            values["resend"] += 1
+            self.counters.values["resend"] += 1
             self._remember(key, reply, now)
             self._send(reply, addr)
-            return
+            return True
         pending = self._in_flight.get(event_id)
         if pending is not None:
-            values["resend"] += 1
+            self.counters.values["resend"] += 1
             pending.waiters.append((addr, reply, key))
             self._replies[key] = None
-            return
+            return True
+        return False
 
-        record = encode_accounting(accounting, tenant_id=client.tenant_id, source=self.source)
+    def _publish(
+        self, topic: str | None, record_key: bytes | None, value: bytes | int, headers: Headers | None,
+        event_id: str, key: CacheKey, addr: Address, reply: bytes, now: float,
+    ) -> None:  # fmt: skip
         if self.publisher is None:
             self._discard("backpressure", addr, "no Kafka producer yet")
             return
         try:
-            self.publisher.publish(record, event_id)
+            self.publisher.publish(topic, record_key, value, headers, event_id)
         except BufferError:
             self._discard("backpressure", addr, "Kafka producer queue full")
             return

@@ -15,8 +15,7 @@ from collections.abc import Callable, Hashable
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from radius_ingest.adapters.records import KafkaRecord
-
+Headers = list[tuple[str, str | bytes | None]]
 DeliveryReport = tuple[Hashable, KafkaError | None]  # (the token given to publish, None if acknowledged)
 BUSY_TICK = 0.001
 IDLE_TICK = 0.05
@@ -58,14 +57,15 @@ class KafkaPublisher:
         self._reports: list[DeliveryReport] = []
         self._tick: asyncio.TimerHandle | None = loop.call_later(IDLE_TICK, self._poll)
 
-    def publish(self, record: KafkaRecord, token: Hashable) -> None:
-        """Queue one record; raises BufferError when librdkafka's queue is full (the caller drops the request)."""
+    def publish(
+        self, topic: str | None, key: bytes | None, value: bytes | int, headers: Headers | None, token: Hashable
+    ) -> None:
+        """Queue one record (topic without the deployment's prefix); raises BufferError when librdkafka's queue is
+        full (the caller drops the request). Records only: handles of records kept in Rust are NativePublisher's."""
+        if topic is None or isinstance(value, int):
+            raise TypeError("a native record handle reached the confluent-kafka publisher")
         self._producer.produce(
-            self._prefix + record.topic,
-            record.value,
-            record.key,
-            headers=record.headers,
-            on_delivery=functools.partial(self._report, token),
+            self._prefix + topic, value, key, headers=headers, on_delivery=functools.partial(self._report, token)
         )
 
     def in_queue(self) -> int:

@@ -32,7 +32,8 @@ class NasDirectory:
     def __init__(self, clients: Iterable[NasClient]) -> None:
         self._hosts: dict[str, NasClient] = {}
         self._blocks: list[tuple[Network, NasClient]] = []
-        for client in clients:
+        self.clients = list(clients)
+        for client in self.clients:
             network = client.network
             if network.num_addresses == 1:
                 self._hosts[str(network.network_address)] = client

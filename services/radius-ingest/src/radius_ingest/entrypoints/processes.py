@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.context
@@ -14,6 +15,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 SPAWN = multiprocessing.get_context("spawn")
+_PR_SET_NAME = 15  # prctl(2)
 
 
 class ProcessGroup:
@@ -27,7 +29,8 @@ class ProcessGroup:
         self._processes: list[multiprocessing.context.SpawnProcess | None] = [None] * count
 
     def _start(self, index: int) -> None:
-        process = SPAWN.Process(target=self._target, args=self._args(index), name=f"{self.name}-{index}", daemon=True)
+        name = f"{self.name}-{index}"
+        process = SPAWN.Process(target=_named, args=(name, self._target, *self._args(index)), name=name, daemon=True)
         process.start()
         self._processes[index] = process
 
@@ -56,6 +59,14 @@ class ProcessGroup:
             if process.is_alive():
                 process.kill()
                 await asyncio.to_thread(process.join, 5)
+
+
+def _named(name: str, target: Callable[..., None], *args: Any) -> None:
+    """Runs `target` in a process that `ps`, `top` and /proc/PID/comm show by its role (at most 15 bytes)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    target(*args)
 
 
 def watch_parent(stop: asyncio.Event) -> None:

@@ -65,7 +65,7 @@ _UPSERT_BATCH = text("""
 WITH parsed AS (
     SELECT seq, e->>'tenant_id' AS tenant_id, e->>'type' AS type, e->'data' AS data,
            (e->'data'->>'event_time')::timestamptz AS event_time
-    FROM (SELECT seq, envelope::jsonb AS e FROM radius_session_batch) AS raw
+    FROM (SELECT seq, envelope AS e FROM radius_session_batch) AS raw
     WHERE e->>'type' IN (:started, :updated, :stopped)
 ), latest AS (
     SELECT DISTINCT ON (tenant_id, data->>'session_key')
@@ -93,7 +93,7 @@ JOIN nas_resets AS r ON (r.tenant_id, r.nas_id, r.nas_ip_address) = (s.tenant_id
 WHERE NOT s.closed AND s.last_event_time <= r.reset_at
   AND (s.tenant_id, s.session_key) IN (
       SELECT e->>'tenant_id', e->'data'->>'session_key'
-      FROM (SELECT envelope::jsonb AS e FROM radius_session_batch) AS raw
+      FROM (SELECT envelope AS e FROM radius_session_batch) AS raw
       WHERE e->>'type' IN (:started, :updated))
 ORDER BY s.tenant_id, s.session_key
 FOR UPDATE OF s
@@ -102,7 +102,7 @@ FOR UPDATE OF s
     column("reset_at", DateTime(timezone=True)), column("reason", String),
 )  # fmt: skip
 _BATCH_TABLE = text(
-    "CREATE TEMPORARY TABLE IF NOT EXISTS radius_session_batch (seq bigint, envelope text) ON COMMIT DELETE ROWS"
+    "CREATE TEMPORARY TABLE IF NOT EXISTS radius_session_batch (seq bigint, envelope jsonb) ON COMMIT DELETE ROWS"
 )
 _TYPES = {"started": STARTED, "updated": UPDATED, "stopped": STOPPED}
 
