@@ -191,8 +191,8 @@ def upgrade() -> None:
     schema='readmodel',
     postgresql_partition_by='RANGE (start_time)'
     )
-    op.create_index('ix_sessions_tenant_time', 'sessions', ['tenant_id', 'time', 'session_key'], unique=False, schema='readmodel', postgresql_include=['start_time', 'input_octets', 'output_octets', 'session_time_seconds'])
-    op.create_index('ix_sessions_tenant_username_time', 'sessions', ['tenant_id', 'username', 'time', 'session_key'], unique=False, schema='readmodel', postgresql_include=['start_time', 'input_octets', 'output_octets', 'session_time_seconds', 'acct_session_id', 'nas_id', 'nas_ip_address', 'framed_ip_address', 'framed_ipv6_prefix', 'delegated_ipv6_prefix', 'calling_station_id', 'stop_time', 'stop_source', 'terminate_cause'])
+    op.create_index('ix_sessions_tenant_time', 'sessions', ['tenant_id', 'time'], unique=False, schema='readmodel')
+    op.create_index('ix_sessions_tenant_username_time', 'sessions', ['tenant_id', 'username', 'time'], unique=False, schema='readmodel')
     op.create_index('ix_sessions_unstopped_by_nas', 'sessions', ['tenant_id', 'nas_id', 'start_time'], unique=False, schema='readmodel', postgresql_where=sa.text("stop_source IS DISTINCT FROM 'stop'"))
     op.create_table('sla_breaches',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -232,15 +232,6 @@ def upgrade() -> None:
     schema='readmodel'
     )
     op.create_index('ix_sla_credits_tenant_breach', 'sla_credits', ['tenant_id', 'breach_id'], unique=False, schema='readmodel')
-    op.create_table('sla_totals',
-    sa.Column('tenant_id', sa.String(length=64), nullable=False),
-    sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('resolved', sa.Boolean(), nullable=False),
-    sa.Column('breaches', sa.BigInteger(), nullable=False),
-    sa.Column('credit_issued_minor', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('tenant_id', 'currency', 'resolved', name=op.f('pk_sla_totals')),
-    schema='readmodel'
-    )
     op.create_table('subscribers',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
     sa.Column('subscriber_id', sa.String(length=64), nullable=False),
