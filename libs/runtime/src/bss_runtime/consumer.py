@@ -1,26 +1,33 @@
-"""Idempotent event consumption with dead letters, on faststream subscribers.
+"""Idempotent event consumption with dead letters, a batch of records per transaction.
 
-For every record:
-1. Parse the envelope and the payload of its type. Invalid -> dead-letter topic at once (retrying cannot
-   help). Types this service has no handler for are skipped.
-2. In one database transaction: insert (consumer, event id) into `processed_events` and run the handler with
-   the same session. A redelivered event finds its row and has no second effect. Events the handler writes
-   to the outbox commit with it.
-3. A handler that raises is retried (`max_attempts`), then the record goes to `<topic>.dlq` with headers that
-   say why and where it came from, and the consumer moves on.
-4. Only then is the offset committed (AckPolicy.NACK_ON_ERROR + our own error handling). If the database is
-   unreachable the record is not dead-lettered: it is redelivered until the database is back.
+For every poll (up to `batch_size` records, in partition order):
+1. Decode each record. Its type comes from the `ce_type` header (the envelope's own `type` is checked against
+   it); the envelope and its payload are validated in one pass (`Envelope[Model]`, unknown payload fields
+   ignored). Types this service has no handler for are skipped without parsing.
+2. In ONE database transaction: one statement inserts (consumer, event id) for the whole batch into
+   `processed_events` and returns the ids that were new; events already there (redelivered) have no second
+   effect. Then the handlers run in record order with the same session:
+   - a per-event handler `on(Model)` gets each event;
+   - a batch handler `on_batch(Model, ...)` gets each run of consecutive events of its types at once, and
+     applies their net effect with a few set-based statements. It must give the same result as applying the
+     events one by one (each service proves that for its batch handlers).
+   Events the handlers write to the outbox commit with them.
+3. If that transaction fails, the batch is replayed one record at a time, each in its own transaction: an
+   invalid envelope or payload goes to `<topic>.dlq` at once (retrying cannot help); a handler that raises is
+   retried (`max_attempts`), then dead-lettered with headers that say why and where it came from.
+4. Only then is the offset committed (AckPolicy.NACK_ON_ERROR + our own error handling). An unavailable
+   database or broker (connection refused or lost, "the database system is starting up", admin shutdown, ...)
+   is never a reason to dead-letter: the batch is redelivered until it is back.
 
-Records arrive in batches (up to `batch_size`, in partition order). A batch is first tried in ONE transaction
-(one processed-events insert for all, the handlers in order); only if that fails is it replayed one record
-at a time with the retry and dead-letter rules above. Same effects, a fraction of the round trips.
+`EventRoutes` is the routing table and the apply step on their own: the reporting rebuild replays topics
+through the very same code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,8 +35,7 @@ from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,22 +51,164 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Envelope[Any]], AsyncSession], Awaitable[None]]
+
+# SQLSTATEs that mean "the database is not there right now", not "this message is bad": connection
+# exceptions (class 08), operator intervention (admin/crash shutdown, cannot connect now: 57P01-57P03),
+# insufficient resources (class 53, e.g. too many connections).
+_UNAVAILABLE_CLASSES = ("08", "53")
+_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03"}
 
 
 class InfrastructureUnavailable(Exception):
     """The database (or another dependency) is down: redeliver later, do not dead-letter."""
 
 
-def _is_infrastructure(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError | OSError | InfrastructureUnavailable):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+def _sqlstate(exc: BaseException) -> str | None:
+    for attr in ("sqlstate", "pgcode"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """True when `exc` (or anything it wraps) says a dependency is unavailable rather than the work is bad."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | OSError | InfrastructureUnavailable):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        state = _sqlstate(current)
+        if state is not None and (state in _UNAVAILABLE_STATES or state[:2] in _UNAVAILABLE_CLASSES):
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in {
+            "ConnectionDoesNotExistError",
+            "ConnectionFailureError",
+            "InterfaceError",
+        }:
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False
+
+
+class NotForThisService(Exception):
+    """A record whose type no handler is registered for: skipped."""
 
 
 @dataclass(frozen=True)
 class _Route(Generic[E]):
     model: type[E]
-    handler: Handler
+    envelope: type[Envelope[Any]]  # Envelope[model]: the whole record validated in one pass
+    handler: Handler | None = None
+    batch_handler: BatchHandler | None = None
+
+
+class EventRoutes:
+    """The handlers of one consumer by event type, and the transaction step that applies a batch."""
+
+    def __init__(self, processed_events: Table, *, consumer: str) -> None:
+        self.consumer = consumer
+        self._processed = processed_events
+        self._routes: dict[str, _Route[Any]] = {}
+        self._topics: dict[str, Topic] = {}
+        name = f'"{processed_events.schema}".{processed_events.name}' if processed_events.schema else "processed_events"
+        # One round trip for the whole batch; returns the ids seen for the first time.
+        self._record_sql = text(
+            f"INSERT INTO {name} (consumer, event_id, event_type) "  # noqa: S608 - our own table name
+            "SELECT :consumer, i, t FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) AS u(i, t) "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
+        )
+
+    def on(self, model: type[E]) -> Callable[[Handler], Handler]:
+        """Register `handler(envelope, session)` for events of `model`'s type."""
+
+        def register(handler: Handler) -> Handler:
+            self._add(_Route(model, Envelope[model], handler=handler))  # type: ignore[valid-type]
+            return handler
+
+        return register
+
+    def on_batch(self, *models: type[DomainEvent]) -> Callable[[BatchHandler], BatchHandler]:
+        """Register `handler(envelopes, session)` for runs of consecutive events of these types."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            for model in models:
+                self._add(_Route(model, Envelope[model], batch_handler=handler))  # type: ignore[valid-type]
+            return handler
+
+        return register
+
+    def _add(self, route: _Route[Any]) -> None:
+        if route.model.event_type in self._routes:
+            raise ValueError(f"{route.model.event_type} already has a handler in {self.consumer}")
+        self._routes[route.model.event_type] = route
+        self._topics[route.model.topic.name] = route.model.topic
+
+    @property
+    def topics(self) -> list[Topic]:
+        return list(self._topics.values())
+
+    def handles(self, event_type: str) -> bool:
+        return event_type in self._routes
+
+    def decode(self, value: bytes, headers: Sequence[tuple[str, bytes]] | None) -> Envelope[Any]:
+        """The record as a typed envelope. Raises NotForThisService for types without a handler and
+        ValidationError for an invalid envelope or payload."""
+        event_type = next((v.decode(errors="replace") for k, v in headers or () if k == "ce_type"), None)
+        if event_type is None:  # a producer without CloudEvents headers: read the type from the body
+            event_type = RawEnvelope.model_validate_json(value).type
+        route = self._routes.get(event_type)
+        if route is None:
+            raise NotForThisService(event_type)
+        envelope = route.envelope.model_validate_json(value)
+        if envelope.type != event_type:
+            raise ValueError(f"the ce_type header says {event_type}, the envelope {envelope.type}")
+        return envelope
+
+    async def apply(self, session: AsyncSession, batch: Sequence[Envelope[Any]]) -> list[str]:
+        """Record and apply `batch` in `session`'s transaction; returns each event's outcome (processed or
+        duplicate). Raises whatever a handler raises (the caller rolls back)."""
+        if not batch:
+            return []
+        fresh = set(
+            (
+                await session.scalars(
+                    self._record_sql,
+                    {"consumer": self.consumer, "ids": [e.id for e in batch], "types": [e.type for e in batch]},
+                )
+            ).all()
+        )
+        outcomes: list[str] = []
+        run: list[Envelope[Any]] = []
+        run_handler: BatchHandler | None = None
+        for envelope in batch:
+            if envelope.id not in fresh:
+                outcomes.append("duplicate")
+                continue
+            fresh.discard(envelope.id)  # the same event twice in one batch: apply it once
+            outcomes.append("processed")
+            route = self._routes[envelope.type]
+            if route.batch_handler is not None and route.batch_handler is run_handler:
+                run.append(envelope)
+                continue
+            if run_handler is not None:
+                await run_handler(run, session)
+            run, run_handler = [], None
+            if route.batch_handler is not None:
+                run, run_handler = [envelope], route.batch_handler
+            elif route.handler is not None:
+                with context.caused_by(
+                    correlation=envelope.correlation_id, causation=envelope.id, tenant=envelope.tenant_id
+                ):
+                    await route.handler(envelope, session)
+        if run_handler is not None:
+            await run_handler(run, session)
+        return outcomes
 
 
 class EventConsumer:
@@ -75,42 +223,36 @@ class EventConsumer:
         topic_prefix: str = "",
         max_attempts: int = 3,
         retry_backoff_seconds: float = 0.2,
-        batch_size: int = 500,
+        batch_size: int = 2000,
     ) -> None:
         self._db = database
-        self._processed = tables.processed_events
         self.group = group
+        self.routes = EventRoutes(tables.processed_events, consumer=group)
         self._prefix = topic_prefix
         self._max_attempts = max_attempts
         self._backoff = retry_backoff_seconds
         self._batch_size = batch_size
-        self._routes: dict[str, _Route[Any]] = {}
-        self._topics: dict[str, Topic] = {}
         self._broker: KafkaBroker | None = None
 
     def on(self, model: type[E]) -> Callable[[Handler], Handler]:
         """Register `handler(envelope, session)` for events of `model`'s type."""
+        return self.routes.on(model)
 
-        def register(handler: Handler) -> Handler:
-            if model.event_type in self._routes:
-                raise ValueError(f"{model.event_type} already has a handler in {self.group}")
-            self._routes[model.event_type] = _Route(model, handler)
-            self._topics[model.topic.name] = model.topic
-            return handler
-
-        return register
+    def on_batch(self, *models: type[DomainEvent]) -> Callable[[BatchHandler], BatchHandler]:
+        """Register `handler(envelopes, session)` for runs of consecutive events of these types."""
+        return self.routes.on_batch(*models)
 
     @property
     def topics(self) -> list[Topic]:
-        return list(self._topics.values())
+        return self.routes.topics
 
     def attach(self, broker: KafkaBroker) -> None:
         """Subscribe to every topic that has handlers, as ONE faststream subscriber: one consumer in the group,
         so a service joins its group once instead of rebalancing once per topic."""
         self._broker = broker
-        if not self._topics:
+        if not self.topics:
             return
-        names = [full_name(t.name, self._prefix) for t in self._topics.values()]
+        names = [full_name(t.name, self._prefix) for t in self.topics]
         broker.subscriber(
             *names,
             group_id=self.group,
@@ -119,8 +261,9 @@ class EventConsumer:
             batch=True,
             max_records=self._batch_size,
             batch_timeout_ms=50,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
             title=f"{self.group}:consumer",
-            description="Consumes: " + "; ".join(f"{t.name} ({t.description})" for t in self._topics.values()),
+            description="Consumes: " + "; ".join(f"{t.name} ({t.description})" for t in self.topics),
         )(self._consume)
 
     async def _consume(self, msg: KafkaMessage) -> None:
@@ -128,86 +271,62 @@ class EventConsumer:
         records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
         await self.process_batch(records)
 
-    async def process_batch(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
+    async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Handle records in order: all in one transaction if possible, else one by one."""
-        parsed: list[tuple[ConsumerRecord[Any, Any], Envelope[Any], _Route[Any]]] = []
+        decoded: list[Envelope[Any]] = []
+        topics: list[str] = []
+        skipped: list[str] = []
         for record in records:
-            base_topic = record.topic.removeprefix(self._prefix)
             try:
-                raw = RawEnvelope.model_validate_json(record.value)
-                route = self._routes.get(raw.type)
-                if route is None:
-                    self._count(base_topic, "skipped")
-                    continue
-                parsed.append((record, raw.parse_data(route.model), route))
-            except ValidationError:
+                decoded.append(self.routes.decode(record.value, record.headers))
+                topics.append(record.topic)
+            except NotForThisService:
+                skipped.append(record.topic)
+            except (ValidationError, ValueError):
                 break  # the slow path dead-letters it, in its place in the order
         else:
             try:
-                await self._apply_all(parsed)
-                return
+                async with self._db.transaction() as session:
+                    outcomes = await self.routes.apply(session, decoded)
             except Exception as exc:
-                if _is_infrastructure(exc):
+                if is_infrastructure(exc):
+                    log.warning("infrastructure unavailable; the batch will be redelivered", exc_info=True)
                     await asyncio.sleep(1.0)
                     raise
                 log.info("batch failed; replaying it record by record", extra={"error": str(exc)})
+            else:
+                for topic in skipped:
+                    self._count(topic, "skipped")
+                for topic, outcome in zip(topics, outcomes, strict=True):
+                    self._count(topic, outcome)
+                return
         for record in records:
             headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
             await self.process(record.topic, record.partition, record.offset, record.value, headers)
 
-    async def _apply_all(self, batch: list[tuple[ConsumerRecord[Any, Any], Envelope[Any], _Route[Any]]]) -> None:
-        if not batch:
-            return
-        p = self._processed
-        async with self._db.transaction() as session:
-            fresh = set(
-                (
-                    await session.scalars(
-                        pg_insert(p)
-                        .values([{"consumer": self.group, "event_id": e.id, "event_type": e.type} for _, e, _ in batch])
-                        .on_conflict_do_nothing()
-                        .returning(p.c.event_id)
-                    )
-                ).all()
-            )
-            outcomes = []
-            for record, envelope, route in batch:
-                if envelope.id not in fresh:
-                    outcomes.append((record.topic, "duplicate"))
-                    continue
-                fresh.discard(envelope.id)  # the same event twice in one batch: apply it once
-                with context.caused_by(
-                    correlation=envelope.correlation_id, causation=envelope.id, tenant=envelope.tenant_id
-                ):
-                    await route.handler(envelope, session)
-                outcomes.append((record.topic, "processed"))
-        for topic, outcome in outcomes:
-            self._count(topic.removeprefix(self._prefix), outcome)
-
     async def process(self, topic: str, partition: int, offset: int, body: bytes, headers: dict[str, Any]) -> str:
         """Handle one record; returns the outcome (processed, duplicate, skipped, dead-lettered)."""
-        base_topic = topic.removeprefix(self._prefix)
         try:
             raw = RawEnvelope.model_validate_json(body)
         except ValidationError as exc:
             await self._dead_letter(topic, partition, offset, body, headers, "invalid-envelope", exc)
-            return self._count(base_topic, "dead-lettered")
-        route = self._routes.get(raw.type)
-        if route is None:
-            return self._count(base_topic, "skipped")
+            return self._count(topic, "dead-lettered")
+        if not self.routes.handles(raw.type):
+            return self._count(topic, "skipped")
         try:
-            envelope: Envelope[Any] = raw.parse_data(route.model)
-        except ValidationError as exc:
+            envelope = self.routes.decode(body, [("ce_type", raw.type.encode())])
+        except (ValidationError, ValueError) as exc:
             await self._dead_letter(topic, partition, offset, body, headers, "invalid-payload", exc)
-            return self._count(base_topic, "dead-lettered")
+            return self._count(topic, "dead-lettered")
 
         with context.caused_by(correlation=raw.correlation_id, causation=raw.id, tenant=raw.tenant_id):
             for attempt in range(1, self._max_attempts + 1):
                 try:
-                    outcome = await self._apply(envelope, route.handler)
-                    return self._count(base_topic, outcome)
+                    async with self._db.transaction() as session:
+                        (outcome,) = await self.routes.apply(session, [envelope])
+                    return self._count(topic, outcome)
                 except Exception as exc:
-                    if _is_infrastructure(exc):
+                    if is_infrastructure(exc):
                         log.warning("infrastructure unavailable; will be redelivered", exc_info=True)
                         await asyncio.sleep(1.0)
                         raise
@@ -218,23 +337,9 @@ class EventConsumer:
                     )
                     if attempt == self._max_attempts:
                         await self._dead_letter(topic, partition, offset, body, headers, "handler-failed", exc)
-                        return self._count(base_topic, "dead-lettered")
+                        return self._count(topic, "dead-lettered")
                     await asyncio.sleep(self._backoff * attempt)
         raise AssertionError("unreachable")
-
-    async def _apply(self, envelope: Envelope[Any], handler: Handler) -> str:
-        p = self._processed
-        async with self._db.transaction() as session:
-            seen = await session.scalar(
-                select(p.c.event_id).where(p.c.consumer == self.group, p.c.event_id == envelope.id)
-            )
-            if seen is not None:
-                return "duplicate"
-            # The insert conflicts if a concurrent delivery of the same event got here first; the
-            # transaction then fails and the retry sees the row and reports a duplicate.
-            await session.execute(insert(p).values(consumer=self.group, event_id=envelope.id, event_type=envelope.type))
-            await handler(envelope, session)
-        return "processed"
 
     async def _dead_letter(
         self,
@@ -261,5 +366,5 @@ class EventConsumer:
         log.error("message dead-lettered", extra={"topic": topic, "offset": offset, "reason": reason})
 
     def _count(self, topic: str, outcome: str) -> str:
-        EVENTS_CONSUMED.labels(service=self.group, topic=topic, outcome=outcome).inc()
+        EVENTS_CONSUMED.labels(service=self.group, topic=topic.removeprefix(self._prefix), outcome=outcome).inc()
         return outcome

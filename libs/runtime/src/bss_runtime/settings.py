@@ -25,6 +25,7 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "ispbss"
     log_level: str = "INFO"
     consumer_max_attempts: int = Field(default=3, ge=1, description="Tries before a message is dead-lettered")
+    consumer_batch_size: int = Field(default=2000, ge=1, description="Records applied per consumer transaction")
     outbox_poll_seconds: float = Field(default=0.05, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
     db_pool_size: int = 10

@@ -11,12 +11,17 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 StopSource = Literal["stop", "nas"]
 NAS_RESET_CAUSE = "NAS-Reboot"
+# session_start_time is computed by the NAS or radius-ingest and may differ by seconds between the events of
+# one session; the row keeps the first one, and is found again within this window.
+START_DRIFT = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -71,3 +76,66 @@ def close_by_nas(row: SessionRow, earliest_reset_after_start: datetime | None) -
     if earliest_reset_after_start is None:
         return replace(row, stop_source=None, stop_time=None, terminate_cause=None)
     return replace(row, stop_source="nas", stop_time=earliest_reset_after_start, terminate_cause=NAS_RESET_CAUSE)
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One session row a batch of events changed: as stored before (None: new) and after."""
+
+    tenant_id: str
+    before: SessionRow | None
+    after: SessionRow
+
+
+# (tenant, nas_id, session start) -> the NAS's first reset after that start, if any
+ResetLookup = Callable[[str, str, datetime], datetime | None]
+
+
+def fold(
+    stored: Iterable[tuple[str, SessionRow]], incoming: Iterable[tuple[str, SessionRow]], first_reset: ResetLookup
+) -> list[RowChange]:
+    """Apply events (as rows, in order) to the stored rows they concern, one after the other exactly as if each
+    were applied alone, and return the net change of every row: a batch of events becomes one write per row."""
+    rows: dict[tuple[str, str], list[SessionRow]] = {}
+    before: dict[tuple[str, str, datetime], SessionRow | None] = {}
+    for tenant, row in stored:
+        rows.setdefault((tenant, row.session_key), []).append(row)
+        before[(tenant, row.session_key, row.start_time)] = row
+    for tenant, event in incoming:
+        candidates = rows.setdefault((tenant, event.session_key), [])
+        index = next((i for i, r in enumerate(candidates) if abs(r.start_time - event.start_time) <= START_DRIFT), None)
+        current = None if index is None else candidates[index]
+        merged = merge(current, event)
+        if merged is None:
+            continue
+        merged = close_by_nas(merged, first_reset(tenant, merged.nas_id, merged.start_time))
+        if merged == current:
+            continue
+        if index is None:
+            candidates.append(merged)
+            before.setdefault((tenant, merged.session_key, merged.start_time), None)
+        else:
+            candidates[index] = merged
+    changes = []
+    for (tenant, _), kept in rows.items():
+        for row in kept:
+            old = before[(tenant, row.session_key, row.start_time)]
+            if row != old:
+                changes.append(RowChange(tenant, old, row))
+    return changes
+
+
+def reset_lookup(resets: Iterable[tuple[str, str, datetime]]) -> ResetLookup:
+    """A `ResetLookup` over known (tenant, nas_id, reset time) triples."""
+    by_nas: dict[tuple[str, str], list[datetime]] = {}
+    for tenant, nas_id, at in resets:
+        by_nas.setdefault((tenant, nas_id), []).append(at)
+    for times in by_nas.values():
+        times.sort()
+
+    def first_after(tenant: str, nas_id: str, start: datetime) -> datetime | None:
+        times: Sequence[datetime] = by_nas.get((tenant, nas_id), ())
+        i = bisect_right(times, start)
+        return times[i] if i < len(times) else None
+
+    return first_after

@@ -1,9 +1,10 @@
 """Event handlers: each event type to its projection. The same registration serves the live consumer and
-the rebuild (anything with `on(Model)`), so that both apply events the same way."""
+the rebuild (both hold a `bss_runtime.consumer.EventRoutes`), so that both apply events the same way.
+RADIUS session events, the bulk of the traffic, are applied a batch at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -21,10 +22,13 @@ from reporting.service_layer import sessions as session_views
 from reporting.service_layer import sla as sla_views
 
 Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Envelope[Any]], AsyncSession], Awaitable[None]]
 
 
 class Registry(Protocol):
     def on(self, model: type[Any]) -> Callable[[Handler], Handler]: ...
+
+    def on_batch(self, *models: type[Any]) -> Callable[[BatchHandler], BatchHandler]: ...
 
 
 Clock = Callable[[], datetime]
@@ -89,10 +93,12 @@ def register(registry: Registry, rm: ReadModel, partitions: SessionPartitions, c
     async def dunning_execution(event: Envelope[Any], session: AsyncSession) -> None:
         await dunning_views.execution_changed(session, rm, event.tenant_id, event.data)
 
-    @on(radius.SessionStarted, radius.SessionUpdated, radius.SessionStopped)
-    async def radius_session(event: Envelope[Any], session: AsyncSession) -> None:
+    @registry.on_batch(radius.SessionStarted, radius.SessionUpdated, radius.SessionStopped)
+    async def radius_sessions(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
         try:
-            await session_views.session_event(session, rm, partitions, event.tenant_id, event.data, clock())
+            await session_views.session_events(
+                session, rm, partitions, [(e.tenant_id, e.data) for e in events], clock()
+            )
         except IntegrityError:
             # e.g. no partition for the row although the cache said there was one (a rebuild swapped the
             # tables, or the transaction that created it rolled back): forget the cache; the retry creates it.

@@ -1,8 +1,9 @@
 """Rebuild every read model from the topics: replay into a twin schema, then swap it in.
 
 1. A fresh schema `readmodel_rebuild` gets the same tables (from the same table definitions).
-2. Every source topic is read from its first offset up to its end, and each event is applied by the same
-   handlers the live consumer uses, recording it in the twin's processed-events table.
+2. Every source topic is read from its first offset up to its end, and applied by the same handlers and the
+   same apply step as the live consumer (`EventRoutes`: a batch per transaction, session events set-based),
+   recording every event in the twin's processed-events table.
 3. The live tables are locked (the processed-events table first: every live consumer transaction starts by
    writing to it, so once we hold it no live transaction is in flight and none can start). The events that
    arrived meanwhile are applied, and the schemas are renamed in the same transaction: the twin becomes
@@ -27,12 +28,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bss_contracts import DomainEvent, Envelope, RawEnvelope
-from bss_contracts.topics import Topic
+from bss_contracts import Envelope
+from bss_runtime.consumer import EventRoutes, NotForThisService
 from bss_runtime.db import Database
 from bss_runtime.kafka import full_name
 from reporting.adapters.partitions import SessionPartitions
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 TWIN_SCHEMA = f"{LIVE_SCHEMA}_rebuild"
 RETIRED_SCHEMA = f"{LIVE_SCHEMA}_retired"
 LOCK_TIMEOUT = "2s"
+REPLAY_BATCH = 5000  # records per transaction
 
 
 @dataclass
@@ -55,22 +56,6 @@ class RebuildReport:
     failed: int = 0
     swapped: bool = False
     differences: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (only live, only rebuilt)
-
-
-class _Routes:
-    """Collects the handlers as the live consumer does (`handlers.register` calls `on`)."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[type[DomainEvent], handlers.Handler]] = {}
-        self.topics: dict[str, Topic] = {}
-
-    def on(self, model: type[Any]) -> Callable[[handlers.Handler], handlers.Handler]:
-        def add(handler: handlers.Handler) -> handlers.Handler:
-            self.routes[model.event_type] = (model, handler)
-            self.topics[model.topic.name] = model.topic
-            return handler
-
-        return add
 
 
 class Rebuild:
@@ -85,7 +70,7 @@ class Rebuild:
             retention_months=settings.session_retention_months,
             ahead_months=settings.session_partitions_ahead,
         )
-        self.routes = _Routes()
+        self.routes = EventRoutes(self.twin.runtime.processed_events, consumer=settings.service_name)
         handlers.register(self.routes, self.twin, self.partitions, self.clock)
         self.report = RebuildReport()
 
@@ -140,7 +125,7 @@ class Rebuild:
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         prefix = self.settings.kafka_topic_prefix
         assigned = []
-        for topic in self.routes.topics.values():
+        for topic in self.routes.topics:
             name = full_name(topic.name, prefix)
             numbers = consumer.partitions_for_topic(name)
             if numbers is None:
@@ -154,7 +139,7 @@ class Rebuild:
     async def _replay(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
         """Apply every record before `ends`, in partition order, a batch per transaction."""
         while await _behind(consumer, ends):
-            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+            batches = await consumer.getmany(timeout_ms=500, max_records=REPLAY_BATCH)
             records = [r for tp, rs in batches.items() for r in rs if r.offset < ends.get(tp, 0)]
             for tp, rs in batches.items():  # don't read past the end of this pass
                 if rs and rs[-1].offset >= ends.get(tp, 0):
@@ -163,42 +148,43 @@ class Rebuild:
                 await self._apply(records)
 
     async def _apply(self, records: list[Any]) -> None:
-        async with self.database.transaction() as session:
-            for record in records:
-                await self._apply_one(session, record.value)
-
-    async def _apply_one(self, session: AsyncSession, value: bytes) -> None:
-        try:
-            raw = RawEnvelope.model_validate_json(value)
-            route = self.routes.routes.get(raw.type)
-            if route is None:
+        """One transaction per batch, through the live consumer's apply step; a batch that fails is applied
+        again one event at a time (savepoints), so that one bad event is left out as the live consumer would
+        dead-letter it."""
+        batch: list[Envelope[Any]] = []
+        for record in records:
+            try:
+                batch.append(self.routes.decode(record.value, record.headers))
+            except NotForThisService:
                 self.report.skipped += 1
-                return
-            envelope: Envelope[Any] = raw.parse_data(route[0])
-        except ValidationError:
-            self.report.failed += 1  # the live consumer dead-letters these
+            except (ValidationError, ValueError):
+                self.report.failed += 1  # the live consumer dead-letters these
+        if not batch:
             return
-        processed = self.twin.runtime.processed_events
+        try:
+            async with self.database.transaction() as session:
+                outcomes = await self.routes.apply(session, batch)
+        except Exception:
+            self.partitions.forget()
+            outcomes = []
+            async with self.database.transaction() as session:
+                for envelope in batch:
+                    outcomes.append(await self._apply_one(session, envelope))
+        self.report.applied += outcomes.count("processed")
+        self.report.duplicates += outcomes.count("duplicate")
+        self.report.failed += outcomes.count("failed")
+
+    async def _apply_one(self, session: AsyncSession, envelope: Envelope[Any]) -> str:
         for attempt in range(1, self.settings.consumer_max_attempts + 1):
             try:
                 async with session.begin_nested():
-                    fresh = await session.scalar(
-                        insert(processed)
-                        .values(consumer=self.settings.service_name, event_id=envelope.id, event_type=envelope.type)
-                        .on_conflict_do_nothing()
-                        .returning(processed.c.event_id)
-                    )
-                    if fresh is None:
-                        self.report.duplicates += 1
-                        return
-                    await route[1](envelope, session)
-                self.report.applied += 1
-                return
+                    (outcome,) = await self.routes.apply(session, [envelope])
+                return outcome
             except Exception:  # as the live consumer: retried, then left out (it would be dead-lettered)
                 self.partitions.forget()
                 if attempt == self.settings.consumer_max_attempts:
                     log.exception("event failed in rebuild", extra={"event_id": str(envelope.id)})
-                    self.report.failed += 1
+        return "failed"
 
     async def _lock_live(self, conn: AsyncConnection) -> None:
         tables = [

@@ -1,25 +1,25 @@
 """RADIUS sessions into the read model: one row per session (rules in domain/sessions.py), and the hourly
-rollup kept equal to the sum over the rows by moving each row's contribution whenever the row changes."""
+and daily rollups kept equal to the sum over the rows by moving each row's contribution whenever the row
+changes. Session events arrive in batches and are applied set-based (`session_events`); a NAS reset closes
+its sessions with one statement (`nas_reset`)."""
 
 # ruff: noqa: S608 - SQL is composed only with our own schema and table names; values are bound parameters
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events import radius as ev
 from reporting.adapters.partitions import SessionPartitions, month_of
 from reporting.adapters.tables import ReadModel
-from reporting.domain.sessions import NAS_RESET_CAUSE, SessionRow, close_by_nas, merge
+from reporting.domain.sessions import NAS_RESET_CAUSE, START_DRIFT, RowChange, SessionRow, fold, reset_lookup
 
-# session_start_time is computed by the NAS or radius-ingest and may differ by seconds between the events of
-# one session; the row keeps the first one, and is found again within this window.
-START_DRIFT = timedelta(days=1)
 SessionEvent = ev.SessionStarted | ev.SessionUpdated | ev.SessionStopped
 _ROW_FIELDS = [f.name for f in fields(SessionRow)]
 
@@ -51,49 +51,160 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-async def session_event(
+async def session_events(
     session: AsyncSession,
     rm: ReadModel,
     partitions: SessionPartitions,
-    tenant: str,
-    data: SessionEvent,
+    events: Sequence[tuple[str, SessionEvent]],
     now: datetime,
 ) -> None:
-    incoming = row_from_event(data)
-    if incoming.start_time < partitions.cutoff(now):
-        return  # past retention: it would be dropped with its partition anyway
-    s = rm.sessions
-    found = (
-        await session.execute(
-            select(*[s.c[name] for name in _ROW_FIELDS])
-            .where(
-                s.c.tenant_id == tenant,
-                s.c.session_key == incoming.session_key,
-                s.c.start_time.between(incoming.start_time - START_DRIFT, incoming.start_time + START_DRIFT),
-            )
-            .with_for_update()
-        )
-    ).first()
-    current = SessionRow(**found._asdict()) if found else None
-    merged = merge(current, incoming)
-    if merged is None:
+    """Apply (tenant, event) pairs, in order, as if one by one: read the rows they concern and their NASes'
+    resets in two statements, fold the events in memory (domain.sessions.fold), then write every changed row
+    with one upsert and the rollups' net changes with one upsert per rollup."""
+    cutoff = partitions.cutoff(now)
+    incoming = [(tenant, row) for tenant, data in events if (row := row_from_event(data)).start_time >= cutoff]
+    if not incoming:
+        return  # past retention: they would be dropped with their partition anyway
+    lo = min(row.start_time for _, row in incoming) - START_DRIFT
+    hi = max(row.start_time for _, row in incoming) + START_DRIFT
+    keys = sorted({(tenant, row.session_key) for tenant, row in incoming})
+    stored = await _stored_rows(session, rm, keys, lo, hi)
+    nases = sorted({(tenant, row.nas_id) for tenant, row in [*incoming, *stored]})
+    resets = await _resets_after(session, rm, nases, lo)
+    changes = fold(stored, incoming, reset_lookup(resets))
+    if not changes:
         return
-    merged = close_by_nas(merged, await _earliest_reset_after(session, rm, tenant, merged.nas_id, merged.start_time))
-    if merged == current:
-        return
-    values = {name: getattr(merged, name) for name in _ROW_FIELDS} | {"time": merged.time}
-    if current is None:
-        await partitions.ensure(session, month_of(merged.start_time))
-        await session.execute(insert(s).values(tenant_id=tenant, **values))
-    else:
+    for month in sorted({month_of(c.after.start_time) for c in changes if c.before is None}):
+        await partitions.ensure(session, month)
+    changes.sort(key=lambda c: (c.tenant_id, c.after.session_key, c.after.start_time))  # one lock order
+    await _upsert_rows(session, rm, changes)
+    hours: dict[tuple[str, datetime], list[int]] = {}
+    for c in changes:
+        for counted, sign in ((c.before, -1), (c.after, 1)):
+            if counted is not None:
+                sums = hours.setdefault((c.tenant_id, hour_of(counted.time)), [0, 0, 0, 0])
+                figures = (1, counted.input_octets, counted.output_octets, counted.session_time_seconds)
+                for i, value in enumerate(figures):
+                    sums[i] += sign * value
+    await _add_to_rollups(session, rm, hours)
+
+
+async def _stored_rows(
+    session: AsyncSession, rm: ReadModel, keys: Sequence[tuple[str, str]], lo: datetime, hi: datetime
+) -> list[tuple[str, SessionRow]]:
+    columns = ", ".join(f"s.{name}" for name in _ROW_FIELDS)
+    found = await session.execute(
+        text(
+            f"""
+            SELECT s.tenant_id, {columns}
+            FROM "{rm.schema}".sessions s
+            JOIN unnest(CAST(:tenants AS text[]), CAST(:keys AS text[])) AS k(tenant_id, session_key)
+              ON s.tenant_id = k.tenant_id AND s.session_key = k.session_key
+            WHERE s.start_time BETWEEN :lo AND :hi
+            ORDER BY s.tenant_id, s.session_key, s.start_time
+            FOR UPDATE OF s
+            """
+        ),
+        {"tenants": [t for t, _ in keys], "keys": [k for _, k in keys], "lo": lo, "hi": hi},
+    )
+    return [(r[0], SessionRow(*r[1:])) for r in found.all()]
+
+
+async def _resets_after(
+    session: AsyncSession, rm: ReadModel, nases: Sequence[tuple[str, str]], after: datetime
+) -> list[tuple[str, str, datetime]]:
+    found = await session.execute(
+        text(
+            f"""
+            SELECT r.tenant_id, r.nas_id, r.event_time
+            FROM "{rm.schema}".nas_resets r
+            JOIN unnest(CAST(:tenants AS text[]), CAST(:nases AS text[])) AS n(tenant_id, nas_id)
+              ON r.tenant_id = n.tenant_id AND r.nas_id = n.nas_id
+            WHERE r.event_time > :after
+            """
+        ),
+        {"tenants": [t for t, _ in nases], "nases": [n for _, n in nases], "after": after},
+    )
+    return [(r[0], r[1], r[2]) for r in found.all()]
+
+
+# The columns of a session row and the array type each is sent as.
+_ROW_TYPES = {
+    **dict.fromkeys(["tenant_id", "session_key", "username", "acct_session_id", "nas_id", "nas_ip_address"], "text"),
+    **dict.fromkeys(["framed_ip_address", "framed_ipv6_prefix", "delegated_ipv6_prefix"], "text"),
+    **dict.fromkeys(["calling_station_id", "stop_source", "terminate_cause"], "text"),
+    **dict.fromkeys(["start_time", "event_time", "time", "stop_time"], "timestamptz"),
+    **dict.fromkeys(["session_time_seconds", "input_octets", "output_octets"], "bigint"),
+}
+
+
+async def _upsert_rows(session: AsyncSession, rm: ReadModel, changes: Sequence[RowChange]) -> None:
+    names = list(_ROW_TYPES)
+    arrays = ", ".join(f"CAST(:{n} AS {t}[])" for n, t in _ROW_TYPES.items())
+    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n not in ("tenant_id", "session_key", "start_time"))
+    params: dict[str, list[object]] = {n: [] for n in names}
+    for c in changes:
+        params["tenant_id"].append(c.tenant_id)
+        params["time"].append(c.after.time)
+        for name in _ROW_FIELDS:
+            params[name].append(getattr(c.after, name))
+    await session.execute(
+        text(
+            f"""
+            INSERT INTO "{rm.schema}".sessions ({", ".join(names)})
+            SELECT * FROM unnest({arrays})
+            ON CONFLICT (tenant_id, session_key, start_time) DO UPDATE SET {updates}
+            """
+        ),
+        params,
+    )
+
+
+async def _add_to_rollups(session: AsyncSession, rm: ReadModel, hours: dict[tuple[str, datetime], list[int]]) -> None:
+    """Add net changes to the hourly and daily rollups (one upsert each); rows left with no session go."""
+    days: dict[tuple[str, date], list[int]] = {}
+    for (tenant, hour), sums in hours.items():
+        day = days.setdefault((tenant, hour.date()), [0, 0, 0, 0])
+        for i, value in enumerate(sums):
+            day[i] += value
+    for table, key, kind, deltas in (
+        ("session_hours", "hour", "timestamptz", dict(hours)),
+        ("session_days", "day", "date", dict(days)),
+    ):
+        moved = sorted((k, v) for k, v in deltas.items() if any(v))
+        if not moved:
+            continue
+        params = {
+            "tenants": [t for (t, _), _ in moved],
+            "keys": [k for (_, k), _ in moved],
+            **{c: [v[i] for _, v in moved] for i, c in enumerate(("n", "i", "o", "t"))},
+        }
         await session.execute(
-            update(s)
-            .where(
-                s.c.tenant_id == tenant, s.c.session_key == current.session_key, s.c.start_time == current.start_time
-            )
-            .values(**values)
+            text(
+                f"""
+                INSERT INTO "{rm.schema}".{table}
+                    (tenant_id, {key}, sessions, input_octets, output_octets, session_time_seconds)
+                SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:keys AS {kind}[]), CAST(:n AS bigint[]),
+                                     CAST(:i AS bigint[]), CAST(:o AS bigint[]), CAST(:t AS bigint[]))
+                ON CONFLICT (tenant_id, {key}) DO UPDATE SET
+                    sessions = {table}.sessions + EXCLUDED.sessions,
+                    input_octets = {table}.input_octets + EXCLUDED.input_octets,
+                    output_octets = {table}.output_octets + EXCLUDED.output_octets,
+                    session_time_seconds = {table}.session_time_seconds + EXCLUDED.session_time_seconds
+                """
+            ),
+            params,
         )
-    await _move_in_hours(session, rm, tenant, current, merged)
+        await session.execute(
+            text(
+                f"""
+                DELETE FROM "{rm.schema}".{table} r
+                USING unnest(CAST(:tenants AS text[]), CAST(:keys AS {kind}[])) AS k(tenant_id, {key})
+                WHERE r.tenant_id = k.tenant_id AND r.{key} = k.{key} AND r.sessions = 0
+                """
+            ),
+            {"tenants": params["tenants"], "keys": params["keys"]},
+        )
 
 
 async def nas_reset(
@@ -134,61 +245,11 @@ async def nas_reset(
         ),
         {"tenant": tenant, "nas": data.nas_id, "reset": data.event_time, "cause": NAS_RESET_CAUSE},
     )
-    totals = [0, 0, 0, 0]
+    hours: dict[tuple[str, datetime], list[int]] = {}
+    arrive = hours.setdefault((tenant, hour_of(data.event_time)), [0, 0, 0, 0])
     for hour, *sums in moved.all():
-        await _add_to_hour(session, rm, tenant, hour, *(-int(v) for v in sums))
-        totals = [a + int(b) for a, b in zip(totals, sums, strict=True)]
-    if totals[0]:
-        await _add_to_hour(session, rm, tenant, hour_of(data.event_time), *totals)
-
-
-async def _add_to_hour(
-    session: AsyncSession,
-    rm: ReadModel,
-    tenant: str,
-    hour: datetime,
-    sessions: int,
-    input_octets: int,
-    output_octets: int,
-    session_time_seconds: int,
-) -> None:
-    """Add to one hour, and its day, of the rollups (negative numbers take away); a row left with no session
-    goes."""
-    sums = {
-        "sessions": sessions,
-        "input_octets": input_octets,
-        "output_octets": output_octets,
-        "session_time_seconds": session_time_seconds,
-    }
-    for table, key, value in ((rm.session_hours, "hour", hour), (rm.session_days, "day", hour.date())):
-        stmt = pg_insert(table).values(tenant_id=tenant, **{key: value}, **sums)
-        remaining = await session.scalar(
-            stmt.on_conflict_do_update(
-                index_elements=[table.c.tenant_id, table.c[key]],
-                set_={c: table.c[c] + stmt.excluded[c] for c in sums},
-            ).returning(table.c.sessions)
-        )
-        if remaining == 0:
-            await session.execute(delete(table).where(table.c.tenant_id == tenant, table.c[key] == value))
-
-
-async def _move_in_hours(
-    session: AsyncSession, rm: ReadModel, tenant: str, old: SessionRow | None, new: SessionRow
-) -> None:
-    if old is not None:
-        await _add_to_hour(
-            session, rm, tenant, hour_of(old.time), -1, -old.input_octets, -old.output_octets, -old.session_time_seconds
-        )
-    await _add_to_hour(
-        session, rm, tenant, hour_of(new.time), 1, new.input_octets, new.output_octets, new.session_time_seconds
-    )
-
-
-async def _earliest_reset_after(
-    session: AsyncSession, rm: ReadModel, tenant: str, nas_id: str, start: datetime
-) -> datetime | None:
-    r = rm.nas_resets
-    result: datetime | None = await session.scalar(
-        select(func.min(r.c.event_time)).where(r.c.tenant_id == tenant, r.c.nas_id == nas_id, r.c.event_time > start)
-    )
-    return result
+        leave = hours.setdefault((tenant, hour), [0, 0, 0, 0])
+        for i, value in enumerate(sums):
+            leave[i] -= int(value)
+            arrive[i] += int(value)
+    await _add_to_rollups(session, rm, hours)
