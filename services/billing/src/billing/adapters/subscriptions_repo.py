@@ -1,16 +1,18 @@
 """Queries on plans, subscriptions, usage samples and closed usage periods; every one filtered by tenant_id."""
 
+# ruff: noqa: S608 - SQL is composed only with our own table names; values are bound parameters
+
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Row, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters.tables import plans, subscribers, subscriptions, usage_periods, usage_samples
+from billing.domain.usage import Sample
 
 # --- plans ------------------------------------------------------------------------------------------------------
 
@@ -99,23 +101,31 @@ async def list_subscriptions(
     return (await session.execute(stmt.order_by(subscriptions.c.created_at, subscriptions.c.id))).all()
 
 
-async def subscriptions_of_username(session: AsyncSession, tenant_id: str, username: str) -> list[str]:
-    """Subscriptions billing this username's sessions, share-locked so that a period close (which takes them
-    FOR UPDATE) either sees the caller's new sample or finishes first and is then marked for re-billing."""
-    stmt = (
-        select(subscriptions.c.id)
-        .join(
-            subscribers,
-            and_(
-                subscribers.c.tenant_id == subscriptions.c.tenant_id,
-                subscribers.c.subscriber_id == subscriptions.c.subscriber_id,
-            ),
-        )
-        .where(subscriptions.c.tenant_id == tenant_id, subscribers.c.username == username)
-        .order_by(subscriptions.c.id)
-        .with_for_update(of=subscriptions, read=True)
+async def subscriptions_of_usernames(
+    session: AsyncSession, usernames: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """(tenant, username) -> the subscriptions billing that username's sessions, share-locked so that a period
+    close (which takes them FOR UPDATE) either sees the caller's new samples or finishes first and is then
+    marked for re-billing."""
+    if not usernames:
+        return {}
+    found = await session.execute(
+        text(
+            f"""
+            SELECT s.tenant_id, u.username, s.id
+            FROM unnest(CAST(:tenants AS text[]), CAST(:usernames AS text[])) AS u(tenant_id, username)
+            JOIN {subscribers.name} b ON b.tenant_id = u.tenant_id AND b.username = u.username
+            JOIN {subscriptions.name} s ON s.tenant_id = b.tenant_id AND s.subscriber_id = b.subscriber_id
+            ORDER BY s.tenant_id, s.id
+            FOR SHARE OF s
+            """
+        ),
+        {"tenants": [t for t, _ in usernames], "usernames": [u for _, u in usernames]},
     )
-    return list((await session.execute(stmt)).scalars())
+    out: dict[tuple[str, str], list[str]] = {}
+    for tenant_id, username, subscription_id in found.all():
+        out.setdefault((tenant_id, username), []).append(subscription_id)
+    return out
 
 
 async def claim_due_subscription(
@@ -154,32 +164,38 @@ async def claim_due_subscription(
 # --- usage ------------------------------------------------------------------------------------------------------
 
 
-async def record_sample(
-    session: AsyncSession,
-    tenant_id: str,
-    *,
-    session_key: str,
-    bucket_start: datetime,
-    username: str,
-    input_octets: int,
-    output_octets: int,
-) -> bool:
-    """Keep the highest cumulative counters per session and bucket; True if anything grew (a redelivered or
-    older interim changes nothing)."""
-    insert_sample = pg_insert(usage_samples).values(
-        tenant_id=tenant_id, session_key=session_key, bucket_start=bucket_start, username=username,
-        input_octets=input_octets, output_octets=output_octets,
-    )  # fmt: skip
-    new = insert_sample.excluded
-    stmt = insert_sample.on_conflict_do_update(
-        index_elements=["tenant_id", "session_key", "bucket_start"],
-        set_={
-            "input_octets": func.greatest(usage_samples.c.input_octets, new.input_octets),
-            "output_octets": func.greatest(usage_samples.c.output_octets, new.output_octets),
+async def record_samples(
+    session: AsyncSession, samples: Mapping[tuple[str, str, datetime], Sample]
+) -> list[tuple[str, str, datetime]]:
+    """Keep the highest cumulative counters per (tenant, session, bucket), one statement for all; returns
+    (tenant, username, bucket) of every sample that grew (a redelivered or older interim changes nothing)."""
+    if not samples:
+        return []
+    ordered = sorted(samples.items())  # one lock order for concurrent consumers
+    grown = await session.execute(
+        text(
+            f"""
+            INSERT INTO {usage_samples.name} AS u
+                (tenant_id, session_key, bucket_start, username, input_octets, output_octets)
+            SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:keys AS text[]), CAST(:buckets AS timestamptz[]),
+                                 CAST(:usernames AS text[]), CAST(:ins AS bigint[]), CAST(:outs AS bigint[]))
+            ON CONFLICT (tenant_id, session_key, bucket_start) DO UPDATE SET
+                input_octets = greatest(u.input_octets, EXCLUDED.input_octets),
+                output_octets = greatest(u.output_octets, EXCLUDED.output_octets)
+            WHERE EXCLUDED.input_octets > u.input_octets OR EXCLUDED.output_octets > u.output_octets
+            RETURNING u.tenant_id, u.username, u.bucket_start
+            """
+        ),
+        {
+            "tenants": [t for (t, _, _), _ in ordered],
+            "keys": [k for (_, k, _), _ in ordered],
+            "buckets": [b for (_, _, b), _ in ordered],
+            "usernames": [s.username for _, s in ordered],
+            "ins": [s.input_octets for _, s in ordered],
+            "outs": [s.output_octets for _, s in ordered],
         },
-        where=(new.input_octets > usage_samples.c.input_octets) | (new.output_octets > usage_samples.c.output_octets),
-    ).returning(literal(1))
-    return (await session.execute(stmt)).first() is not None
+    )
+    return [(r[0], r[1], r[2]) for r in grown.all()]
 
 
 async def usage_between(
@@ -217,22 +233,28 @@ async def usage_between(
     return int(row[0]), int(row[1])
 
 
-async def mark_periods_dirty(
-    session: AsyncSession, tenant_id: str, subscription_ids: Sequence[str], changed_bucket: datetime, at: datetime
-) -> int:
-    """Closed periods whose usage a sample in `changed_bucket` changes: those ending after it."""
-    stmt = (
-        update(usage_periods)
-        .where(
-            usage_periods.c.tenant_id == tenant_id,
-            usage_periods.c.subscription_id.in_(subscription_ids),
-            usage_periods.c.ends_at > changed_bucket,
-            usage_periods.c.dirty_since.is_(None),
-        )
-        .values(dirty_since=at)
+async def mark_periods_dirty_from(
+    session: AsyncSession, changed: Sequence[tuple[str, str, datetime]], at: datetime
+) -> None:
+    """For each (tenant, subscription, earliest changed bucket): mark its closed periods that a sample in that
+    bucket (or a later one) changes, those ending after it."""
+    await session.execute(
+        text(
+            f"""
+            UPDATE {usage_periods.name} p SET dirty_since = :at
+            FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[]), CAST(:buckets AS timestamptz[]))
+                AS c(tenant_id, subscription_id, bucket)
+            WHERE p.tenant_id = c.tenant_id AND p.subscription_id = c.subscription_id AND p.ends_at > c.bucket
+              AND p.dirty_since IS NULL
+            """
+        ),
+        {
+            "tenants": [t for t, _, _ in changed],
+            "ids": [s for _, s, _ in changed],
+            "buckets": [b for _, _, b in changed],
+            "at": at,
+        },
     )
-    result = await session.execute(stmt)
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def postpone_dirty_periods(session: AsyncSession, tenant_id: str, subscription_id: str, until: datetime) -> None:

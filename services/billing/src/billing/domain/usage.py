@@ -8,10 +8,12 @@ before the period's end minus its latest counters before the period's start.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Protocol
 
 from billing.domain.amounts import round_half_away
 
@@ -45,3 +47,40 @@ def overage_charge(
     over = 0 if included_octets is None else max(0, total_octets - included_octets)
     billed = -(-over // increment_octets) * increment_octets
     return OverageCharge(over, billed, round_half_away(Fraction(billed * price_per_gb_minor, GB)))
+
+
+class SessionCounters(Protocol):
+    @property
+    def session_key(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def input_octets(self) -> int: ...
+    @property
+    def output_octets(self) -> int: ...
+
+
+@dataclass
+class Sample:
+    """The highest cumulative counters of one session seen in one bucket."""
+
+    username: str
+    input_octets: int
+    output_octets: int
+
+
+def collapse_samples(events: Iterable[tuple[str, SessionCounters]]) -> dict[tuple[str, str, datetime], Sample]:
+    """(tenant, session event) pairs -> one sample per (tenant, session, bucket): the highest counters of each
+    (a maximum does not depend on the order, so many events make the same samples as one at a time)."""
+    out: dict[tuple[str, str, datetime], Sample] = {}
+    for tenant, e in events:
+        key = (tenant, e.session_key, bucket_of(e.event_time))
+        found = out.get(key)
+        if found is None:
+            out[key] = Sample(e.username, e.input_octets, e.output_octets)
+        else:
+            found.input_octets = max(found.input_octets, e.input_octets)
+            found.output_octets = max(found.output_octets, e.output_octets)
+    return out

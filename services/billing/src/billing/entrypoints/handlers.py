@@ -1,6 +1,10 @@
-"""Event handlers: our copy of customers and subscribers, and RADIUS session counters for usage billing."""
+"""Event handlers: our copy of customers and subscribers, and RADIUS session counters for usage billing (a batch
+of session events at a time)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,10 +66,6 @@ def register(consumer: EventConsumer, deps: Deps) -> None:
         s = await keep_status(event, session)
         await subscriptions.follow_termination(session, deps, event.tenant_id, s.subscriber_id, s.changed_at)
 
-    async def on_session(
-        event: Envelope[SessionStarted] | Envelope[SessionUpdated] | Envelope[SessionStopped], session: AsyncSession
-    ) -> None:
-        await usage.record_session(session, deps, event.tenant_id, event.data)
-
-    for session_model in (SessionStarted, SessionUpdated, SessionStopped):
-        consumer.on(session_model)(on_session)
+    @consumer.on_batch(SessionStarted, SessionStopped, SessionUpdated)
+    async def on_sessions(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await usage.record_sessions(session, deps, [(e.tenant_id, e.data) for e in events])

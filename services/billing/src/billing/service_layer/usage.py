@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from billing.adapters import repository as billing_repo
 from billing.adapters import subscriptions_repo as repo
 from billing.domain.amounts import Line, line_with_amount, make_line, totals
 from billing.domain.calendar import Period, billing_cycle
-from billing.domain.usage import GB, OverageCharge, bucket_of, overage_charge
+from billing.domain.usage import GB, OverageCharge, collapse_samples, overage_charge
 from billing.service_layer import credit_notes, invoicing
 from billing.service_layer.deps import Deps
 from bss_contracts.events.billing import UsageAggregated
@@ -37,15 +38,24 @@ RETRY_AFTER = timedelta(minutes=15)
 log = logging.getLogger(__name__)
 
 
-async def record_session(session: AsyncSession, deps: Deps, tenant_id: str, event: SessionEvent) -> None:
-    subscription_ids = await repo.subscriptions_of_username(session, tenant_id, event.username)
-    bucket = bucket_of(event.event_time)
-    changed = await repo.record_sample(
-        session, tenant_id, session_key=event.session_key, bucket_start=bucket, username=event.username,
-        input_octets=event.input_octets, output_octets=event.output_octets,
-    )  # fmt: skip
-    if changed and subscription_ids:
-        await repo.mark_periods_dirty(session, tenant_id, subscription_ids, bucket, deps.clock.now())
+async def record_sessions(session: AsyncSession, deps: Deps, events: Sequence[tuple[str, SessionEvent]]) -> None:
+    """Record a batch of (tenant, session event) pairs as if one by one: the highest counters per (session,
+    15-minute bucket) are the same whatever the order, so the batch collapses to one sample per bucket and one
+    upsert; closed periods a grown sample changes are marked for re-billing with one statement."""
+    if not events:
+        return
+    samples = collapse_samples(events)
+    usernames = sorted({(tenant, s.username) for (tenant, _, _), s in samples.items()})
+    subscriptions = await repo.subscriptions_of_usernames(session, usernames)
+    grown = await repo.record_samples(session, samples)
+    earliest: dict[str, datetime] = {}
+    for tenant, username, bucket in grown:
+        for subscription_id in subscriptions.get((tenant, username), ()):
+            if subscription_id not in earliest or bucket < earliest[subscription_id]:
+                earliest[subscription_id] = bucket
+    if earliest:
+        tenants = {sid: tenant for (tenant, _), sids in subscriptions.items() for sid in sids}
+        await repo.mark_periods_dirty_from(session, [(tenants[s], s, b) for s, b in earliest.items()], deps.clock.now())
 
 
 @dataclass(frozen=True)
