@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -85,7 +84,7 @@ ROW = SessionRow(
 
 
 def at_minute(m: int, **changes: object) -> SessionRow:
-    return replace(ROW, event_time=T0 + timedelta(minutes=m), session_time_seconds=60 * m, **changes)  # type: ignore[arg-type]
+    return ROW._replace(event_time=T0 + timedelta(minutes=m), session_time_seconds=60 * m, **changes)  # type: ignore[arg-type]
 
 
 def stop(m: int) -> SessionRow:
@@ -108,7 +107,7 @@ def test_counters_only_move_forward_and_a_stop_is_final() -> None:
 def test_the_start_time_of_the_first_event_is_kept() -> None:
     current = merge(None, at_minute(1))
     assert current is not None
-    drifted = merge(current, replace(at_minute(2), start_time=T0 + timedelta(seconds=1)))
+    drifted = merge(current, at_minute(2)._replace(start_time=T0 + timedelta(seconds=1)))
     assert drifted is not None and drifted.start_time == T0
 
 

@@ -159,7 +159,11 @@ class EventRoutes:
     def decode(self, value: bytes, headers: Sequence[tuple[str, bytes]] | None) -> Envelope[Any]:
         """The record as a typed envelope. Raises NotForThisService for types without a handler and
         ValidationError for an invalid envelope or payload."""
-        event_type = next((v.decode(errors="replace") for k, v in headers or () if k == "ce_type"), None)
+        event_type = None
+        for name, header in headers or ():
+            if name == "ce_type":
+                event_type = header.decode(errors="replace")
+                break
         if event_type is None:  # a producer without CloudEvents headers: read the type from the body
             event_type = RawEnvelope.model_validate_json(value).type
         route = self._routes.get(event_type)
@@ -209,6 +213,12 @@ class EventRoutes:
         if run_handler is not None:
             await run_handler(run, session)
         return outcomes
+
+
+async def _undecoded(message: KafkaMessage) -> Any:
+    """The body our subscriber gets: the records as they are (faststream would json-decode each of them, and
+    we decode each record ourselves, by its type)."""
+    return message.raw_message
 
 
 class EventConsumer:
@@ -262,12 +272,12 @@ class EventConsumer:
             max_records=self._batch_size,
             batch_timeout_ms=50,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            decoder=_undecoded,  # we decode each record ourselves, by its type
             title=f"{self.group}:consumer",
             description="Consumes: " + "; ".join(f"{t.name} ({t.description})" for t in self.topics),
         )(self._consume)
 
-    async def _consume(self, msg: KafkaMessage) -> None:
-        raw = msg.raw_message
+    async def _consume(self, raw: Any) -> None:
         records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
         await self.process_batch(records)
 

@@ -8,7 +8,6 @@ its sessions with one statement (`nas_reset`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
@@ -21,7 +20,7 @@ from reporting.adapters.tables import ReadModel
 from reporting.domain.sessions import NAS_RESET_CAUSE, START_DRIFT, RowChange, SessionRow, fold, reset_lookup
 
 SessionEvent = ev.SessionStarted | ev.SessionUpdated | ev.SessionStopped
-_ROW_FIELDS = [f.name for f in fields(SessionRow)]
+_ROW_FIELDS = list(SessionRow._fields)
 
 
 def row_from_event(data: SessionEvent) -> SessionRow:
@@ -43,7 +42,7 @@ def row_from_event(data: SessionEvent) -> SessionRow:
         output_octets=data.output_octets,
         stop_source="stop" if stopped else None,
         stop_time=data.event_time if stopped else None,
-        terminate_cause=data.terminate_cause if isinstance(data, ev.SessionStopped) else None,
+        terminate_cause=data.terminate_cause if stopped else None,  # type: ignore[union-attr]
     )
 
 
@@ -61,12 +60,16 @@ async def session_events(
     """Apply (tenant, event) pairs, in order, as if one by one: read the rows they concern and their NASes'
     resets in two statements, fold the events in memory (domain.sessions.fold), then write every changed row
     with one upsert and the rollups' net changes with one upsert per rollup."""
+    incoming = [(tenant, row_from_event(data)) for tenant, data in events]
+    starts = [row.start_time for _, row in incoming]
+    lo, hi = min(starts), max(starts)
     cutoff = partitions.cutoff(now)
-    incoming = [(tenant, row) for tenant, data in events if (row := row_from_event(data)).start_time >= cutoff]
-    if not incoming:
-        return  # past retention: they would be dropped with their partition anyway
-    lo = min(row.start_time for _, row in incoming) - START_DRIFT
-    hi = max(row.start_time for _, row in incoming) + START_DRIFT
+    if lo < cutoff:  # past retention: they would be dropped with their partition anyway
+        incoming = [(tenant, row) for tenant, row in incoming if row.start_time >= cutoff]
+        if not incoming:
+            return
+        lo = min(row.start_time for _, row in incoming)
+    lo, hi = lo - START_DRIFT, hi + START_DRIFT
     keys = sorted({(tenant, row.session_key) for tenant, row in incoming})
     stored = await _stored_rows(session, rm, keys, lo, hi)
     nases = sorted({(tenant, row.nas_id) for tenant, row in [*incoming, *stored]})
