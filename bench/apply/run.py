@@ -48,6 +48,7 @@ from bss_contracts import topics
 from bss_runtime.consumer import EventRoutes
 from bss_runtime.db import Database
 from bss_runtime.kafka import ensure_topics
+from bss_runtime.service import tune_garbage_collector
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import build_tables
 from reporting.config import Settings as ReportingSettings
@@ -392,6 +393,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 settings = ReportingSettings(
                     database_url=url, kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix
                 )
+                tune_garbage_collector()  # as `python -m reporting.rebuild` does
                 rebuild = TimedRebuild(settings)
                 before = cpu.self_cpu()
                 report = await rebuild.run(swap=False)

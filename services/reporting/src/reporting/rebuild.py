@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 
+from bss_runtime.service import tune_garbage_collector
 from bss_runtime.telemetry import configure_logging
 from reporting.config import Settings
 from reporting.service_layer.rebuild import Rebuild
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(f"{settings.service_name}-rebuild", settings.log_level)
+    tune_garbage_collector()
     report = asyncio.run(Rebuild(settings).run(swap=not args.verify))
     print(json.dumps(report.__dict__, default=str))
     return 1 if report.differences else 0
