@@ -137,6 +137,8 @@ def tail_command(
     """A topic's records decoded as envelopes, one line each (or one JSON object per line). Without a start
     option: the last 10 records of each partition."""
     name = inventory.topic_name(topic)
+    if sum((from_beginning, since is not None, offset is not None)) > 1:
+        raise BadInput("give at most one of --from-beginning, --since, --offset")
     start_at = inventory.since(since) if since else None
     at_offset = tail.parse_offset(offset) if offset else None
     filters = tail.Filters(type=type_, tenant=tenant, key=key)
@@ -302,29 +304,40 @@ def replay_command(
         print(f"{'would reset' if dry_run else 'reset'} {chosen.name} to {at.astimezone(UTC).isoformat()}")
 
 
-def _fail(code: int, message: str) -> None:
+def _error(code: int, message: str) -> int:
     print(f"bssctl: {message}", file=sys.stderr)
-    sys.exit(code)
+    return code
+
+
+def _exit_code(argv: Sequence[str] | None) -> int:
+    try:
+        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except BadInput as exc:
+        return _error(BAD_INPUT, str(exc))
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except NoArgsIsHelpError as exc:  # `bssctl` or `bssctl dlq` alone: the help, as --help would print it
+        print(exc.format_message())
+        return OK
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "bssctl"
+        return _error(BAD_INPUT, f"{exc.format_message()} (see: {where} --help)")
+    except (typer.Abort, KeyboardInterrupt):
+        return OK
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # unreachable broker or database, or a failure of ours: one line, not a traceback
+        return _error(UNAVAILABLE, f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+    return code if isinstance(code, int) else OK
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The entry point: run the command, map every failure to one stderr line and an exit code."""
     logging.basicConfig(level=logging.CRITICAL)  # aiokafka logs retries with tracebacks: not for this screen
     try:
-        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except BadInput as exc:
-        _fail(BAD_INPUT, str(exc))
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except NoArgsIsHelpError as exc:  # `bssctl` or `bssctl dlq` alone: the help, as --help would print it
-        print(exc.format_message())
-    except UsageError as exc:
-        hint = f" (see: bssctl {exc.ctx.command_path.partition(' ')[2]} --help)".replace("  ", " ") if exc.ctx else ""
-        _fail(BAD_INPUT, f"{exc.format_message()}{hint}")
-    except typer.Abort:
-        _fail(BAD_INPUT, "aborted")
-    except KeyboardInterrupt:
-        sys.exit(OK)
-    except Exception as exc:  # unreachable broker or database, or a failure of ours: one line, not a traceback
-        _fail(UNAVAILABLE, f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
-    sys.exit(code if isinstance(code, int) else OK)
+        code = _exit_code(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `bssctl tail ... | head`: the reader has gone, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = OK
+    sys.exit(code)
