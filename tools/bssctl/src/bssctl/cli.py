@@ -77,8 +77,8 @@ def _table(rows: Sequence[dict[str, Any]], empty: str = "(none)") -> None:
     if not rows:
         print(empty)
         return
-    columns = list(rows[0])
-    cells = [[("-" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    columns = list(dict.fromkeys(c for r in rows for c in r))  # every row's columns, in first-seen order
+    cells = [[("-" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
