@@ -40,11 +40,11 @@ class Bssctl:
         base = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
         return base | {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "KAFKA_TOPIC_PREFIX": self.prefix} | self.env | extra
 
-    async def start(self, *args: str, **env: str) -> asyncio.subprocess.Process:
+    async def start(self, *args: str, stdout: Any = asyncio.subprocess.PIPE, **env: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             str(BSSCTL),
             *args,
-            stdout=asyncio.subprocess.PIPE,
+            stdout=stdout,
             stderr=asyncio.subprocess.PIPE,
             env=self.environment(**env),
         )

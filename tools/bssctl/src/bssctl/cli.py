@@ -145,8 +145,10 @@ def tail_command(
 
     async def work(cluster: Cluster) -> None:
         begin = await tail.starts(cluster, name, from_beginning=from_beginning, since=start_at, offset=at_offset)
-        async for record in tail.tail(cluster, name, begin, filters, follow=follow, limit=limit):
-            print(json.dumps(record.to_json(), default=str) if as_json else tail.line(record), flush=follow)
+        async for batch in tail.tail(cluster, name, begin, filters, follow=follow, limit=limit):
+            sys.stdout.write("".join(f"{r.json_line() if as_json else tail.line(r)}\n" for r in batch))
+            if follow:
+                sys.stdout.flush()
 
     _run(ctx, work)
 

@@ -75,16 +75,18 @@ async def tail(
     *,
     follow: bool = False,
     limit: int | None = None,
-) -> AsyncIterator[Record]:
-    shown = 0
-    if limit is not None and limit <= 0:
-        return
-    async for record in cluster.read(begin, follow=follow):
-        if filters.match(record):
-            yield record
-            shown += 1
-            if limit is not None and shown >= limit:
-                return
+) -> AsyncIterator[list[Record]]:
+    """The matching records, a fetched batch at a time (so that a follower flushes its output once a batch)."""
+    left = limit
+    async for batch in cluster.read_batches(begin, follow=follow):
+        matching = [r for r in batch if filters.match(r)]
+        if left is not None:
+            matching = matching[:left]
+            left -= len(matching)
+        if matching:
+            yield matching
+        if left is not None and left <= 0:
+            return
 
 
 def line(record: Record) -> str:
