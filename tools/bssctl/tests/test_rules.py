@@ -94,5 +94,6 @@ def test_the_tree_hangs_each_event_under_its_cause_and_shows_a_duplicate_once() 
         f"├─ t.1  {(NOW + timedelta(minutes=1)).isoformat()}  bss.t[0@1]  subject=s id={b}",
         f"│  └─ t.2  {(NOW + timedelta(minutes=2)).isoformat()}  bss.t[0@2]  subject=s id={c}",
         f"└─ t.3  {(NOW + timedelta(minutes=3)).isoformat()}  bss.t[0@3]  subject=s id={d}",
-        f"t.5  {(NOW + timedelta(minutes=5)).isoformat()}  bss.t[0@5]  subject=s id={records[5].envelope.id}",  # type: ignore[union-attr]
+        f"t.5  {(NOW + timedelta(minutes=5)).isoformat()}  bss.t[0@5]  subject=s id={records[5].envelope.id}"  # type: ignore[union-attr]
+        f"  (caused by {records[5].envelope.causation_id}, not found since --since)",  # type: ignore[union-attr]
     ]

@@ -5,7 +5,8 @@ every registry topic since `--since`:
 1. the seeds: events whose id, correlation id or subject is ID, or whose payload holds ID as a value;
 2. the flow: every event whose correlation id is one of the seeds' correlation ids.
 Each event hangs under the event its causation id names (when that event is in the flow); the others are roots.
-Siblings are in time order.
+Siblings are in time order. A flow can have several roots: dunning's scheduled steps carry the flow's correlation
+id but no causation (the clock, not an event, ran them), so a suspension request starts a tree of its own.
 """
 
 from __future__ import annotations
@@ -87,9 +88,14 @@ def render(roots: list[dict[str, Any]]) -> list[str]:
 
     def walk(node: dict[str, Any], lead: str, last: bool, top: bool) -> None:
         branch = "" if top else ("└─ " if last else "├─ ")
+        note = ""
+        if top and node["causation_id"] is not None:
+            note = f"  (caused by {node['causation_id']}, not found since --since)"
+        elif top and node is not roots[0]:
+            note = "  (same flow, no causing event: a scheduled step or a request)"
         lines.append(
             f"{lead}{branch}{node['type']}  {node['time']}  {node['topic']}[{node['partition']}@{node['offset']}]  "
-            f"subject={node['subject']} id={node['id']}"
+            f"subject={node['subject']} id={node['id']}{note}"
         )
         child_lead = lead if top else lead + ("   " if last else "│  ")
         for i, child in enumerate(node["caused"]):
