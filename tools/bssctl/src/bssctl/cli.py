@@ -19,7 +19,20 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click: its errors are here
 
 from bss_contracts.topics import Service
-from bssctl import BAD_INPUT, OK, THRESHOLD_EXCEEDED, UNAVAILABLE, dlq, inventory, outbox, replay, tail, topics, trace
+from bssctl import (
+    BAD_INPUT,
+    OK,
+    THRESHOLD_EXCEEDED,
+    UNAVAILABLE,
+    dlq,
+    inventory,
+    metrics,
+    outbox,
+    replay,
+    tail,
+    topics,
+    trace,
+)
 from bssctl.inventory import BadInput
 from bssctl.kafka import Cluster
 from bssctl.lag import lag as lag_of
@@ -304,6 +317,23 @@ def replay_command(
     _json(plan) if as_json else _table(plan)
     if not as_json:
         print(f"{'would reset' if dry_run else 'reset'} {chosen.name} to {at.astimezone(UTC).isoformat()}")
+
+
+@app.command("metrics")
+def metrics_command(
+    ctx: typer.Context,
+    serve: Annotated[
+        int | None, typer.Option(help="Serve them over HTTP on this port (every GET) until stopped.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="The address to serve on.")] = "127.0.0.1",
+) -> None:
+    """Lag, oldest unconsumed age, group members, DLQ depth and outbox backlog in the Prometheus text format:
+    printed once, or served for scraping with --serve."""
+    target: Target = ctx.obj
+    if serve is not None:
+        asyncio.run(metrics.serve(target.bootstrap, target.prefix, serve, host))
+        return
+    sys.stdout.write(metrics.exposition(_run(ctx, metrics.samples)))
 
 
 def _error(code: int, message: str) -> int:
