@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 import uuid
 from datetime import UTC, datetime
@@ -148,6 +149,14 @@ async def test_tail_follow_prints_records_published_after_it_started(
     out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, err
     assert [json.loads(x)["envelope"]["id"] for x in out.decode().splitlines()] == [str(e.id) for e in envs[:3]]
+
+
+async def test_ctrl_c_ends_a_follower_quietly(bssctl: Bssctl, published: dict[str, Any]):
+    process = await bssctl.start("tail", "bss.radius.nas", "--follow")
+    await asyncio.sleep(3)
+    process.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode == 130 and b"Traceback" not in err, err
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ Exit codes (the same for every command):
   2  bad input or a refused operation (unknown topic, service or id; replay of a group that has members),
      reported as one line on stderr
   3  the broker or a database could not be reached, or another failure (one line on stderr, no traceback)
+  130  interrupted (Ctrl-C), e.g. to end `tail --follow` or `metrics --serve`
 """
 
 OK = 0

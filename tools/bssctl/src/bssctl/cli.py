@@ -103,7 +103,10 @@ def topics_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every registry topic and its .dlq twin: partitions, cleanup policy and retention (broker config),
     producer, consumers, record count, end offset per partition."""
     rows = _run(ctx, topics.topics)
-    _json(rows) if as_json else _table(topics.table_rows(rows))
+    if as_json:
+        _json(rows)
+    else:
+        _table(topics.table_rows(rows))
 
 
 @app.command("lag")
@@ -176,7 +179,10 @@ def trace_command(
     """Every event of the flow ID belongs to, across all topics, as a causation tree (cause above effect)."""
     start_at = inventory.since(since)
     roots = _run(ctx, lambda c: trace.trace(c, ident, start_at))
-    _json(roots) if as_json else print("\n".join(trace.render(roots)))
+    if as_json:
+        _json(roots)
+    else:
+        print("\n".join(trace.render(roots)))
 
 
 @dlq_app.command("list")
@@ -260,7 +266,10 @@ def dlq_redrive(
         return await dlq.redrive(cluster, chosen, dry_run=dry_run, force=force, by=by)
 
     results = _run(ctx, work)
-    _json(results) if as_json else _table(results, empty="(nothing chosen)")
+    if as_json:
+        _json(results)
+    else:
+        _table(results, empty="(nothing chosen)")
 
 
 @app.command("outbox")
@@ -314,7 +323,10 @@ def replay_command(
         raise BadInput(f"group {chosen.name!r} is not a group of {svc.value}")
     at = inventory.since(since)
     plan = _run(ctx, lambda c: replay.replay(c, chosen, at, dry_run=dry_run))
-    _json(plan) if as_json else _table(plan)
+    if as_json:
+        _json(plan)
+    else:
+        _table(plan)
     if not as_json:
         print(f"{'would reset' if dry_run else 'reset'} {chosen.name} to {at.astimezone(UTC).isoformat()}")
 

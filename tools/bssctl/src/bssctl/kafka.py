@@ -6,6 +6,7 @@ Reading never joins a consumer group (no group id, no commits): looking at a top
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -249,11 +250,13 @@ class Cluster:
             "enable.partition.eof": True,
             "logger": log,
         })  # fmt: skip
+        fetching: asyncio.Future[list[Message]] | None = None
         try:
             consumer.assign([RdTopicPartition(tp.topic, tp.partition, offset) for tp, offset in starts.items()])
             while follow or pending:
                 batch = []
-                for message in await asyncio.to_thread(consumer.consume, 5000, idle_s):
+                fetching = asyncio.ensure_future(asyncio.to_thread(consumer.consume, 5000, idle_s))
+                for message in await fetching:
                     where = (message.topic(), message.partition())
                     if (error := message.error()) is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
@@ -263,7 +266,12 @@ class Cluster:
                         batch.append(Record.of(message, self.prefix))
                 yield batch
         finally:
-            await asyncio.to_thread(consumer.close)
+            # Interrupted (Ctrl-C) while a consume() runs in its thread: let it return first, as librdkafka
+            # deadlocks on a close() during a consume().
+            if fetching is not None and not fetching.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(fetching)
+            consumer.close()
 
     async def ensure_topic(self, name: str, config: dict[str, str], partitions: int = 1) -> None:
         if name not in await self.existing():
