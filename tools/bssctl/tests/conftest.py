@@ -1,4 +1,8 @@
-"""Each bssctl test module gets its own topic prefix (under the session's), with the registry's topics made."""
+"""Each bssctl test module gets its own topic prefix (under the session's), with the registry's topics made.
+
+The services these tests run name their consumer groups with the same prefix (`service_name=prefix + name`) and
+bssctl is told so (KAFKA_GROUP_PREFIX): a group name is global on the broker, and another session running the
+customers service at the same time must not show up as a member of ours."""
 
 from __future__ import annotations
 
@@ -20,4 +24,4 @@ async def prefix(kafka_bootstrap: str, topic_prefix: str, request: Any) -> str:
 
 @pytest.fixture(scope="module")
 def bssctl(kafka_bootstrap: str, prefix: str) -> Bssctl:
-    return Bssctl(kafka_bootstrap, prefix, {})
+    return Bssctl(kafka_bootstrap, prefix, {"KAFKA_GROUP_PREFIX": prefix})

@@ -48,6 +48,7 @@ class Customers:
 @asynccontextmanager
 async def running(database_url: str, bootstrap: str, prefix: str) -> AsyncIterator[Customers]:
     settings = Settings(
+        service_name=f"{prefix}customers",  # the group, apart from other sessions' (see conftest)
         database_url=database_url,
         kafka_bootstrap_servers=bootstrap,
         kafka_topic_prefix=prefix,
@@ -55,7 +56,8 @@ async def running(database_url: str, bootstrap: str, prefix: str) -> AsyncIterat
         consumer_max_attempts=2,
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://customers"
-    ) as client:  # fmt: skip
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://customers") as client,
+    ):
         yield Customers(app, client, settings)

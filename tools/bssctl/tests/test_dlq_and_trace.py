@@ -67,23 +67,35 @@ async def test_a_fixed_poison_event_redriven_twice_has_one_effect_and_its_flow_t
     # id is longer than customers' column (64): the insert fails, not the database: a poison message.
     overdue = Envelope.wrap(
         InvoiceOverdue(
-            invoice_id=f"inv-{uuid.uuid4().hex[:8]}", invoice_number="2026-0042", customer_id=customer,
-            subscriber_id=subscriber, currency="EUR", due_date=date(2026, 11, 1), total_minor=4200,
-            balance_minor=4200, days_past_due=30, detected_at=datetime.now(UTC),
+            invoice_id=f"inv-{uuid.uuid4().hex[:8]}",
+            invoice_number="2026-0042",
+            customer_id=customer,
+            subscriber_id=subscriber,
+            currency="EUR",
+            due_date=date(2026, 11, 1),
+            total_minor=4200,
+            balance_minor=4200,
+            days_past_due=30,
+            detected_at=datetime.now(UTC),
         ),
         source="/services/billing",
         tenant_id=TENANT,
-    )  # fmt: skip
+    )
     request = Envelope.wrap(
         SubscriberSuspensionRequested(
-            request_id="r" * 80, subscriber_id=subscriber, customer_id=customer, reason="invoice 30 days overdue",
-            requested_by="dunning", invoice_id=overdue.data.invoice_id, requested_at=datetime.now(UTC),
+            request_id="r" * 80,
+            subscriber_id=subscriber,
+            customer_id=customer,
+            reason="invoice 30 days overdue",
+            requested_by="dunning",
+            invoice_id=overdue.data.invoice_id,
+            requested_at=datetime.now(UTC),
         ),
         source="/services/dunning",
         tenant_id=TENANT,
         correlation_id=overdue.correlation_id,
         causation_id=overdue.id,
-    )  # fmt: skip
+    )
     await _publish(kafka_bootstrap, prefix, overdue)
     await _publish(kafka_bootstrap, prefix, request)
 
@@ -91,7 +103,7 @@ async def test_a_fixed_poison_event_redriven_twice_has_one_effect_and_its_flow_t
         return [d for d in await _dead_letters(bssctl) if d["event_id"] == str(request.id)]
 
     [letter] = await eventually(dead_lettered, timeout=60, interval=1)
-    assert letter["reason"] == "handler-failed" and letter["group"] == "customers"
+    assert letter["reason"] == "handler-failed" and letter["group"] == f"{prefix}customers"
     assert letter["event_type"] == SubscriberSuspensionRequested.event_type
     assert letter["source"].startswith(f"{prefix}{topics.SUBSCRIBER_COMMANDS.name}:")
     assert "value too long for type character varying(64)" in letter["error"] and letter["redriven"] == []
@@ -166,7 +178,9 @@ async def test_a_fixed_poison_event_redriven_twice_has_one_effect_and_its_flow_t
         assert grandchild["caused"] == []
     tree = (await bssctl("trace", str(overdue.id), "--since", "1h")).lines()
     assert [line.split()[0] for line in tree] == [
-        InvoiceOverdue.event_type, "└─", "└─",
-    ]  # fmt: skip
+        InvoiceOverdue.event_type,
+        "└─",
+        "└─",
+    ]
     assert tree[1].strip().startswith(f"└─ {SubscriberSuspensionRequested.event_type}")
     assert tree[2].startswith("   └─ bss.customers.subscriber.suspended")

@@ -67,7 +67,9 @@ async def test_lag_shows_the_backlog_until_the_consumer_catches_up_and_replay_wa
         assert table.code == 0 and "member(s), lag 0" in table.out
 
         refused = await bssctl("replay", "--service", "customers", "--since", "1h")
-        assert_one_line_error(refused, 2, "refused: group 'customers' has", "active member", "stop the customers")
+        assert_one_line_error(
+            refused, 2, f"refused: group '{prefix}customers' has 1 active member", "stop the customers"
+        )
 
     planned = await bssctl("replay", "--service", "customers", "--since", "1h", "--dry-run", "--json")
     assert planned.code == 0, planned

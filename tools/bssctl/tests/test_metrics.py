@@ -37,11 +37,15 @@ async def test_metrics_export_lag_age_members_dlq_depth_and_outbox_health(
 ):
     requests = [
         SubscriberTerminationRequested(
-            request_id=str(uuid.uuid4()), subscriber_id="s-1", customer_id="c-1", reason="overdue",
-            requested_by="dunning", requested_at=datetime.now(UTC),
+            request_id=str(uuid.uuid4()),
+            subscriber_id="s-1",
+            customer_id="c-1",
+            reason="overdue",
+            requested_by="dunning",
+            requested_at=datetime.now(UTC),
         )
         for _ in range(3)
-    ]  # fmt: skip
+    ]
     await publish_events(kafka_bootstrap, prefix, *[(r, "isp-m") for r in requests])
     await send(kafka_bootstrap, prefix + topics.INVOICES.dead_letter, [b"{}", b"{}"])
     await asyncio.sleep(1.0)  # the records' age is at least a second
@@ -53,10 +57,11 @@ async def test_metrics_export_lag_age_members_dlq_depth_and_outbox_health(
     customers_lag = {k: v for k, v in values.items() if k.startswith('bss_consumer_lag{group="customers"')}
     assert len(customers_lag) == 6 and sum(customers_lag.values()) == 3
     ages = [
-        v for k, v in values.items()
+        v
+        for k, v in values.items()
         if k.startswith('bss_consumer_oldest_unconsumed_age_seconds{group="customers"')
         and customers_lag[k.replace("bss_consumer_oldest_unconsumed_age_seconds", "bss_consumer_lag")]
-    ]  # fmt: skip
+    ]
     assert ages and all(1.0 <= a < 120 for a in ages)
     assert values['bss_consumer_group_members{group="customers"}'] == 0
     assert values['bss_dlq_depth{topic="bss.billing.invoice"}'] == 2

@@ -42,8 +42,12 @@ async def _outbox_database(fresh_database: Any) -> str:
                 "insert into outbox (event_id, tenant_id, topic, key, event_type, payload, headers, created_at,"
                 " published_at, attempts, last_error) values ($1, 'isp-1', 'bss.billing.invoice', 'k', 't', '\\x7b7d',"
                 " '{}', $2, $3, $4, $5)",
-                uuid.uuid4(), created, published, attempts, error,
-            )  # fmt: skip
+                uuid.uuid4(),
+                created,
+                published,
+                attempts,
+                error,
+            )
     finally:
         await conn.close()
     return url

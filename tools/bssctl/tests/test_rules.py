@@ -68,9 +68,18 @@ def test_offsets_and_retention_read_as_people_write_them() -> None:
 
 def _record(offset: int, *, cause: uuid.UUID | None, flow: uuid.UUID, event: uuid.UUID, minute: int) -> Record:
     envelope = RawEnvelope(
-        specversion="1.0", id=event, source="/t", type=f"t.{offset}", time=NOW + timedelta(minutes=minute),
-        subject="s", schema_version=1, tenant_id="isp", correlation_id=flow, causation_id=cause, data={},
-    )  # fmt: skip
+        specversion="1.0",
+        id=event,
+        source="/t",
+        type=f"t.{offset}",
+        time=NOW + timedelta(minutes=minute),
+        subject="s",
+        schema_version=1,
+        tenant_id="isp",
+        correlation_id=flow,
+        causation_id=cause,
+        data={},
+    )
     return Record("bss.t", 0, offset, 0, "s", envelope.model_dump_json().encode(), envelope, None)
 
 

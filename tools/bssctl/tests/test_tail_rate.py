@@ -33,11 +33,20 @@ def _records() -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     made = []
     for i in range(RECORDS):
         event = SessionStopped(
-            session_key=f"nas-1:{i:08x}", acct_session_id=f"{i:08x}", username=f"user{i % 5000}@isp", nas_id="nas-1",
-            nas_ip_address="10.0.0.1", nas_port=i, calling_station_id="AA-BB-CC-DD-EE-FF",
-            framed_ip_address="100.64.0.1", event_time=now, session_start_time=now - timedelta(hours=1),
-            session_time_seconds=3600, input_octets=123_456_789_012, output_octets=987_654_321,
-        )  # fmt: skip
+            session_key=f"nas-1:{i:08x}",
+            acct_session_id=f"{i:08x}",
+            username=f"user{i % 5000}@isp",
+            nas_id="nas-1",
+            nas_ip_address="10.0.0.1",
+            nas_port=i,
+            calling_station_id="AA-BB-CC-DD-EE-FF",
+            framed_ip_address="100.64.0.1",
+            event_time=now,
+            session_start_time=now - timedelta(hours=1),
+            session_time_seconds=3600,
+            input_octets=123_456_789_012,
+            output_octets=987_654_321,
+        )
         envelope = Envelope.wrap(event, source="/services/radius-ingest", tenant_id="isp-rate")
         headers = [(k, v.encode()) for k, v in envelope.headers().items()]
         made.append((envelope.model_dump_json().encode(), envelope.subject.encode(), headers))

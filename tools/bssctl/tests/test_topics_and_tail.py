@@ -188,7 +188,20 @@ async def test_an_unreachable_broker_is_one_line_and_exit_3(bssctl: Bssctl):
 
 
 async def test_every_command_has_help(bssctl: Bssctl):
-    for command in ("topics", "lag", "tail", "trace", "outbox", "replay", "dlq", "dlq list", "dlq show", "dlq redrive"):
+    commands = (
+        "topics",
+        "lag",
+        "tail",
+        "trace",
+        "outbox",
+        "replay",
+        "metrics",
+        "dlq",
+        "dlq list",
+        "dlq show",
+        "dlq redrive",
+    )
+    for command in commands:
         ran = await bssctl(*command.split(), "--help")
         assert ran.code == 0 and "Usage: bssctl" in ran.out, (command, ran)
     bare = await bssctl()

@@ -48,9 +48,14 @@ async def test_trace_shows_the_overdue_to_suspension_flow_of_the_real_services(
     bssctl: Bssctl, kafka_bootstrap: str, prefix: str, fresh_database: Any
 ):
     dunning_settings = DunningSettings(
-        database_url=await fresh_database("dunning"), kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=prefix, worker_enabled=True, worker_poll_seconds=0.05, outbox_poll_seconds=0.02,
-    )  # fmt: skip
+        service_name=f"{prefix}dunning",
+        database_url=await fresh_database("dunning"),
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=prefix,
+        worker_enabled=True,
+        worker_poll_seconds=0.05,
+        outbox_poll_seconds=0.02,
+    )
     dunning_app = create_dunning_app(dunning_settings, clock=ManualClock(START))
     jwt = JwtConfig(dunning_settings.jwt_secret, dunning_settings.jwt_issuer, dunning_settings.jwt_audience)
     collections = {"Authorization": f"Bearer {issue_token(jwt, subject='ops', tenant_id=TENANT, roles=('admin',))}"}
@@ -80,14 +85,21 @@ async def test_trace_shows_the_overdue_to_suspension_flow_of_the_real_services(
             prefix,
             (
                 InvoiceOverdue(
-                    invoice_id=invoice, invoice_number="INV-TRACE-1", customer_id=customer, subscriber_id=subscriber,
-                    currency="EUR", due_date=(START - timedelta(days=5)).date(), total_minor=3990, balance_minor=3990,
-                    days_past_due=5, detected_at=START,
+                    invoice_id=invoice,
+                    invoice_number="INV-TRACE-1",
+                    customer_id=customer,
+                    subscriber_id=subscriber,
+                    currency="EUR",
+                    due_date=(START - timedelta(days=5)).date(),
+                    total_minor=3990,
+                    balance_minor=3990,
+                    days_past_due=5,
+                    detected_at=START,
                 ),
                 TENANT,
             ),
             source="/services/billing",
-        )  # fmt: skip
+        )
 
         async def suspended() -> bool:
             return await customers.status(TENANT, subscriber) == "suspended"

@@ -57,6 +57,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 class Target:
     bootstrap: str
     prefix: str
+    group_prefix: str
 
 
 @app.callback()
@@ -68,15 +69,18 @@ def options(
     prefix: Annotated[
         str, typer.Option(envvar="KAFKA_TOPIC_PREFIX", help="The deployment's topic prefix (KAFKA_TOPIC_PREFIX).")
     ] = "",
+    group_prefix: Annotated[
+        str, typer.Option(envvar="KAFKA_GROUP_PREFIX", help="Prepended to the services' consumer group names.")
+    ] = "",
 ) -> None:
-    ctx.obj = Target(bootstrap, prefix)
+    ctx.obj = Target(bootstrap, prefix, group_prefix)
 
 
 def _run(ctx: typer.Context, work: Callable[[Cluster], Coroutine[Any, Any, T]]) -> T:
     target: Target = ctx.obj
 
     async def go() -> T:
-        async with Cluster(target.bootstrap, target.prefix) as cluster:
+        async with Cluster(target.bootstrap, target.prefix, target.group_prefix) as cluster:
             return await work(cluster)
 
     return asyncio.run(go())
@@ -343,7 +347,7 @@ def metrics_command(
     printed once, or served for scraping with --serve."""
     target: Target = ctx.obj
     if serve is not None:
-        asyncio.run(metrics.serve(target.bootstrap, target.prefix, serve, host))
+        asyncio.run(metrics.serve(target.bootstrap, target.prefix, target.group_prefix, serve, host))
         return
     sys.stdout.write(metrics.exposition(_run(ctx, metrics.samples)))
 

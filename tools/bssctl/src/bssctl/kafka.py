@@ -120,11 +120,13 @@ class GroupState:
 
 
 class Cluster:
-    """Admin client and a group-less consumer on one broker, with the deployment's topic prefix."""
+    """Admin client and a group-less consumer on one broker, with the deployment's topic prefix (and consumer
+    group prefix, for deployments that share a broker and prefix their groups too; none by default)."""
 
-    def __init__(self, bootstrap: str, prefix: str) -> None:
+    def __init__(self, bootstrap: str, prefix: str, group_prefix: str = "") -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
+        self.group_prefix = group_prefix
         self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS)
         self.consumer = self.reader()
 
@@ -188,15 +190,19 @@ class Cluster:
         ends = await self.end_offsets(tps)
         return {tp: hit.offset if (hit := found.get(tp)) is not None else ends[tp] for tp in tps}
 
+    def group_id(self, name: str) -> str:
+        """The broker's name of the consumer group a service calls `name`."""
+        return f"{self.group_prefix}{name}"
+
     async def group(self, name: str) -> GroupState:
         # One group per request: aiokafka 0.14 mis-decodes a response that describes several groups.
-        [response] = await self.admin.describe_consumer_groups([name])
+        [response] = await self.admin.describe_consumer_groups([self.group_id(name)])
         [described] = response.to_object()["groups"]
         return GroupState(described["state"], tuple(m["client_id"] for m in described["members"]))
 
     async def committed(self, group: str) -> dict[TopicPartition, int]:
         """The group's committed offsets on this deployment's topics."""
-        offsets = await self.admin.list_consumer_group_offsets(group)
+        offsets = await self.admin.list_consumer_group_offsets(self.group_id(group))
         return {tp: meta.offset for tp, meta in offsets.items() if tp.topic.startswith(self.prefix)}
 
     async def first_timestamps(
@@ -243,13 +249,15 @@ class Cluster:
         pending = {(tp.topic, tp.partition) for tp, offset in starts.items() if offset < ends[tp.topic, tp.partition]}
         if not pending and not follow:
             return
-        consumer = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": "bssctl-reader",  # required by librdkafka; nothing joins or commits with it
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "logger": log,
-        })  # fmt: skip
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "bssctl-reader",  # required by librdkafka; nothing joins or commits with it
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "logger": log,
+            }
+        )
         fetching: asyncio.Future[list[Message]] | None = None
         try:
             consumer.assign([RdTopicPartition(tp.topic, tp.partition, offset) for tp, offset in starts.items()])

@@ -82,14 +82,14 @@ def exposition(found: dict[str, list[tuple[str, float]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def serve(bootstrap: str, prefix: str, port: int, host: str = "127.0.0.1") -> None:
+async def serve(bootstrap: str, prefix: str, group_prefix: str, port: int, host: str = "127.0.0.1") -> None:
     """Answer every HTTP request with the metrics as of that request, until interrupted."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError):
             await reader.readuntil(b"\r\n\r\n")
             try:
-                async with Cluster(bootstrap, prefix) as cluster:
+                async with Cluster(bootstrap, prefix, group_prefix) as cluster:
                     body, status = exposition(await samples(cluster)).encode(), "200 OK"
             except Exception as exc:
                 body, status = f"bssctl: {type(exc).__name__}: {exc}\n".encode(), "503 Service Unavailable"

@@ -22,7 +22,7 @@ async def replay(cluster: Cluster, group: inventory.Group, at: datetime, *, dry_
     state = await cluster.group(group.name)
     if state.members:
         raise BadInput(
-            f"refused: group {group.name!r} has {len(state.members)} active member(s) "
+            f"refused: group {cluster.group_id(group.name)!r} has {len(state.members)} active member(s) "
             f"({', '.join(sorted(set(state.members)))}); stop the {group.service.value} service, then replay"
         )
     existing = await cluster.existing()
@@ -44,7 +44,7 @@ async def replay(cluster: Cluster, group: inventory.Group, at: datetime, *, dry_
     if not dry_run:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=cluster.bootstrap,
-            group_id=group.name,
+            group_id=cluster.group_id(group.name),
             enable_auto_commit=False,
             request_timeout_ms=TIMEOUT_MS,
         )
