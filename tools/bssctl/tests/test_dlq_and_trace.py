@@ -109,6 +109,22 @@ async def test_a_fixed_poison_event_redriven_twice_has_one_effect_and_its_flow_t
     assert "value too long for type character varying(64)" in letter["error"] and letter["redriven"] == []
     assert await customers.status(TENANT, subscriber) == "active"
 
+    before = await bssctl("dlq", "list", "--until", "2020-01-01T00:00:00", "--json")
+    assert before.code == 0 and before.json() == []
+    window = await bssctl(
+        "dlq",
+        "redrive",
+        "--id",
+        str(request.id),
+        "--since",
+        "10m",
+        "--until",
+        "2030-01-01T00:00:00",
+        "--dry-run",
+        "--json",
+    )
+    assert [r["action"] for r in window.json()] == ["would redrive"]
+
     shown = await bssctl("dlq", "show", str(request.id), "--json")
     assert shown.code == 0, shown
     [record] = shown.json()

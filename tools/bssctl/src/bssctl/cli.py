@@ -195,13 +195,15 @@ def dlq_list(
     topic: Annotated[str | None, typer.Option(help="Only this topic's dead letters.")] = None,
     reason: Annotated[str | None, typer.Option(help="Only this dlq.reason.")] = None,
     since: Annotated[str | None, typer.Option(help="Only dead-lettered since: 10m, 2h, 7d or ISO 8601.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only dead-lettered before: 10m, 2h, 7d or ISO 8601.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Dead letters of every topic: reason, source topic:partition:offset, group, event, whether redriven."""
     start_at = inventory.since(since) if since else None
+    end_at = inventory.since(until) if until else None
 
     async def work(cluster: Cluster) -> list[dict[str, Any]]:
-        letters = await dlq.dead_letters(cluster, topic, start_at)
+        letters = await dlq.dead_letters(cluster, topic, start_at, end_at)
         done = await dlq.redrives(cluster)
         return [d.summary(done) for d in letters if reason is None or d.header("reason") == reason]
 
@@ -255,6 +257,7 @@ def dlq_redrive(
     everything: Annotated[bool, typer.Option("--all", help="Every dead letter (of --topic).")] = False,
     topic: Annotated[str | None, typer.Option(help="Only this topic's dead letters.")] = None,
     since: Annotated[str | None, typer.Option(help="Only dead-lettered since: 10m, 2h, 7d or ISO 8601.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only dead-lettered before: 10m, 2h, 7d or ISO 8601.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Show what would be redriven; change nothing.")] = False,
     force: Annotated[bool, typer.Option(help="Redrive again dead letters that were redriven before.")] = False,
     by: Annotated[str | None, typer.Option(help="Who redrives (recorded); default user@host.")] = None,
@@ -263,9 +266,10 @@ def dlq_redrive(
     """Republish chosen dead letters to their source topic and partition; each redrive is recorded on
     bss.ops.redrives. Repeating one is harmless (consumers skip events they processed)."""
     start_at = inventory.since(since) if since else None
+    end_at = inventory.since(until) if until else None
 
     async def work(cluster: Cluster) -> list[dict[str, Any]]:
-        letters = await dlq.dead_letters(cluster, topic, start_at)
+        letters = await dlq.dead_letters(cluster, topic, start_at, end_at)
         chosen = dlq.select(letters, ids=ids or (), reason=reason, everything=everything)
         return await dlq.redrive(cluster, chosen, dry_run=dry_run, force=force, by=by)
 

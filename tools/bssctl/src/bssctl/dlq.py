@@ -85,7 +85,10 @@ def _dlq_topics(topic: str | None) -> list[str]:
     raise BadInput(f"unknown topic {topic!r} (known: {', '.join(t.name for t in ALL_TOPICS)})")
 
 
-async def dead_letters(cluster: Cluster, topic: str | None = None, since: datetime | None = None) -> list[DeadLetter]:
+async def dead_letters(
+    cluster: Cluster, topic: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> list[DeadLetter]:
+    """The dead letters of one topic (or all), dead-lettered in [since, until)."""
     existing = await cluster.existing()
     found = []
     for name in _dlq_topics(topic):
@@ -93,7 +96,7 @@ async def dead_letters(cluster: Cluster, topic: str | None = None, since: dateti
             continue
         tps = await cluster.partitions(name)
         begin = await (cluster.offsets_at(tps, since) if since else cluster.beginning_offsets(tps))
-        found.extend([DeadLetter(r) async for r in cluster.read(begin)])
+        found.extend([DeadLetter(r) async for r in cluster.read(begin) if until is None or r.timestamp < until])
     return found
 
 
