@@ -64,6 +64,8 @@ def test_offsets_and_retention_read_as_people_write_them() -> None:
         with pytest.raises(BadInput):
             parse_offset(wrong)
     assert [topics.retention(v) for v in ("-1", 400 * 86_400_000, "3600000", None)] == ["forever", "400d", "1h", "-"]
+    sizes = (0, 1023, 1536, 5 * 1024**2, 3 * 1024**3, 5000 * 1024**3)
+    assert [topics.size(n) for n in sizes] == ["0B", "1023B", "1.5KiB", "5.0MiB", "3.0GiB", "5000.0GiB"]
 
 
 def _record(offset: int, *, cause: uuid.UUID | None, flow: uuid.UUID, event: uuid.UUID, minute: int) -> Record:

@@ -71,11 +71,15 @@ async def test_topics_lists_every_registry_topic_as_the_broker_keeps_it(bssctl: 
     requests = rows["bss.customers.subscriber-requests"]
     assert requests["records"] == 3 + 4 + 2 + 1 == sum(requests["end_offsets"].values())
     assert rows["bss.billing.invoice"]["records"] == 0
+    # Bytes on disk (DescribeLogDirs): at least the values written, nothing for an empty topic.
+    written = sum(len(e.model_dump_json()) for e in [published["old"]] * 3 + published["a"] + published["b"])
+    assert requests["bytes"] >= written and rows["bss.billing.invoice"]["bytes"] == 0
 
     table = await bssctl("topics")
     assert table.code == 0
     [line] = [x for x in table.lines() if x.startswith("bss.customers.subscriber-requests ")]
     assert line.split()[1:5] == ["6", "delete", "30d", "dunning"]
+    assert line.split()[6] == "10" and line.split()[7].endswith("KiB")
 
 
 async def test_tail_decodes_envelopes_and_filters_by_type_tenant_and_key(bssctl: Bssctl, published: dict[str, Any]):

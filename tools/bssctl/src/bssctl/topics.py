@@ -1,12 +1,13 @@
 """`bssctl topics`: every registry topic and its dead-letter twin as the registry declares it and the broker
-keeps it: partitions, cleanup policy and retention (broker config), producer, consumers, record counts and
-end offsets."""
+keeps it: partitions, cleanup policy and retention (broker config), producer, consumers, record counts, bytes on
+disk and end offsets."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bss_contracts.topics import ALL_TOPICS, FOREVER, Topic
+from bssctl import logdirs
 from bssctl.kafka import Cluster
 
 
@@ -18,6 +19,16 @@ def retention(ms: str | int | None) -> str:
         return "forever"
     days, rest = divmod(value, 24 * 3600 * 1000)
     return f"{days}d" if rest == 0 else f"{value / 3_600_000:g}h"
+
+
+def size(n: int) -> str:
+    """Bytes for people: 512B, 1.5KiB, 230.0MiB, 12.3GiB."""
+    if n < 1024:
+        return f"{n}B"
+    exponent = 1
+    while exponent < 3 and n >= 1024 ** (exponent + 1):
+        exponent += 1
+    return f"{n / 1024**exponent:.1f}{('KiB', 'MiB', 'GiB')[exponent - 1]}"
 
 
 async def _row(cluster: Cluster, name: str, topic: Topic, existing: set[str]) -> dict[str, Any]:
@@ -38,7 +49,9 @@ async def _row(cluster: Cluster, name: str, topic: Topic, existing: set[str]) ->
     tps = await cluster.partitions(name)
     config = await cluster.config(name)
     begins, ends = await cluster.beginning_offsets(tps), await cluster.end_offsets(tps)
+    on_disk = await logdirs.sizes(cluster.admin, tps)
     row |= {
+        "bytes": sum(on_disk.get(tp, 0) for tp in tps),
         "partitions": len(tps),
         "cleanup_policy": config.get("cleanup.policy"),
         "retention": retention(config.get("retention.ms")),
@@ -70,6 +83,7 @@ def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "producer": r["producer"],
                 "consumers": ",".join(r["consumers"]) or "-",
                 "records": r.get("records", "-"),
+                "size": size(r["bytes"]) if "bytes" in r else "-",
                 "end offsets": " ".join(f"{p}:{o}" for p, o in r.get("end_offsets", {}).items()) or "-",
             }
         )
