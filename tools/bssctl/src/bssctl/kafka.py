@@ -23,6 +23,7 @@ from confluent_kafka import TopicPartition as RdTopicPartition
 from pydantic import ValidationError
 
 from bss_contracts import RawEnvelope
+from bss_contracts.topics import ALL_TOPICS
 from bssctl.inventory import BadInput
 
 TIMEOUT_MS = 10_000
@@ -201,9 +202,11 @@ class Cluster:
         return GroupState(described["state"], tuple(m["client_id"] for m in described["members"]))
 
     async def committed(self, group: str) -> dict[TopicPartition, int]:
-        """The group's committed offsets on this deployment's topics."""
+        """The group's committed offsets on this deployment's registry topics (with an empty prefix, another
+        deployment's prefixed topics on the same broker are not ours)."""
         offsets = await self.admin.list_consumer_group_offsets(self.group_id(group))
-        return {tp: meta.offset for tp, meta in offsets.items() if tp.topic.startswith(self.prefix)}
+        ours = {self.full(t.name) for t in ALL_TOPICS}
+        return {tp: meta.offset for tp, meta in offsets.items() if tp.topic in ours}
 
     async def first_timestamps(
         self, starts: dict[TopicPartition, int], wait_s: float = 5.0
