@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bss_contracts.topics import ALL_TOPICS
+from aiokafka import AIOKafkaProducer
+
+from bss_contracts.topics import ALL_TOPICS, dead_letter_name
+from bssctl import inventory
 from bssctl.inventory import BadInput
 from bssctl.kafka import Cluster, Record, producer
 
@@ -76,13 +79,10 @@ class DeadLetter:
 
 
 def _dlq_topics(topic: str | None) -> list[str]:
+    """The dead-letter topics of one registry topic (named with or without `.dlq`), or of all."""
     if topic is None:
         return [t.dead_letter for t in ALL_TOPICS]
-    base = topic.removesuffix(".dlq")
-    for t in ALL_TOPICS:
-        if t.name == base:
-            return [t.dead_letter]
-    raise BadInput(f"unknown topic {topic!r} (known: {', '.join(t.name for t in ALL_TOPICS)})")
+    return [dead_letter_name(inventory.topic_name(topic).removesuffix(inventory.DLQ_SUFFIX))]
 
 
 async def dead_letters(
@@ -165,7 +165,9 @@ async def redrive(
     return results
 
 
-async def _redrive_one(kafka: Any, cluster: Cluster, letter: DeadLetter, source: str, who: str) -> dict[str, Any]:
+async def _redrive_one(
+    kafka: AIOKafkaProducer, cluster: Cluster, letter: DeadLetter, source: str, who: str
+) -> dict[str, Any]:
     redrive_id = str(uuid.uuid4())
     record = letter.record
     headers = {k: v for k, v in record.headers.items() if not k.startswith("dlq.")} | {
