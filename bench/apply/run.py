@@ -42,6 +42,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "radius"))
 import cpu
+import e2e
 import stream as event_stream
 
 from bss_contracts import topics
@@ -419,6 +420,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 await admin_client.delete_topics(ours)
         finally:
             await admin_client.close()
+    if not args.no_e2e:
+        print("-- end to end: RADIUS requests to reporting rows, radius-ingest and reporting running")
+        results["end_to_end"] = await asyncio.to_thread(
+            e2e.run, admin, bootstrap, burst=args.burst, rate=args.rate, seconds=args.seconds
+        )
     results["load_average_after"] = os.getloadavg()
     return results
 
@@ -455,6 +461,14 @@ def print_table(results: dict[str, Any]) -> None:
                 f"  one-event-per-transaction check: {sc['events']:,} events, {sc['sessions_compared']:,} sessions: "
                 f"differences {sc['differences'] or 'none'}"
             )
+    if e := results.get("end_to_end"):
+        b, st = e["burst"], e["steady"]
+        print(
+            f"end to end: burst of {b['answered']:,} requests ({b['requests_per_second']:,.0f}/s) applied "
+            f"{b['visible_after_last_reply_s']} s after its last reply (goal 5 s); "
+            f"steady {st['requests_per_second']:,.0f} req/s: request -> report row "
+            f"p50 {st['latency_s']['p50']} s, p99 {st['latency_s']['p99']} s (goal 2 s)"
+        )
     for name, r in results["consumers"].items():
         lag = r["session_events"]["lag_over_time"]
         step = max(1, len(lag) // 12)
@@ -469,6 +483,10 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=600, help="per consumer, seconds")
     parser.add_argument("--check-every", type=int, default=20, help="one session in N is checked one-by-one")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the RADIUS-to-report phase")
+    parser.add_argument("--burst", type=int, default=20_000, help="requests of the end-to-end burst")
+    parser.add_argument("--rate", type=int, default=3_000, help="requests/s of the end-to-end steady load")
+    parser.add_argument("--seconds", type=int, default=20, help="length of the end-to-end steady load")
     arguments = parser.parse_args()
     outcome = asyncio.run(main(arguments))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,18 @@ class _NasLink:
         self.outstanding: dict[int, tuple[float, bytes]] = {}  # identifier -> (sent at, request authenticator)
 
 
-def run(packet_set: PacketSet, host: str, port: int, *, window: int = 32, timeout: float = 5.0) -> RunStats:
+def run(
+    packet_set: PacketSet,
+    host: str,
+    port: int,
+    *,
+    window: int = 32,
+    timeout: float = 5.0,
+    rate: float | None = None,
+    reply_times: list[float] | None = None,
+) -> RunStats:
+    """Send every request of `packet_set`; `rate` paces the sending to that many requests per second (open
+    loop within the window), and `reply_times` collects the perf_counter() time of every verified reply."""
     poller = select.epoll()
     links: dict[int, _NasLink] = {}
     for nas, bodies in zip(packet_set.nas, packet_set.bodies, strict=True):
@@ -79,11 +90,18 @@ def run(packet_set: PacketSet, host: str, port: int, *, window: int = 32, timeou
     md5 = hashlib.md5
     now = time.perf_counter
 
+    paced_sent = 0
+
     def fill(link: _NasLink) -> int:
+        nonlocal paced_sent
         count = 0
         bodies, outstanding, free_ids, send = link.body, link.outstanding, link.free_ids, link.sock.send
         total = len(bodies)
         while link.next < total and len(outstanding) < window and free_ids:
+            if rate is not None:
+                if paced_sent >= rate * (now() - started):
+                    break
+                paced_sent += 1
             i = link.next
             link.next = i + 1
             identifier = free_ids.popleft()
@@ -97,11 +115,15 @@ def run(packet_set: PacketSet, host: str, port: int, *, window: int = 32, timeou
     cpu_start, started = _cpu(), now()
     for link in links.values():
         sent += fill(link)
+    poll_seconds = 0.05 if rate is None else 0.001
     last_reply = started
     last_sweep = started
     remaining = sum(len(link.body) for link in links.values())
     while remaining > 0:
-        for fd, _ in poller.poll(0.05):
+        if rate is not None:  # paced: top up every NAS as the clock allows
+            for link in links.values():
+                sent += fill(link)
+        for fd, _ in poller.poll(poll_seconds):
             link = links[fd]
             while True:
                 try:
@@ -123,6 +145,8 @@ def run(packet_set: PacketSet, host: str, port: int, *, window: int = 32, timeou
                 del link.outstanding[reply[1]]
                 link.free_ids.append(reply[1])
                 latencies.append(received - entry[0])
+                if reply_times is not None:
+                    reply_times.append(received)
                 remaining -= 1
                 last_reply = received
             sent += fill(link)
