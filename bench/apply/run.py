@@ -226,6 +226,47 @@ async def drain(consumer: Consumer, offsets: Offsets, names: list[str], timeout:
     }
 
 
+async def statements_reset(url: str) -> bool:
+    """Start counting this database's statements afresh (pg_stat_statements); False if it is not loaded."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()))"
+        )
+        return True
+    except asyncpg.PostgresError:
+        return False
+    finally:
+        await conn.close()
+
+
+async def top_statements(url: str, events: int, limit: int = 6) -> list[dict[str, Any]] | str:
+    """Where PostgreSQL's time went for this database since the reset: the costliest statements."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await conn.fetch(
+            "SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query "
+            "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY total_exec_time DESC LIMIT $1",
+            limit,
+        )
+    except asyncpg.PostgresError as exc:
+        return f"pg_stat_statements unavailable: {exc}"
+    finally:
+        await conn.close()
+    return [
+        {
+            "calls": r["calls"],
+            "rows": r["rows"],
+            "ms": round(r["total_exec_time"], 1),
+            "us_per_event": round(r["total_exec_time"] * 1000 / max(events, 1), 1),
+            "query": r["query"],
+        }
+        for r in rows
+    ]
+
+
 async def copy_limit(url: str, tables: list[str], events: int) -> dict[str, Any]:
     """Write the consumer's resulting rows with COPY into empty copies of its tables: the rate no consumer of
     these rows can beat on this machine."""
@@ -383,7 +424,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             outcome = results["consumers"][consumer.name]
             url = async_url(admin, consumer.database)
             print(f"-- {consumer.name}: session events")
+            await statements_reset(url)
             outcome["session_events"] = await drain(consumer, offsets, session_topic, args.timeout)
+            outcome["session_events"]["statements"] = await top_statements(url, offsets.end(session_topic))
             applied = offsets.end(consumer.topics)
             outcome["copy_limit"] = await copy_limit(url, consumer.result_tables, applied)
             limit = outcome["copy_limit"]["events_per_second"]
@@ -397,6 +440,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 tune_garbage_collector()  # as `python -m reporting.rebuild` does
                 rebuild = TimedRebuild(settings)
                 before = cpu.self_cpu()
+                await statements_reset(url)
                 report = await rebuild.run(swap=False)
                 replayed = report.applied + report.duplicates + report.skipped
                 outcome["rebuild"] = {
@@ -407,6 +451,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     "cpu_us_per_event (this process)": round((cpu.self_cpu() - before) * 1e6 / max(replayed, 1), 1),
                     "differences_from_live": report.differences,
                     "failed": report.failed,
+                    "statements": await top_statements(url, replayed),
                 }
             if not args.keep:
                 await drop_database(admin, consumer.database)
@@ -469,6 +514,17 @@ def print_table(results: dict[str, Any]) -> None:
             f"steady {st['requests_per_second']:,.0f} req/s: request -> report row "
             f"p50 {st['latency_s']['p50']} s, p99 {st['latency_s']['p99']} s (goal 2 s)"
         )
+    for name, r in results["consumers"].items():
+        for title, statements in (
+            (f"{name}, session events", r["session_events"].get("statements")),
+            ("reporting rebuild", r.get("rebuild", {}).get("statements")),
+        ):
+            if isinstance(statements, list):
+                print(f"PostgreSQL time of {title} (pg_stat_statements): calls, ms, us/event, statement")
+                for st in statements:
+                    print(f"  {st['calls']:>7} {st['ms']:>9} {st['us_per_event']:>7}  {st['query']}")
+            elif statements:
+                print(f"{title}: {statements}")
     for name, r in results["consumers"].items():
         lag = r["session_events"]["lag_over_time"]
         step = max(1, len(lag) // 12)

@@ -80,6 +80,9 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 password_encryption = 'scram-sha-256'
 log_min_duration_statement = 1000
+# Per-statement figures for the benchmarks (bench/apply prints the top statements of each consumer).
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = top
 EOF
   [ "$(id -u)" -eq 0 ] && chown postgres: "$DATA/bss-local.conf"
   return 0
