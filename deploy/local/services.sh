@@ -35,7 +35,27 @@ service_env() {
   esac
 }
 
-running() { local pid; pid="$(cat "$1" 2>/dev/null)" && kill -0 "$pid" 2>/dev/null; }
+# A process that exited but was not reaped yet (a zombie: its parent was killed) is not running.
+alive() { local st; st="$(ps -o stat= -p "$1" 2>/dev/null)" && [ -n "$st" ] && [ "${st:0:1}" != Z ]; }
+running() { local pid; pid="$(cat "$1" 2>/dev/null)" && alive "$pid"; }
+
+# Each service runs in a process group of its own (setsid), led by the pid in its pid file, so that its worker
+# processes (radius-ingest's UDP workers and tracker) stop with it. A service killed with SIGKILL leaves its
+# workers to notice and exit: a new start waits until the old group is empty (then kills what is left), so the
+# new workers never share the UDP port or the database with the old ones.
+group_alive() {
+  local pid
+  for pid in $(pgrep -g "$1" 2>/dev/null); do alive "$pid" && return 0; done
+  return 1
+}
+wait_group_gone() {
+  local name=$1 pgid=$2
+  group_alive "$pgid" || return 0
+  echo "$name: waiting for the processes of the previous run (group $pgid) to exit"
+  for _ in $(seq 1 60); do group_alive "$pgid" || return 0; sleep 0.25; done
+  kill -9 -- "-$pgid" 2>/dev/null || true
+  for _ in $(seq 1 20); do group_alive "$pgid" || return 0; sleep 0.25; done
+}
 
 # Run "$@ name module port dbvar" for every service.
 each_service() {
@@ -55,9 +75,10 @@ service_status() {
 start_service() {
   local name=$1 module=$2 port=$3 dbvar=$4 pidfile="$STATE/$1.pid"
   if running "$pidfile"; then echo "$name: already running (pid $(cat "$pidfile"))"; return; fi
+  [ -f "$pidfile" ] && wait_group_gone "$name" "$(cat "$pidfile")"
   echo "$name: starting on 127.0.0.1:$port"
   # shellcheck disable=SC2046  # service_env's words are meant to split
-  nohup env SERVICE_NAME="$name" HTTP_PORT="$port" DATABASE_URL="${!dbvar}" $(service_env "$name") \
+  nohup setsid env SERVICE_NAME="$name" HTTP_PORT="$port" DATABASE_URL="${!dbvar}" $(service_env "$name") \
     "$PY" -m "$module" >>"$STATE/$name.log" 2>&1 &
   echo $! >"$pidfile"
 }
@@ -110,13 +131,15 @@ start_gateway() {
 }
 
 stop_pid() {
-  local name=$1 pidfile=$2
+  local name=$1 pidfile=$2 pid
+  pid="$(cat "$pidfile" 2>/dev/null)" || return 0
   if running "$pidfile"; then
-    kill "$(cat "$pidfile")"
+    kill "$pid"
     for _ in $(seq 1 60); do running "$pidfile" || break; sleep 0.25; done
-    running "$pidfile" && kill -9 "$(cat "$pidfile")"
+    running "$pidfile" && kill -9 "$pid"
     echo "$name: stopped"
   fi
+  wait_group_gone "$name" "$pid"
   rm -f "$pidfile"
 }
 
