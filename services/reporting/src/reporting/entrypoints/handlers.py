@@ -47,13 +47,13 @@ def register(registry: Registry, rm: ReadModel, partitions: SessionPartitions, c
 
         return add
 
-    @on(customers.CustomerCreated, customers.CustomerUpdated)
-    async def customer(event: Envelope[Any], session: AsyncSession) -> None:
-        await customer_views.upsert_customer(session, rm, event.tenant_id, event.data.customer)
+    @registry.on_batch(customers.CustomerCreated, customers.CustomerUpdated)
+    async def customer(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await customer_views.upsert_customers(session, rm, [(e.tenant_id, e.data.customer) for e in events])
 
-    @on(customers.SubscriberCreated)
-    async def subscriber_created(event: Envelope[customers.SubscriberCreated], session: AsyncSession) -> None:
-        await customer_views.subscriber_created(session, rm, event.tenant_id, event.data)
+    @registry.on_batch(customers.SubscriberCreated)
+    async def subscriber_created(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await customer_views.subscribers_created(session, rm, [(e.tenant_id, e.data) for e in events])
 
     @on(
         customers.SubscriberActivated,
@@ -64,8 +64,11 @@ def register(registry: Registry, rm: ReadModel, partitions: SessionPartitions, c
     async def subscriber_status(event: Envelope[Any], session: AsyncSession) -> None:
         await customer_views.subscriber_status_changed(session, rm, event.tenant_id, event.data)
 
+    @registry.on_batch(billing.InvoiceIssued)
+    async def invoices_issued(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await invoice_views.invoices_issued(session, rm, [(e.tenant_id, e.id, e.data) for e in events])
+
     invoice_projections: dict[type[DomainEvent], Any] = {
-        billing.InvoiceIssued: invoice_views.invoice_issued,
         billing.InvoiceOverdue: invoice_views.invoice_overdue,
         billing.InvoicePaid: invoice_views.invoice_paid,
         billing.InvoiceVoided: invoice_views.invoice_voided,

@@ -5,68 +5,123 @@ billing knows it (then we take it as is); otherwise the applied amount is subtra
 kept as a movement dated when it took effect, which is what aging as of a past date reads.
 """
 
+# ruff: noqa: S608 - SQL is composed only with our own schema and table names; values are bound parameters
+
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events import billing as ev
 from reporting.adapters.tables import ReadModel
-from reporting.service_layer.aging import aging_follows
+from reporting.service_layer.aging import aging_follows, aging_follows_all
 
 log = logging.getLogger(__name__)
 
 
-async def invoice_issued(
-    session: AsyncSession, rm: ReadModel, tenant: str, event_id: UUID, data: ev.InvoiceIssued
+async def invoices_issued(
+    session: AsyncSession, rm: ReadModel, issued: Sequence[tuple[str, UUID, ev.InvoiceIssued]]
 ) -> None:
-    async with aging_follows(session, rm, tenant, data.invoice_id):
-        await _issue(session, rm, tenant, event_id, data)
-
-
-async def _issue(session: AsyncSession, rm: ReadModel, tenant: str, event_id: UUID, data: ev.InvoiceIssued) -> None:
-    i, c = rm.invoices, rm.customers
-    customer = (
-        await session.execute(
-            select(c.c.partner_id, c.c.billing_country).where(
-                c.c.tenant_id == tenant, c.c.customer_id == data.customer_id
+    """InvoiceIssued events of a batch, as if one by one: the first event of an invoice creates its row (the
+    customer's partner and country where the invoice names none) and its opening movement; the aging rollup
+    follows every invoice of the batch at once."""
+    first: dict[tuple[str, str], tuple[UUID, ev.InvoiceIssued]] = {}
+    for tenant, event_id, data in issued:
+        first.setdefault((tenant, data.invoice_id), (event_id, data))
+    keys = sorted(first)
+    async with aging_follows_all(session, rm, keys):
+        customers = await _customers_of(session, rm, sorted({(t, d.customer_id) for (t, _), (_, d) in first.items()}))
+        rows = []
+        for key in keys:
+            tenant, (_, data) = key[0], first[key]
+            partner, country = customers.get((tenant, data.customer_id), (None, None))
+            rows.append((tenant, data, data.partner_id or partner, data.billing_country or country))
+        inserted = await _insert_invoices(session, rm, rows)
+        movements = [
+            (
+                tenant,
+                event_id,
+                data.invoice_id,
+                datetime.combine(data.issue_date, time(), tzinfo=UTC),
+                data.balance_minor,
             )
-        )
-    ).first()
-    inserted = await session.scalar(
-        insert(i)
-        .values(
-            tenant_id=tenant,
-            invoice_id=data.invoice_id,
-            invoice_number=data.invoice_number,
-            customer_id=data.customer_id,
-            subscriber_id=data.subscriber_id,
-            invoice_partner_id=data.partner_id,
-            invoice_billing_country=data.billing_country,
-            partner_id=data.partner_id or (customer.partner_id if customer else None),
-            billing_country=data.billing_country or (customer.billing_country if customer else None),
-            currency=data.currency,
-            issue_date=data.issue_date,
-            due_date=data.due_date,
-            total_minor=data.total_minor,
-            balance_minor=data.balance_minor,
-            status="open",
-            issued_at=data.issued_at,
-        )
-        .on_conflict_do_nothing()
-        .returning(i.c.invoice_id)
+            for (tenant, invoice_id), (event_id, data) in first.items()
+            if (tenant, invoice_id) in inserted and data.balance_minor
+        ]  # the invoice is owed from its issue date (the business date aging compares with)
+        if movements:
+            await session.execute(
+                text(
+                    f"""
+                    INSERT INTO "{rm.schema}".invoice_movements
+                        (tenant_id, movement_id, invoice_id, kind, effective_at, delta_minor)
+                    SELECT t, m, i, 'issued', e, d FROM unnest(CAST(:t AS text[]), CAST(:m AS uuid[]),
+                        CAST(:i AS text[]), CAST(:e AS timestamptz[]), CAST(:d AS bigint[])) AS u(t, m, i, e, d)
+                    ON CONFLICT DO NOTHING
+                    """
+                ),
+                {k: [row[n] for row in movements] for n, k in enumerate(("t", "m", "i", "e", "d"))},
+            )
+
+
+async def _customers_of(
+    session: AsyncSession, rm: ReadModel, customers: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    found = await session.execute(
+        text(
+            f"""
+            SELECT c.tenant_id, c.customer_id, c.partner_id, c.billing_country
+            FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, customer_id)
+            JOIN "{rm.schema}".customers c USING (tenant_id, customer_id)
+            """
+        ),
+        {"tenants": [t for t, _ in customers], "ids": [c for _, c in customers]},
     )
-    if inserted is not None and data.balance_minor:
-        # The invoice is owed from its issue date (the business date aging compares with).
-        effective = datetime.combine(data.issue_date, time(), tzinfo=UTC)
-        await _record_movement(session, rm, tenant, event_id, data.invoice_id, "issued", effective, data.balance_minor)
+    return {(r[0], r[1]): (r[2], r[3]) for r in found.all()}
+
+
+_INVOICE_COLUMNS = {
+    "tenant_id": "text", "invoice_id": "text", "invoice_number": "text", "customer_id": "text",
+    "subscriber_id": "text", "invoice_partner_id": "text", "invoice_billing_country": "text", "partner_id": "text",
+    "billing_country": "text", "currency": "text", "issue_date": "date", "due_date": "date", "total_minor": "bigint",
+    "balance_minor": "bigint", "status": "text", "issued_at": "timestamptz",
+}  # fmt: skip
+
+
+async def _insert_invoices(
+    session: AsyncSession, rm: ReadModel, rows: Sequence[tuple[str, ev.InvoiceIssued, str | None, str | None]]
+) -> set[tuple[str, str]]:
+    """Insert invoices not known yet; returns (tenant, invoice id) of those inserted."""
+    values: dict[str, list[Any]] = {name: [] for name in _INVOICE_COLUMNS}
+    for tenant, d, partner, country in rows:
+        for name, value in (
+            ("tenant_id", tenant), ("invoice_id", d.invoice_id), ("invoice_number", d.invoice_number),
+            ("customer_id", d.customer_id), ("subscriber_id", d.subscriber_id), ("invoice_partner_id", d.partner_id),
+            ("invoice_billing_country", d.billing_country), ("partner_id", partner), ("billing_country", country),
+            ("currency", d.currency), ("issue_date", d.issue_date), ("due_date", d.due_date),
+            ("total_minor", d.total_minor), ("balance_minor", d.balance_minor), ("status", "open"),
+            ("issued_at", d.issued_at),
+        ):  # fmt: skip
+            values[name].append(value)
+    arrays = ", ".join(f"CAST(:{n} AS {t}[])" for n, t in _INVOICE_COLUMNS.items())
+    inserted = await session.execute(
+        text(
+            f"""
+            INSERT INTO "{rm.schema}".invoices ({", ".join(_INVOICE_COLUMNS)})
+            SELECT * FROM unnest({arrays})
+            ON CONFLICT DO NOTHING
+            RETURNING tenant_id, invoice_id
+            """
+        ),
+        values,
+    )
+    return {(r[0], r[1]) for r in inserted.all()}
 
 
 async def invoice_overdue(
