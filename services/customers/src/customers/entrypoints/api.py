@@ -14,6 +14,7 @@ from sqlalchemy import Row
 from bss_contracts.events.customers import ConnectionType, CustomerState, InstallationStatus, SubscriberStatus
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import Conflict
+from bss_runtime.inputs import Id, Offset, Text, limit
 from bss_runtime.service import ServiceRuntime
 from customers.adapters import repository as repo
 from customers.domain.lifecycle import Action, Outcome
@@ -39,8 +40,8 @@ Writer = Annotated[Principal, Depends(require_roles(Role.SUPPORT, Role.OPS))]
 Reader = Annotated[
     Principal, Depends(require_roles(Role.SUPPORT, Role.OPS, Role.FINANCE, Role.COLLECTIONS, Role.SERVICE))
 ]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, limit(200)]
+Search = Annotated[str, Text(200)]
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -68,12 +69,12 @@ async def list_customers(
     rt: Runtime,
     installation_status: InstallationStatus | None = None,
     connection_type: ConnectionType | None = None,
-    service_city: Annotated[str | None, Query(description="Case-insensitive")] = None,
-    service_state_province: Annotated[str | None, Query(description="Case-insensitive")] = None,
+    service_city: Annotated[Search | None, Query(description="Case-insensitive")] = None,
+    service_state_province: Annotated[Search | None, Query(description="Case-insensitive")] = None,
     service_country: Annotated[CountryCode | None, Query(description="ISO 3166-1 alpha-2")] = None,
-    partner_id: str | None = None,
-    region: str | None = None,
-    tag: str | None = None,
+    partner_id: Id | None = None,
+    region: Search | None = None,
+    tag: Search | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> CustomerPage:
@@ -180,8 +181,8 @@ async def list_subscribers(
     who: Reader,
     rt: Runtime,
     status: SubscriberStatus | None = None,
-    username: str | None = None,
-    customer_id: str | None = None,
+    username: Annotated[str, Text(253)] | None = None,
+    customer_id: Id | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> SubscriberPage:
