@@ -97,7 +97,7 @@ def validation_detail(error: Mapping[str, Any]) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "type": str(error.get("type", "value_error")),
         "loc": [part if isinstance(part, int) else _cut(str(part)) for part in error.get("loc", ())],
-        "msg": _cut(str(error.get("msg", ""))),
+        "msg": _message_text(str(error.get("msg", ""))),
     }
     if "input" in error:
         detail["input"] = excerpt(error["input"])
@@ -106,9 +106,12 @@ def validation_detail(error: Mapping[str, Any]) -> dict[str, Any]:
     return detail
 
 
-def _message(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
+def _message_text(text: str) -> str:
     return text if len(text) <= MESSAGE_CHARS else f"{text[:MESSAGE_CHARS]}…"
+
+
+def _message(exc: Exception) -> str:
+    return _message_text(str(exc) or type(exc).__name__)
 
 
 def _database_refusal(exc: Exception) -> tuple[int, str] | None:

@@ -24,6 +24,7 @@ from billing.entrypoints.schemas import (
 )
 from billing.service_layer import sla as cases
 from bss_runtime.errors import NotFound
+from bss_runtime.inputs import Id
 
 router = APIRouter(prefix="/billing/sla", tags=["SLA"])
 
@@ -55,7 +56,7 @@ async def create_instance(body: InstanceCreate, who: Finance, deps: BillingDeps)
 
 
 @router.get("/instances")
-async def list_instances(who: SlaReader, deps: BillingDeps, customer_id: str | None = None) -> list[InstanceOut]:
+async def list_instances(who: SlaReader, deps: BillingDeps, customer_id: Id | None = None) -> list[InstanceOut]:
     async with deps.database.transaction() as session:
         return [InstanceOut.model_validate(i) for i in await repo.list_instances(session, who.tenant_id, customer_id)]
 
@@ -101,8 +102,8 @@ async def end_outage(outage_id: str, body: OutageEnd, who: OutageReporter, deps:
 async def list_breaches(
     who: SlaReader,
     deps: BillingDeps,
-    instance_id: str | None = None,
-    customer_id: str | None = None,
+    instance_id: Id | None = None,
+    customer_id: Id | None = None,
     status: Literal["open", "resolved"] | None = None,
 ) -> list[BreachOut]:
     async with deps.database.transaction() as session:
