@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import NotFound
+from bss_runtime.inputs import Id, Offset, limit
 from dunning.adapters import repository as repo
 from dunning.domain.execution import ExecutionStatus
 from dunning.entrypoints.schemas import (
@@ -93,12 +94,12 @@ async def list_executions(
     who: Reader,
     deps: Services,
     status_: Annotated[ExecutionStatus | None, Query(alias="status")] = None,
-    campaign_id: str | None = None,
-    customer_id: str | None = None,
-    invoice_id: str | None = None,
-    subscriber_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    campaign_id: Id | None = None,
+    customer_id: Id | None = None,
+    invoice_id: Id | None = None,
+    subscriber_id: Id | None = None,
+    limit: Annotated[int, limit(500)] = 50,
+    offset: Offset = 0,
 ) -> ExecutionPage:
     where = repo.ExecutionFilter(status_, campaign_id, customer_id, invoice_id, subscriber_id)
     async with deps.database.transaction() as session:
