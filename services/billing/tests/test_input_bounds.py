@@ -89,3 +89,14 @@ async def test_subscriptions_are_listed_a_page_at_a_time(billing: RunningBilling
     assert sorted(s["subscriber_id"] for s in first + rest) == sorted(subscribers)
     _refused(await billing.client.get("/billing/subscriptions", params={"limit": 201}, headers=billing.auth()),
              "query", "limit")  # fmt: skip
+
+
+async def test_sla_lists_are_paged(billing: RunningBilling) -> None:
+    for name in ("Gold", "Silver", "Bronze"):
+        await billing.post("/billing/sla/definitions", {"name": name, "target_percent": "99.9"})
+    first = await billing.get("/billing/sla/definitions", limit=2)
+    rest = await billing.get("/billing/sla/definitions", limit=2, offset=2)
+    assert [d["name"] for d in first + rest] == ["Bronze", "Gold", "Silver"]
+    for path in ("/billing/sla/instances", "/billing/sla/breaches", "/billing/sla/definitions"):
+        response = await billing.client.get(path, params={"offset": BEYOND_INT64}, headers=billing.auth())
+        _refused(response, "query", "offset")

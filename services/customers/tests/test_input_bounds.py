@@ -65,3 +65,25 @@ async def test_a_ten_megabyte_name_is_not_echoed_back_whole(service, tenant):
     response = await service.client.post("/customers", json={"name": "n" * 10_000_000}, headers=headers)
     assert _refused(response, "body", "name")["type"] == "string_too_long"
     assert len(response.content) < 1_000
+
+
+async def test_partners_history_and_requests_are_listed_a_page_at_a_time(service, tenant):
+    headers = service.headers(tenant, "support")
+    for name in ("Alpha", "Bravo", "Charlie"):
+        assert (await service.client.post("/partners", json={"name": name}, headers=headers)).status_code == 201
+    first = (await service.client.get("/partners", params={"limit": 2}, headers=headers)).json()
+    rest = (await service.client.get("/partners", params={"limit": 2, "offset": 2}, headers=headers)).json()
+    assert [p["name"] for p in first + rest] == ["Alpha", "Bravo", "Charlie"]
+
+    customer_id = (await service.client.post("/customers", json={"name": "Paged"}, headers=headers)).json()[
+        "customer_id"
+    ]
+    created = await service.client.post(f"/customers/{customer_id}/subscribers", json={"username": "p@isp"},
+                                        headers=headers)  # fmt: skip
+    sid = created.json()["subscriber_id"]
+    for action in ("activate", "suspend", "reinstate"):
+        assert (await service.client.post(f"/subscribers/{sid}/{action}", headers=headers)).status_code == 200
+    history = await service.client.get(f"/subscribers/{sid}/history", params={"limit": 2, "offset": 1}, headers=headers)
+    assert [c["action"] for c in history.json()] == ["suspend", "reinstate"]
+    requests = f"/subscribers/{sid}/requests"
+    _refused(await service.client.get(requests, params={"offset": BEYOND_INT64}, headers=headers), "query", "offset")

@@ -46,3 +46,11 @@ async def test_deep_json_nul_huge_numbers_and_offsets_are_refused(start_dunning,
     _refused(response, "query", "offset")
     response = await dunning.client.get("/dunning/executions", params={"customer_id": "c\u0000"}, headers=reader)
     _refused(response, "query", "customer_id")
+
+    # Campaigns are listed a page at a time, highest priority first.
+    for priority in (1, 2, 3):
+        body = campaign_body(f"P{priority}", {"type": "custom"}, priority=priority)
+        assert (await dunning.client.post("/dunning/campaigns", json=body, headers=manager)).status_code == 201
+    first = (await dunning.client.get("/dunning/campaigns", params={"limit": 2}, headers=reader)).json()
+    rest = (await dunning.client.get("/dunning/campaigns", params={"limit": 2, "offset": 2}, headers=reader)).json()
+    assert [c["name"] for c in first + rest] == ["P3", "P2", "P1", "Shallow"]

@@ -139,9 +139,10 @@ async def create_partner(body: PartnerIn, who: Writer, rt: Runtime) -> PartnerOu
 
 
 @partners_router.get("")
-async def list_partners(who: Reader, rt: Runtime) -> list[PartnerOut]:
+async def list_partners(who: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0) -> list[PartnerOut]:
+    """By name."""
     async with rt.database.transaction() as session:
-        return [_partner_out(r) for r in await repo.list_partners(session, who.tenant_id)]
+        return [_partner_out(r) for r in await repo.list_partners(session, who.tenant_id, limit=limit, offset=offset)]
 
 
 @partners_router.get("/{partner_id}")
@@ -201,19 +202,23 @@ async def get_subscriber(subscriber_id: str, who: Reader, rt: Runtime) -> Subscr
 
 
 @subscribers_router.get("/{subscriber_id}/history")
-async def subscriber_history(subscriber_id: str, who: Reader, rt: Runtime) -> list[StatusChangeOut]:
-    """Every status change: when, from what to what, why, and who or which event asked."""
+async def subscriber_history(
+    subscriber_id: str, who: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0
+) -> list[StatusChangeOut]:
+    """Every status change, oldest first: when, from what to what, why, and who or which event asked."""
     async with rt.database.transaction() as session:
         await subscriber_cases.get_subscriber(session, who.tenant_id, subscriber_id)
-        rows = await repo.status_history(session, who.tenant_id, subscriber_id)
+        rows = await repo.status_history(session, who.tenant_id, subscriber_id, limit=limit, offset=offset)
     return [StatusChangeOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @subscribers_router.get("/{subscriber_id}/requests")
-async def subscriber_requests(subscriber_id: str, who: Reader, rt: Runtime) -> list[SubscriberRequestOut]:
-    """Requests other services sent about this subscriber (by event), with what came of each."""
+async def subscriber_requests(
+    subscriber_id: str, who: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0
+) -> list[SubscriberRequestOut]:
+    """Requests other services sent about this subscriber (by event), oldest first, with what came of each."""
     async with rt.database.transaction() as session:
-        rows = await repo.requests_for(session, who.tenant_id, subscriber_id)
+        rows = await repo.requests_for(session, who.tenant_id, subscriber_id, limit=limit, offset=offset)
     return [SubscriberRequestOut.model_validate(r, from_attributes=True) for r in rows]
 
 

@@ -57,9 +57,16 @@ async def create_campaign(body: CampaignCreate, who: Manager, deps: Services) ->
 
 
 @router.get("/campaigns")
-async def list_campaigns(who: Reader, deps: Services, active: bool | None = None) -> list[CampaignOut]:
+async def list_campaigns(
+    who: Reader,
+    deps: Services,
+    active: bool | None = None,
+    limit: Annotated[int, limit(200)] = 50,
+    offset: Offset = 0,
+) -> list[CampaignOut]:
+    """Highest priority first."""
     async with deps.database.transaction() as session:
-        campaigns = await repo.list_campaigns(session, who.tenant_id, active=active)
+        campaigns = await repo.list_campaigns(session, who.tenant_id, active=active, limit=limit, offset=offset)
         stats = await repo.campaign_statistics(session, who.tenant_id, [c.id for c in campaigns])
     return [CampaignOut.of(c, stats.get(c.id)) for c in campaigns]
 
