@@ -30,3 +30,12 @@ async def test_nul_and_oversized_nas_client_fields_are_refused(service: Service)
         _refused(changed, "body", "description")
         unknown = await http.get("/nas-clients/bng%00", headers=ops)
         assert unknown.status_code in (404, 422), unknown.text
+
+        # Listed a page at a time, by nas_id.
+        for n in (7, 8):
+            more = client | {"nas_id": f"bng-{n}", "address": f"127.0.0.{n}"}
+            assert (await http.post("/nas-clients", headers=ops, json=more)).status_code == 201
+        first = (await http.get("/nas-clients", headers=ops, params={"limit": 2})).json()
+        rest = (await http.get("/nas-clients", headers=ops, params={"limit": 2, "offset": 2})).json()
+        assert [c["nas_id"] for c in first + rest] == ["bng-7", "bng-8", "bng-9"]
+        _refused(await http.get("/nas-clients", headers=ops, params={"offset": 2**63}), "query", "offset")

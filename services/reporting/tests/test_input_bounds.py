@@ -59,3 +59,11 @@ async def test_bi_inputs_out_of_range_are_refused(bi: BiHarness) -> None:
     _refused(await bi.call("POST", "/report-templates", tenant, json=nul), "body", "name")
     run = {"template_id": "t\u0000", "parameters": {}}
     _refused(await bi.call("POST", "/report-executions", tenant, json=run), "body", "template_id")
+
+    # Templates are listed a page at a time.
+    for name in ("One", "Two", "Three"):
+        await bi.template(tenant, name=name)
+    first = await bi.req("GET", "/report-templates", tenant, params={"limit": 2})
+    rest = await bi.req("GET", "/report-templates", tenant, params={"limit": 2, "offset": 2})
+    assert sorted(t["name"] for t in first + rest) == ["One", "Three", "Two"]
+    _refused(await bi.call("GET", "/report-schedules", tenant, params={"offset": BEYOND_INT64}), "query", "offset")

@@ -84,18 +84,25 @@ async def create_template(body: s.TemplateIn, deps: Deps, principal: Staff) -> s
 
 @router.get("/report-templates", response_model=list[s.TemplateOut])
 async def list_templates(
-    deps: Deps, principal: Staff, report_type: ReportType | None = None, report: s.ReportName | None = None
+    deps: Deps,
+    principal: Staff,
+    report_type: ReportType | None = None,
+    report: s.ReportName | None = None,
+    limit: Annotated[int, limit(200)] = 50,
+    offset: Offset = 0,
 ) -> list[s.TemplateOut]:
-    """The templates this caller may run: public ones and their own (admin: all)."""
+    """The templates this caller may run: public ones and their own (admin: all). A page of them: visibility is
+    decided per row, so the page is cut from the visible ones (a tenant has tens of templates, not millions)."""
     async with deps.database.transaction() as session:
         rows = await repo.list_templates(session, principal.tenant_id)
-    return [
-        _template_out(r)
+    chosen = [
+        r
         for r in rows
         if bi_catalog.visible(principal, r)
         and (report_type is None or r.report_type == report_type)
         and (report is None or r.report == report)
     ]
+    return [_template_out(r) for r in chosen[offset : offset + limit]]
 
 
 @router.get("/report-templates/{template_id}", response_model=s.TemplateOut)
@@ -278,9 +285,13 @@ async def create_schedule(body: s.ScheduleIn, deps: Deps, principal: Staff) -> s
 
 
 @router.get("/report-schedules", response_model=list[s.ScheduleOut])
-async def list_schedules(deps: Deps, principal: Staff) -> list[s.ScheduleOut]:
+async def list_schedules(
+    deps: Deps, principal: Staff, limit: Annotated[int, limit(200)] = 50, offset: Offset = 0
+) -> list[s.ScheduleOut]:
+    """A page of the schedules this caller may see (cut from the visible ones, as templates are)."""
     async with deps.database.transaction() as session:
-        return [_schedule_out(r) for r in await bi_catalog.visible_schedules(session, principal)]
+        visible = await bi_catalog.visible_schedules(session, principal)
+    return [_schedule_out(r) for r in visible[offset : offset + limit]]
 
 
 @router.get("/report-schedules/{schedule_id}", response_model=s.ScheduleOut)
