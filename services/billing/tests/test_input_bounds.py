@@ -87,6 +87,9 @@ async def test_subscriptions_are_listed_a_page_at_a_time(billing: RunningBilling
     rest = await billing.get("/billing/subscriptions", customer_id=customer, limit=2, offset=2)
     assert (len(first), len(rest)) == (2, 1)
     assert sorted(s["subscriber_id"] for s in first + rest) == sorted(subscribers)
+    plans = await billing.get("/billing/plans", limit=1)
+    assert [p["id"] for p in plans] == [plan["id"]]
+    assert await billing.get("/billing/plans", offset=1) == []
     _refused(await billing.client.get("/billing/subscriptions", params={"limit": 201}, headers=billing.auth()),
              "query", "limit")  # fmt: skip
 

@@ -24,6 +24,7 @@ from billing.adapters.tables import (
     invoice_lines,
     invoices,
     payments,
+    plans,
     subscribers,
     subscriptions,
 )
@@ -404,7 +405,13 @@ async def receivables_of(session: AsyncSession, tenant_id: str, customer_id: str
     return (await session.execute(stmt)).all()
 
 
-# --- subscriptions, as listed -----------------------------------------------------------------------------------
+# --- plans and subscriptions, as listed (a page at a time) -----------------------------------------------------
+
+
+async def list_plans(session: AsyncSession, tenant_id: str, *, limit: int, offset: int) -> Sequence[Row[Any]]:
+    """A page of the tenant's plans, by code."""
+    stmt = select(plans).where(plans.c.tenant_id == tenant_id).order_by(plans.c.code, plans.c.id)
+    return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 
 async def list_subscriptions(

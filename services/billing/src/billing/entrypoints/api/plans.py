@@ -34,9 +34,11 @@ async def create_plan(body: PlanCreate, who: Finance, deps: BillingDeps) -> Plan
 
 
 @router.get("/plans")
-async def list_plans(who: Reader, deps: BillingDeps) -> list[PlanOut]:
+async def list_plans(who: Reader, deps: BillingDeps, limit: Limit = 50, offset: Offset = 0) -> list[PlanOut]:
+    """By code."""
     async with deps.database.transaction() as session:
-        return [PlanOut.model_validate(p) for p in await repo.list_plans(session, who.tenant_id)]
+        rows = await repository.list_plans(session, who.tenant_id, limit=limit, offset=offset)
+    return [PlanOut.model_validate(p) for p in rows]
 
 
 @router.get("/plans/{plan_id}")
