@@ -69,7 +69,7 @@ def excerpt(value: Any, depth: int = 0) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, int):
+    if isinstance(value, int):  # a huge one as hex: Python refuses decimal text of more than 4300 digits
         return value if abs(value) < 10**EXCERPT_CHARS else _cut(f"{value:x}")
     if isinstance(value, str):
         return _cut(value)
@@ -110,14 +110,20 @@ def _message_text(text: str) -> str:
     return text if len(text) <= MESSAGE_CHARS else f"{text[:MESSAGE_CHARS]}…"
 
 
-def _message(exc: Exception) -> str:
+def _message(exc: BaseException) -> str:
     return _message_text(str(exc) or type(exc).__name__)
+
+
+def _driver_error(exc: Exception) -> BaseException:
+    """The asyncpg exception behind `exc` (SQLAlchemy wraps it in its own, around an adapter's)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return exc.orig.__cause__ or exc.orig
+    return exc
 
 
 def _database_refusal(exc: Exception) -> tuple[int, str] | None:
     """(status, message) when `exc` is the database or its driver refusing a value; None for anything else."""
-    cause = exc.orig.__cause__ if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    cause = cause or getattr(exc, "orig", None)
+    cause = _driver_error(exc)
     if isinstance(cause, asyncpg.exceptions.DataError):  # refused by PostgreSQL: SQLSTATE class 22
         return 422, f"a value is out of range or malformed: {_message(cause)}"
     if isinstance(cause, asyncpg.exceptions.IntegrityConstraintViolationError):  # class 23
@@ -130,9 +136,9 @@ def _database_refusal(exc: Exception) -> tuple[int, str] | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        detail: dict[str, object] = {"msg": exc.message, "type": type(exc).__name__}
-        if exc.field:
-            detail["loc"] = ["body", exc.field]
+        # loc is always there (empty when no field is to blame): a 422 keeps the documented shape.
+        loc = ["body", exc.field] if exc.field else []
+        detail: dict[str, object] = {"loc": loc, "msg": exc.message, "type": type(exc).__name__}
         return SafeJSONResponse({"detail": [detail]}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
