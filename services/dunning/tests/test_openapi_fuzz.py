@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 
 from bss_runtime.auth import JwtConfig, issue_token
-from bss_testkit.openapi_fuzz import fuzz, serve
+from bss_testkit.openapi_fuzz import SECONDS, fuzz, serve
 from bss_testkit.receivers import SmtpServer
 from dunning.config import Settings
 from dunning.entrypoints.app import create_app
 
 from .support import unique
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(SECONDS + 150)  # the run, and the service's start and stop
 
 
 async def test_fuzzed_requests_get_no_server_error_and_documented_answers(

@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from bss_testkit.openapi_fuzz import fuzz
+from bss_testkit.openapi_fuzz import SECONDS, fuzz
 
 from .support import Service
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(SECONDS + 150)  # the run, and the service's start and stop
 
 
 async def test_fuzzed_requests_get_no_server_error_and_documented_answers(service: Service) -> None:
