@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Row
 
 from bss_runtime.auth import Principal, Role, require_roles
-from bss_runtime.errors import DomainError, NotFound
+from bss_runtime.errors import DomainError, NotFound, SafeJSONResponse
 from bss_runtime.inputs import Day, Id, Offset, limit
 from reporting.adapters import bi_repository as repo
 from reporting.adapters import bi_storage
@@ -51,7 +51,7 @@ def install(app: FastAPI) -> None:
 
     def answer(problems: list[Invalid]) -> JSONResponse:
         detail = [{"type": "value_error", "loc": ["body", *p.field], "msg": p.message} for p in problems]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return SafeJSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Invalid)
     async def _invalid(_: Request, exc: Invalid) -> JSONResponse:
