@@ -65,6 +65,15 @@ class Api:
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params=params or None)
 
+    async def get_all(self, path: str, **params: Any) -> list[Any]:
+        """Every item of a list answered a page (`limit`/`offset`) at a time."""
+        items: list[Any] = []
+        while True:
+            page = await self.get(path, limit=200, offset=len(items), **params)
+            items += page
+            if len(page) < 200:
+                return items
+
     async def post(self, path: str, body: Any = None, **options: Any) -> Any:
         return await self.request("POST", path, json=body, **options)
 

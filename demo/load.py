@@ -125,7 +125,7 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         print(f"    sessions stopped: {stopped}")
 
         progress("waiting for the reports (reporting builds them from the events)")
-        breach_count = len(await api.get("/billing/sla/breaches"))
+        breach_count = len(await api.get_all("/billing/sla/breaches"))
         await banner.wait_for_reports(
             api,
             {"sessions": len(sessions), "blocked_subscribers": len(suspended), "sla_breaches": breach_count},

@@ -95,7 +95,7 @@ async def resolve_past_breaches(api: Api, now: datetime) -> int:
     """Ops close the breaches of months that are over (the cause was repaired, the credit issued); this
     month's stay open."""
     this_month = str(_month_start(now).date())
-    breaches = await api.get("/billing/sla/breaches", status="open")
+    breaches = await api.get_all("/billing/sla/breaches", status="open")
     done = 0
     for breach in breaches:
         if breach["period_start"] < this_month:

@@ -115,6 +115,7 @@ def bench_service(
         "NAS_CLIENTS_FILE": str(clients),
         "TRACK_SESSIONS": "true" if track else "false",
         "LOG_LEVEL": "WARNING",
+        "ENVIRONMENT": "local",  # a bench run may use the default JWT secret
     }
     log = (work / "service.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "radius_ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)

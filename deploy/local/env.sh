@@ -2,6 +2,8 @@
 # Defaults for local mode (deploy/local/kafka.sh, deploy/local/postgres.sh). Source it: `. deploy/local/env.sh`.
 # A variable that is already set wins, so exporting your own before sourcing overrides any of these.
 
+# Local mode: the services accept the published default JWT_SECRET (in production they refuse to start with it).
+export ENVIRONMENT="${ENVIRONMENT:-local}"
 export KAFKA_PORT="${KAFKA_PORT:-59092}"
 export PG_PORT="${PG_PORT:-55432}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"

@@ -1,4 +1,5 @@
-"""`python -m customers` serves the API over real HTTP (uvicorn), with the relay publishing to Kafka."""
+"""`python -m customers` serves the API over real HTTP (uvicorn), with the relay publishing to Kafka; in
+production it refuses to start with the published default JWT secret."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from customers.config import Settings
 
 pytestmark = pytest.mark.timeout(120)
 
+PRODUCTION_SECRET = "a-production-secret-of-at-least-32-bytes"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -33,6 +36,8 @@ async def test_the_service_process_answers_http_and_publishes(fresh_database, ka
         "KAFKA_TOPIC_PREFIX": prefix,
         "HTTP_PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        "ENVIRONMENT": "production",
+        "JWT_SECRET": PRODUCTION_SECRET,
     }
     process = subprocess.Popen([sys.executable, "-m", "customers"], env=env)
     try:
@@ -47,8 +52,8 @@ async def test_the_service_process_answers_http_and_publishes(fresh_database, ka
 
             await eventually(ready, timeout=60)
             s = Settings()
-            token = issue_token(JwtConfig(s.jwt_secret, s.jwt_issuer, s.jwt_audience), subject="u", tenant_id="isp-p",
-                                roles=["support"])  # fmt: skip
+            jwt = JwtConfig(PRODUCTION_SECRET, s.jwt_issuer, s.jwt_audience)
+            token = issue_token(jwt, subject="u", tenant_id="isp-p", roles=["support"])
             created = await client.post(
                 "/customers", json={"name": "Over the wire", "service_country": "fr"},
                 headers={"Authorization": f"Bearer {token}"},
@@ -65,3 +70,10 @@ async def test_the_service_process_answers_http_and_publishes(fresh_database, ka
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def test_production_refuses_to_start_with_the_default_jwt_secret():
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"} | {"ENVIRONMENT": "production"}
+    refused = subprocess.run([sys.executable, "-m", "customers"], env=env, capture_output=True, timeout=60)
+    assert refused.returncode == 1
+    assert b"refusing to start: JWT_SECRET is the published default" in refused.stderr

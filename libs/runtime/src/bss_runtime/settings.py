@@ -1,9 +1,18 @@
-"""Service settings from the environment (same variable names in local mode, compose and production)."""
+"""Service settings from the environment (same variable names in local mode, compose and production).
+
+`ENVIRONMENT` says where a service runs: `production` (the default), or `local`, `dev` or `test`. A service
+started as a process (`python -m <pkg>`) refuses to start in production with the published default
+`JWT_SECRET`: anyone could sign tokens for it. Local mode (`deploy/local/env.sh`), compose and the tests say
+where they run, so they keep the default.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "dev-only-secret-change-me-in-production"  # noqa: S105  (published; refused in production)
+DEVELOPMENT_ENVIRONMENTS = frozenset({"local", "dev", "test"})
 
 
 class ServiceSettings(BaseSettings):
@@ -20,7 +29,8 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(default="", description="Prepended to every topic name (test isolation)")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    jwt_secret: str = Field(default="dev-only-secret-change-me-in-production", min_length=32)
+    environment: str = Field(default="production", description="production, or local, dev or test")
+    jwt_secret: str = Field(default=DEFAULT_JWT_SECRET, min_length=32)
     jwt_issuer: str = "ispbss"
     jwt_audience: str = "ispbss"
     log_level: str = "INFO"
@@ -29,3 +39,12 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(default=0.05, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
     db_pool_size: int = 10
+
+
+def ensure_safe_to_serve(settings: ServiceSettings) -> None:
+    """Exit (status 1, with the reason) if `settings` would serve production with the published JWT secret."""
+    if settings.jwt_secret == DEFAULT_JWT_SECRET and settings.environment not in DEVELOPMENT_ENVIRONMENTS:
+        raise SystemExit(
+            f"refusing to start: JWT_SECRET is the published default and ENVIRONMENT is {settings.environment!r}."
+            " Set JWT_SECRET to a secret of at least 32 bytes, or ENVIRONMENT=local for local development."
+        )

@@ -27,6 +27,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 T = TypeVar("T")
+
+# Tests run services (in-process and as processes) with the default JWT secret: say so, as local mode does.
+os.environ.setdefault("ENVIRONMENT", "test")
+
 FreshDatabase = Callable[[str], Awaitable[str]]
 
 LOCAL_START_TIMEOUT_S = 600  # the first local Kafka start downloads its jars

@@ -6,11 +6,13 @@ import uvicorn
 
 from billing.config import Settings
 from billing.entrypoints.app import create_app
+from bss_runtime.settings import ensure_safe_to_serve
 from bss_runtime.telemetry import configure_logging
 
 
 def main() -> None:
     settings = Settings()
+    ensure_safe_to_serve(settings)
     configure_logging(settings.service_name, settings.log_level)
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from bss_runtime.settings import ensure_safe_to_serve
 from bss_runtime.telemetry import configure_logging
 from dunning.config import Settings
 from dunning.entrypoints.app import create_app
@@ -11,6 +12,7 @@ from dunning.entrypoints.app import create_app
 
 def main() -> None:
     settings = Settings()
+    ensure_safe_to_serve(settings)
     configure_logging(settings.service_name, settings.log_level)
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
 

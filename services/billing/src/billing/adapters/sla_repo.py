@@ -24,8 +24,9 @@ async def get_definition(session: AsyncSession, tenant_id: str, definition_id: s
     return (await session.execute(stmt)).one_or_none()
 
 
-async def list_definitions(session: AsyncSession, tenant_id: str) -> Sequence[Row[Any]]:
-    stmt = select(sla_definitions).where(sla_definitions.c.tenant_id == tenant_id).order_by(sla_definitions.c.name)
+async def list_definitions(session: AsyncSession, tenant_id: str, *, limit: int, offset: int) -> Sequence[Row[Any]]:
+    stmt = select(sla_definitions).where(sla_definitions.c.tenant_id == tenant_id)
+    stmt = stmt.order_by(sla_definitions.c.name, sla_definitions.c.id).limit(limit).offset(offset)
     return (await session.execute(stmt)).all()
 
 
@@ -42,11 +43,14 @@ async def get_instance(
     return (await session.execute(stmt)).one_or_none()
 
 
-async def list_instances(session: AsyncSession, tenant_id: str, customer_id: str | None) -> Sequence[Row[Any]]:
+async def list_instances(
+    session: AsyncSession, tenant_id: str, customer_id: str | None, *, limit: int, offset: int
+) -> Sequence[Row[Any]]:
     stmt = select(sla_instances).where(sla_instances.c.tenant_id == tenant_id)
     if customer_id is not None:
         stmt = stmt.where(sla_instances.c.customer_id == customer_id)
-    return (await session.execute(stmt.order_by(sla_instances.c.created_at, sla_instances.c.id))).all()
+    stmt = stmt.order_by(sla_instances.c.created_at, sla_instances.c.id).limit(limit).offset(offset)
+    return (await session.execute(stmt)).all()
 
 
 async def update_instance(session: AsyncSession, tenant_id: str, instance_id: str, **values: Any) -> Row[Any]:
@@ -145,11 +149,15 @@ async def outages_overlapping(
     return (await session.execute(stmt)).all()
 
 
-async def outages_of(session: AsyncSession, tenant_id: str, instance_id: str) -> Sequence[Row[Any]]:
+async def outages_of(
+    session: AsyncSession, tenant_id: str, instance_id: str, *, limit: int, offset: int
+) -> Sequence[Row[Any]]:
     stmt = (
         select(sla_outages)
         .where(sla_outages.c.tenant_id == tenant_id, sla_outages.c.instance_id == instance_id)
-        .order_by(sla_outages.c.started_at)
+        .order_by(sla_outages.c.started_at, sla_outages.c.id)
+        .limit(limit)
+        .offset(offset)
     )
     return (await session.execute(stmt)).all()
 
@@ -200,6 +208,8 @@ async def list_breaches(
     instance_id: str | None = None,
     customer_id: str | None = None,
     status: str | None = None,
+    limit: int,
+    offset: int,
 ) -> Sequence[Row[Any]]:
     stmt = select(sla_breaches).where(sla_breaches.c.tenant_id == tenant_id)
     for column, value in (
@@ -209,4 +219,5 @@ async def list_breaches(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    return (await session.execute(stmt.order_by(sla_breaches.c.detected_at, sla_breaches.c.id))).all()
+    stmt = stmt.order_by(sla_breaches.c.detected_at, sla_breaches.c.id).limit(limit).offset(offset)
+    return (await session.execute(stmt)).all()

@@ -7,17 +7,19 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Row
 
 from billing.domain.calendar import MeasurementPeriod
 from billing.domain.usage import GB
 from bss_contracts.money import Currency
+from bss_runtime.inputs import Day, Id, Text, Timestamp
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-Minor = Annotated[int, Field(ge=0, le=10**15)]
-Positive = Annotated[int, Field(gt=0, le=10**15)]
+Reason = Annotated[str, Text(500)]  # text columns, bounded for sanity
+Name = Annotated[str, Text(200)]  # varchar(200) columns
+MAX_MINOR = 10**15  # any amount; 500 lines of it and their tax still fit a bigint total
+Minor = Annotated[int, Field(ge=0, le=MAX_MINOR)]
+Positive = Annotated[int, Field(gt=0, le=MAX_MINOR)]
 TaxRate = Annotated[int, Field(ge=0, le=10_000, description="Basis points: 2000 = 20 %")]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
 
@@ -34,8 +36,8 @@ class _Out(BaseModel):
 
 
 class PlanCreate(BaseModel):
-    code: Annotated[str, Field(min_length=1, max_length=64, examples=["FIBER-100"])]
-    name: Text
+    code: Annotated[str, Text(64), Field(examples=["FIBER-100"])]
+    name: Name
     currency: Currency
     price_minor: Minor = Field(description="Price per monthly cycle")
     included_octets: Minor | None = Field(default=None, description="Data allowance per cycle; null: unlimited")
@@ -60,7 +62,7 @@ class PlanOut(_Out):
 class SubscriptionCreate(BaseModel):
     subscriber_id: Id
     plan_id: Id
-    start_date: date | None = Field(default=None, description="Cycle anchor; default: today, customer's zone")
+    start_date: Day | None = Field(default=None, description="Cycle anchor; default: today, customer's zone")
 
 
 class SubscriptionOut(BaseModel):
@@ -108,8 +110,8 @@ class UsageOut(BaseModel):
 
 
 class LineIn(BaseModel):
-    description: Text
-    unit_price_minor: Annotated[int, Field(ge=-(10**15), le=10**15)]
+    description: Reason
+    unit_price_minor: Annotated[int, Field(ge=-MAX_MINOR, le=MAX_MINOR)]
     quantity: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)] = Decimal(1)
     kind: Literal["one_off", "subscription", "credit"] = "one_off"
     tax_rate_bp: TaxRate = 0
@@ -120,6 +122,8 @@ class LineIn(BaseModel):
             raise ValueError("a credit line has a negative (or zero) unit price")
         if self.kind != "credit" and self.unit_price_minor < 0:
             raise ValueError("only credit lines have negative unit prices")
+        if abs(self.unit_price_minor) * self.quantity > MAX_MINOR:
+            raise ValueError(f"the line's amount (unit_price_minor * quantity) must not exceed {MAX_MINOR}")
         return self
 
 
@@ -128,7 +132,7 @@ class InvoiceCreate(BaseModel):
     currency: Currency
     subscriber_id: Id | None = None
     lines: list[LineIn] = Field(default_factory=list, max_length=500)
-    memo: Annotated[str, Field(max_length=2000)] | None = None
+    memo: Annotated[str, Text(2000, min_length=0)] | None = None
     payment_terms_days: Annotated[int, Field(ge=0, le=365)] | None = None
     issue: bool = Field(default=False, description="Issue it at once instead of keeping a draft")
 
@@ -194,7 +198,7 @@ class InvoicePage(BaseModel):
 
 
 class VoidIn(BaseModel):
-    reason: Text
+    reason: Reason
 
 
 # --- payments, credit notes, accounts ---------------------------------------------------------------------------
@@ -205,12 +209,12 @@ class PaymentCreate(BaseModel):
     currency: Currency
     customer_id: Id | None = None
     invoice_id: Id | None = Field(default=None, description="Else: the customer's oldest open invoices")
-    method: Annotated[str, Field(max_length=50)] | None = None
-    reference: Annotated[str, Field(max_length=200)] | None = None
-    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    method: Annotated[str, Text(50, min_length=0)] | None = None
+    reference: Annotated[str, Text(200, min_length=0)] | None = None
+    external_id: Annotated[str, Text(200)] | None = Field(
         default=None, description="The payer's id of this payment: posting it again returns the first one"
     )
-    received_at: AwareDatetime | None = None
+    received_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _who(self) -> Self:
@@ -240,7 +244,7 @@ class PaymentOut(BaseModel):
 class CreditNoteCreate(BaseModel):
     amount_minor: Positive
     currency: Currency
-    reason: Text
+    reason: Reason
     customer_id: Id | None = None
     invoice_id: Id | None = Field(default=None, description="Else: the customer's oldest open invoice")
 
@@ -299,7 +303,7 @@ class AccountOut(BaseModel):
 
 
 class DefinitionCreate(BaseModel):
-    name: Text
+    name: Name
     target_percent: Annotated[Decimal, Field(gt=0, lt=100, max_digits=7, decimal_places=4, examples=["99.9"])]
     measurement_period: MeasurementPeriod = "month"
     step_percent: Annotated[Decimal, Field(gt=0, le=100, max_digits=7, decimal_places=4)] = Decimal("0.1")
@@ -330,11 +334,11 @@ class DefinitionOut(_Out):
 class InstanceCreate(BaseModel):
     definition_id: Id
     customer_id: Id
-    service_name: Text
+    service_name: Name
     monthly_fee_minor: Minor
     currency: Currency
     subscriber_id: Id | None = Field(default=None, description="The service (subscriber) the SLA covers")
-    active_from: AwareDatetime | None = None
+    active_from: Timestamp | None = None
 
 
 class PeriodStatus(BaseModel):
@@ -359,16 +363,16 @@ class InstanceOut(_Out):
 
 
 class OutageCreate(BaseModel):
-    started_at: AwareDatetime
-    ended_at: AwareDatetime | None = Field(default=None, description="Null while it is still going on")
-    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    started_at: Timestamp
+    ended_at: Timestamp | None = Field(default=None, description="Null while it is still going on")
+    external_id: Annotated[str, Text(200)] | None = Field(
         default=None, description="The monitoring system's id: reporting it again (with an end) ends it"
     )
-    description: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[str, Text(2000, min_length=0)] | None = None
 
 
 class OutageEnd(BaseModel):
-    ended_at: AwareDatetime
+    ended_at: Timestamp
 
 
 class OutageOut(_Out):
@@ -412,7 +416,7 @@ class BreachOut(BaseModel):
 
 
 class ResolveIn(BaseModel):
-    resolution: Text
+    resolution: Reason
 
 
 class TriggerOut(BaseModel):

@@ -149,9 +149,9 @@ async def get_partner(session: AsyncSession, tenant_id: str, partner_id: str) ->
     return (await session.execute(stmt)).one_or_none()
 
 
-async def list_partners(session: AsyncSession, tenant_id: str) -> Sequence[Row[Any]]:
-    stmt = select(partners).where(partners.c.tenant_id == tenant_id).order_by(partners.c.name)
-    return (await session.execute(stmt)).all()
+async def list_partners(session: AsyncSession, tenant_id: str, *, limit: int, offset: int) -> Sequence[Row[Any]]:
+    stmt = select(partners).where(partners.c.tenant_id == tenant_id).order_by(partners.c.name, partners.c.id)
+    return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 
 async def rename_partner(
@@ -234,12 +234,14 @@ async def insert_status_change(session: AsyncSession, tenant_id: str, **values: 
     await session.execute(insert(subscriber_status_changes).values(tenant_id=tenant_id, **values))
 
 
-async def status_history(session: AsyncSession, tenant_id: str, subscriber_id: str) -> Sequence[Row[Any]]:
+async def status_history(
+    session: AsyncSession, tenant_id: str, subscriber_id: str, *, limit: int, offset: int
+) -> Sequence[Row[Any]]:
     t = subscriber_status_changes
     stmt = (
         select(t).where(t.c.tenant_id == tenant_id, t.c.subscriber_id == subscriber_id).order_by(t.c.changed_at, t.c.id)
     )
-    return (await session.execute(stmt)).all()
+    return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 
 async def claim_request(session: AsyncSession, tenant_id: str, **values: Any) -> bool:
@@ -263,11 +265,13 @@ async def settle_request(
     await session.execute(stmt)
 
 
-async def requests_for(session: AsyncSession, tenant_id: str, subscriber_id: str) -> Sequence[Row[Any]]:
+async def requests_for(
+    session: AsyncSession, tenant_id: str, subscriber_id: str, *, limit: int, offset: int
+) -> Sequence[Row[Any]]:
     t = subscriber_requests
     stmt = (
         select(t)
         .where(t.c.tenant_id == tenant_id, t.c.subscriber_id == subscriber_id)
         .order_by(t.c.received_at, t.c.request_id)
     )
-    return (await session.execute(stmt)).all()
+    return (await session.execute(stmt.limit(limit).offset(offset))).all()

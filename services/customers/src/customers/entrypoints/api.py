@@ -14,6 +14,7 @@ from sqlalchemy import Row
 from bss_contracts.events.customers import ConnectionType, CustomerState, InstallationStatus, SubscriberStatus
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import Conflict
+from bss_runtime.inputs import Id, Offset, Text, limit
 from bss_runtime.service import ServiceRuntime
 from customers.adapters import repository as repo
 from customers.domain.lifecycle import Action, Outcome
@@ -39,8 +40,8 @@ Writer = Annotated[Principal, Depends(require_roles(Role.SUPPORT, Role.OPS))]
 Reader = Annotated[
     Principal, Depends(require_roles(Role.SUPPORT, Role.OPS, Role.FINANCE, Role.COLLECTIONS, Role.SERVICE))
 ]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, limit(200)]
+Search = Annotated[str, Text(200)]
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -68,12 +69,12 @@ async def list_customers(
     rt: Runtime,
     installation_status: InstallationStatus | None = None,
     connection_type: ConnectionType | None = None,
-    service_city: Annotated[str | None, Query(description="Case-insensitive")] = None,
-    service_state_province: Annotated[str | None, Query(description="Case-insensitive")] = None,
+    service_city: Annotated[Search | None, Query(description="Case-insensitive")] = None,
+    service_state_province: Annotated[Search | None, Query(description="Case-insensitive")] = None,
     service_country: Annotated[CountryCode | None, Query(description="ISO 3166-1 alpha-2")] = None,
-    partner_id: str | None = None,
-    region: str | None = None,
-    tag: str | None = None,
+    partner_id: Id | None = None,
+    region: Search | None = None,
+    tag: Search | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> CustomerPage:
@@ -138,9 +139,10 @@ async def create_partner(body: PartnerIn, who: Writer, rt: Runtime) -> PartnerOu
 
 
 @partners_router.get("")
-async def list_partners(who: Reader, rt: Runtime) -> list[PartnerOut]:
+async def list_partners(who: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0) -> list[PartnerOut]:
+    """By name."""
     async with rt.database.transaction() as session:
-        return [_partner_out(r) for r in await repo.list_partners(session, who.tenant_id)]
+        return [_partner_out(r) for r in await repo.list_partners(session, who.tenant_id, limit=limit, offset=offset)]
 
 
 @partners_router.get("/{partner_id}")
@@ -180,8 +182,8 @@ async def list_subscribers(
     who: Reader,
     rt: Runtime,
     status: SubscriberStatus | None = None,
-    username: str | None = None,
-    customer_id: str | None = None,
+    username: Annotated[str, Text(253)] | None = None,
+    customer_id: Id | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> SubscriberPage:
@@ -200,19 +202,23 @@ async def get_subscriber(subscriber_id: str, who: Reader, rt: Runtime) -> Subscr
 
 
 @subscribers_router.get("/{subscriber_id}/history")
-async def subscriber_history(subscriber_id: str, who: Reader, rt: Runtime) -> list[StatusChangeOut]:
-    """Every status change: when, from what to what, why, and who or which event asked."""
+async def subscriber_history(
+    subscriber_id: str, who: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0
+) -> list[StatusChangeOut]:
+    """Every status change, oldest first: when, from what to what, why, and who or which event asked."""
     async with rt.database.transaction() as session:
         await subscriber_cases.get_subscriber(session, who.tenant_id, subscriber_id)
-        rows = await repo.status_history(session, who.tenant_id, subscriber_id)
+        rows = await repo.status_history(session, who.tenant_id, subscriber_id, limit=limit, offset=offset)
     return [StatusChangeOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @subscribers_router.get("/{subscriber_id}/requests")
-async def subscriber_requests(subscriber_id: str, who: Reader, rt: Runtime) -> list[SubscriberRequestOut]:
-    """Requests other services sent about this subscriber (by event), with what came of each."""
+async def subscriber_requests(
+    subscriber_id: str, who: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0
+) -> list[SubscriberRequestOut]:
+    """Requests other services sent about this subscriber (by event), oldest first, with what came of each."""
     async with rt.database.transaction() as session:
-        rows = await repo.requests_for(session, who.tenant_id, subscriber_id)
+        rows = await repo.requests_for(session, who.tenant_id, subscriber_id, limit=limit, offset=offset)
     return [SubscriberRequestOut.model_validate(r, from_attributes=True) for r in rows]
 
 

@@ -10,12 +10,10 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
-    StringConstraints,
     field_validator,
 )
 
@@ -26,11 +24,13 @@ from bss_contracts.events.customers import (
     LastMileTechnology,
     SubscriberStatus,
 )
+from bss_runtime.inputs import NonNegativeInt32, Text, Timestamp
 from customers.domain import fields
 
 
 def _text(max_length: int, *, min_length: int = 1) -> Any:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+    """Stripped text of at most the column's length, with no NUL (bss_runtime.inputs.Text)."""
+    return Text(max_length, min_length=min_length, strip_whitespace=True)
 
 
 Name = Annotated[str, _text(200)]
@@ -45,9 +45,9 @@ Tag = Annotated[str, _text(50)]
 Tags = Annotated[list[Tag], Field(max_length=50), AfterValidator(fields.tags)]
 IPv4 = Annotated[str, AfterValidator(fields.ipv4_address)]
 IPv6Prefix = Annotated[str, AfterValidator(fields.ipv6_prefix)]
-Count = Annotated[int, Field(ge=0)]
+Count = NonNegativeInt32  # integer columns
 UptimePercent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
-Username = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+Username = Annotated[str, Text(253, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
 
 
 class _Strict(BaseModel):
@@ -86,8 +86,8 @@ class _CustomerFields(_Strict):
     service_country: CountryCode | None = Field(default=None, description="ISO 3166-1 alpha-2")
     service_coordinates: CoordinatesIn | None = None
     installation_status: InstallationStatus | None = None
-    installation_date: AwareDatetime | None = None
-    scheduled_installation_date: AwareDatetime | None = None
+    installation_date: Timestamp | None = None
+    scheduled_installation_date: Timestamp | None = None
     installation_technician_id: ShortText | None = None
     installation_notes: Annotated[str, _text(5000, min_length=0)] | None = None
     connection_type: ConnectionType | None = None
@@ -98,7 +98,7 @@ class _CustomerFields(_Strict):
     static_ip_assigned: IPv4 | None = Field(default=None, examples=["198.51.100.7"])
     ipv6_prefix: IPv6Prefix | None = Field(default=None, examples=["2001:db8:1200::/56"])
     avg_uptime_percent: UptimePercent | None = None
-    last_outage_date: AwareDatetime | None = None
+    last_outage_date: Timestamp | None = None
 
 
 class CustomerCreate(_CustomerFields):

@@ -104,11 +104,20 @@ async def campaign_name_taken(session: AsyncSession, tenant_id: str, name: str, 
     return found is not None
 
 
-async def list_campaigns(session: AsyncSession, tenant_id: str, *, active: bool | None = None) -> list[CampaignRecord]:
+async def list_campaigns(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    active: bool | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[CampaignRecord]:
+    """Highest priority first; every one unless `limit` is given."""
     query = select(campaigns).where(campaigns.c.tenant_id == tenant_id)
     if active is not None:
         query = query.where(campaigns.c.is_active.is_(active))
-    rows = await session.execute(query.order_by(campaigns.c.priority.desc(), campaigns.c.created_at))
+    query = query.order_by(campaigns.c.priority.desc(), campaigns.c.created_at, campaigns.c.id)
+    rows = await session.execute(query.limit(limit).offset(offset))
     return [_campaign(r) for r in rows]
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bss_contracts.events.customers import SubscriberStatus
 from bss_contracts.events.dunning import ActionType
 from bss_contracts.money import Currency
+from bss_runtime.inputs import Day, Id, JsonObject, NonNegativeInt64, Text
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -26,10 +27,14 @@ class Template(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = Field(default=None, max_length=100, description="A label for reports")
-    subject: str | None = Field(default=None, max_length=500, description="Email subject (email only)")
-    body: str = Field(min_length=1, max_length=20_000, description="Plain text body (email and sms)")
-    html: str | None = Field(default=None, max_length=100_000, description="HTML alternative (email only)")
+    name: Annotated[str, Text(100, min_length=0)] | None = Field(default=None, description="A label for reports")
+    subject: Annotated[str, Text(500, min_length=0)] | None = Field(
+        default=None, description="Email subject (email only)"
+    )
+    body: Annotated[str, Text(20_000)] = Field(description="Plain text body (email and sms)")
+    html: Annotated[str, Text(100_000, min_length=0)] | None = Field(
+        default=None, description="HTML alternative (email only)"
+    )
 
 
 class Action(BaseModel):
@@ -41,7 +46,7 @@ class Action(BaseModel):
     delay_days: int = Field(default=0, ge=0, le=365)
     delay_hours: int = Field(default=0, ge=0, le=23)
     template: Template | None = Field(default=None, description="email/sms text; a default notice if absent")
-    config: dict[str, Any] = Field(
+    config: JsonObject = Field(
         default_factory=dict,
         description="webhook: {url}; suspend/terminate: {reason}; custom: free-form, passed on in the event",
     )
@@ -69,16 +74,18 @@ class ExclusionRules(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_outstanding_minor: dict[Currency, int] = Field(
+    min_outstanding_minor: dict[Currency, NonNegativeInt64] = Field(
         default_factory=dict,
         description="Per currency: invoices owing less than this are left alone (other currencies: no limit)",
     )
-    partner_ids: tuple[str, ...] = ()
-    customer_tags: tuple[str, ...] = ()
+    partner_ids: tuple[Id, ...] = Field(default=(), max_length=1000)
+    customer_tags: tuple[Annotated[str, Text(50)], ...] = Field(default=(), max_length=1000)
     subscriber_statuses: tuple[SubscriberStatus, ...] = ()
     no_suspension_weekdays: tuple[Weekday, ...] = Field(default=(), description='e.g. ["saturday", "sunday"]')
-    holidays: tuple[date, ...] = Field(default=(), description="Dates with no suspension or termination")
-    timezone: str | None = Field(
+    holidays: tuple[Day, ...] = Field(
+        default=(), max_length=10_000, description="Dates with no suspension or termination"
+    )
+    timezone: Annotated[str, Text(64)] | None = Field(
         default=None, description="Calendar for excluded days when the customer's time zone is not known"
     )
 
@@ -141,8 +148,8 @@ class CampaignSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Annotated[str, Text(200)]
+    description: Annotated[str, Text(2000, min_length=0)] | None = None
     trigger_after_days: int = Field(ge=0, le=365, description="Days past the due date before it starts")
     max_retries: int = Field(default=2, ge=0, le=20, description="Retries of a failed step")
     retry_interval_days: int = Field(default=1, ge=0, le=90)
@@ -150,7 +157,7 @@ class CampaignSettings(BaseModel):
     exclusion_rules: ExclusionRules = Field(default_factory=ExclusionRules)
     priority: int = Field(default=0, ge=-1000, le=1000, description="The highest-priority matching campaign wins")
     is_active: bool = True
-    webhook_secret: str | None = Field(default=None, min_length=16, max_length=500, description="Signs webhooks")
+    webhook_secret: Annotated[str, Text(500, min_length=16)] | None = Field(default=None, description="Signs webhooks")
 
     @model_validator(mode="after")
     def _webhooks_signed(self) -> CampaignSettings:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import NotFound
+from bss_runtime.inputs import Id, Offset, limit
 from dunning.adapters import repository as repo
 from dunning.domain.execution import ExecutionStatus
 from dunning.entrypoints.schemas import (
@@ -56,9 +57,16 @@ async def create_campaign(body: CampaignCreate, who: Manager, deps: Services) ->
 
 
 @router.get("/campaigns")
-async def list_campaigns(who: Reader, deps: Services, active: bool | None = None) -> list[CampaignOut]:
+async def list_campaigns(
+    who: Reader,
+    deps: Services,
+    active: bool | None = None,
+    limit: Annotated[int, limit(200)] = 50,
+    offset: Offset = 0,
+) -> list[CampaignOut]:
+    """Highest priority first."""
     async with deps.database.transaction() as session:
-        campaigns = await repo.list_campaigns(session, who.tenant_id, active=active)
+        campaigns = await repo.list_campaigns(session, who.tenant_id, active=active, limit=limit, offset=offset)
         stats = await repo.campaign_statistics(session, who.tenant_id, [c.id for c in campaigns])
     return [CampaignOut.of(c, stats.get(c.id)) for c in campaigns]
 
@@ -93,12 +101,12 @@ async def list_executions(
     who: Reader,
     deps: Services,
     status_: Annotated[ExecutionStatus | None, Query(alias="status")] = None,
-    campaign_id: str | None = None,
-    customer_id: str | None = None,
-    invoice_id: str | None = None,
-    subscriber_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    campaign_id: Id | None = None,
+    customer_id: Id | None = None,
+    invoice_id: Id | None = None,
+    subscriber_id: Id | None = None,
+    limit: Annotated[int, limit(500)] = 50,
+    offset: Offset = 0,
 ) -> ExecutionPage:
     where = repo.ExecutionFilter(status_, campaign_id, customer_id, invoice_id, subscriber_id)
     async with deps.database.transaction() as session:

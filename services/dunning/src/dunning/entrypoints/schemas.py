@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from bss_contracts.events.dunning import ActionType
+from bss_runtime.inputs import Text
 from dunning.adapters import repository as repo
 from dunning.domain.campaigns import Action, CampaignSettings, ExclusionRules
 from dunning.domain.execution import ExecutionStatus
@@ -20,8 +21,8 @@ class CampaignUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Annotated[str, Text(200)] | None = None
+    description: Annotated[str, Text(2000, min_length=0)] | None = None
     trigger_after_days: int | None = Field(default=None, ge=0, le=365)
     max_retries: int | None = Field(default=None, ge=0, le=20)
     retry_interval_days: int | None = Field(default=None, ge=0, le=90)
@@ -29,7 +30,7 @@ class CampaignUpdate(BaseModel):
     exclusion_rules: ExclusionRules | None = None
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     is_active: bool | None = None
-    webhook_secret: str | None = Field(default=None, min_length=16, max_length=500)
+    webhook_secret: Annotated[str, Text(500, min_length=16)] | None = None
 
 
 class Amount(BaseModel):
@@ -151,7 +152,7 @@ class ExecutionPage(BaseModel):
 class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, Text(1000)]
     reinstate_subscriber: bool = Field(default=False, description="Also ask to reinstate what this execution suspended")
 
 

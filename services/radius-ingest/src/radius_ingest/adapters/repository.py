@@ -31,10 +31,10 @@ async def clients_version(conn: AsyncConnection) -> tuple[Any, ...]:
     return tuple(row)
 
 
-async def list_clients(session: AsyncSession, tenant_id: str) -> Sequence[Any]:
+async def list_clients(session: AsyncSession, tenant_id: str, *, limit: int, offset: int) -> Sequence[Any]:
     c = nas_clients.c
     query = select(nas_clients).where(c.tenant_id == tenant_id).order_by(c.nas_id)
-    return (await session.execute(query)).all()
+    return (await session.execute(query.limit(limit).offset(offset))).all()
 
 
 async def get_client(session: AsyncSession, tenant_id: str, nas_id: str) -> Any | None:

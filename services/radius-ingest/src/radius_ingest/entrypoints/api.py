@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import NotFound
+from bss_runtime.inputs import Offset, limit
 from bss_runtime.service import ServiceRuntime
 from radius_ingest.adapters import repository
 from radius_ingest.entrypoints.schemas import NAS_ID_PATTERN, NasClientChange, NasClientIn, NasClientOut, OpenSessionOut
@@ -25,9 +26,12 @@ def _runtime(request: Request) -> ServiceRuntime:
 
 
 @router.get("/nas-clients", response_model=list[NasClientOut], tags=["nas-clients"])
-async def list_nas_clients(request: Request, principal: Reader) -> list[NasClientOut]:
+async def list_nas_clients(
+    request: Request, principal: Reader, limit: Annotated[int, limit(200)] = 50, offset: Offset = 0
+) -> list[NasClientOut]:
+    """By nas_id."""
     async with _runtime(request).database.transaction() as session:
-        rows = await repository.list_clients(session, principal.tenant_id)
+        rows = await repository.list_clients(session, principal.tenant_id, limit=limit, offset=offset)
     return [NasClientOut.model_validate(row, from_attributes=True) for row in rows]
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bss_runtime.inputs import Text
 from radius_ingest.domain.nas import normalise_address
 
 NAS_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+Secret = Annotated[str, Text(255)]
+Description = Annotated[str, Text(500, min_length=0)]
 
 
 def _address(value: str) -> str:
@@ -23,9 +26,9 @@ class NasClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     nas_id: str = Field(pattern=NAS_ID_PATTERN, description="The tenant's name for this NAS (or group of NAS)")
-    address: str = Field(description="Source IP address or CIDR block the NAS sends from")
-    secret: str = Field(min_length=1, max_length=255, description="RADIUS shared secret (never returned)")
-    description: str | None = Field(default=None, max_length=500)
+    address: Annotated[str, Text(64)] = Field(description="Source IP address or CIDR block the NAS sends from")
+    secret: Secret = Field(description="RADIUS shared secret (never returned)")
+    description: Description | None = None
 
     _check_address = field_validator("address")(_address)
 
@@ -33,9 +36,9 @@ class NasClientIn(BaseModel):
 class NasClientChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    address: str | None = None
-    secret: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=500)
+    address: Annotated[str, Text(64)] | None = None
+    secret: Secret | None = None
+    description: Description | None = None
 
     @field_validator("address")
     @classmethod

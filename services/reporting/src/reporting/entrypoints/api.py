@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bss_contracts.money import to_major
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.db import Database
+from bss_runtime.inputs import Day, Id, NaiveOrAwareTimestamp, Offset, Text, decimal_between, limit
 from reporting.adapters import exporters, repository
 from reporting.adapters.repository import AgingGroup, AgingRow
 from reporting.adapters.session_report import session_report
@@ -42,6 +43,8 @@ EXPORT_ROLES = (Role.FINANCE, Role.OPS)
 SLA_ROLES = (Role.FINANCE, Role.OPS)
 SESSION_ROLES = (Role.OPS, Role.SUPPORT)
 DEFAULT_SESSION_WINDOW = timedelta(days=30)
+MAX_DAYS_BLOCKED = 100 * 366
+MAX_CREDIT_AMOUNT = 10**12  # major units: in minor units of any currency it still fits a bigint
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,8 @@ def _utc(value: datetime) -> datetime:
 async def blocked_customers(
     deps: Deps,
     principal: Annotated[Principal, Depends(require_roles(*BLOCKED_ROLES))],
-    min_days_blocked: Annotated[int, Query(ge=0)] = 0,
-    max_days_blocked: Annotated[int | None, Query(ge=0)] = None,
+    min_days_blocked: Annotated[int, Query(ge=0, le=MAX_DAYS_BLOCKED)] = 0,
+    max_days_blocked: Annotated[int | None, Query(ge=0, le=MAX_DAYS_BLOCKED)] = None,
     include_zero_balance: Annotated[
         bool, Query(description="Also list suspended subscribers whose customer owes nothing")
     ] = False,
@@ -181,7 +184,7 @@ def _aging_fields(row: AgingRow) -> dict[str, Any]:
 
 
 AsOfQuery = Annotated[
-    date | None, Query(description="Age balances as they stood at the end of this day (UTC); default today")
+    Day | None, Query(description="Age balances as they stood at the end of this day (UTC); default today")
 ]
 
 
@@ -281,10 +284,12 @@ async def sla_breaches(
     principal: Annotated[Principal, Depends(require_roles(*SLA_ROLES))],
     resolved: bool | None = None,
     min_credit_amount: Annotated[
-        Decimal, Query(ge=0, description="Minimum issued credit, in major units of the breach's currency")
+        Decimal,
+        decimal_between(0, MAX_CREDIT_AMOUNT),
+        Query(description="Minimum issued credit, in major units of the breach's currency"),
     ] = Decimal(0),
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, limit(1000)] = 100,
+    offset: Offset = 0,
 ) -> Response:
     """SLA breaches with the credits issued for them; the summary covers every breach the filters select."""
     async with snapshot(deps) as conn:
@@ -345,12 +350,12 @@ async def sla_breaches(
 async def sessions_history(
     deps: Deps,
     principal: Annotated[Principal, Depends(require_roles(*SESSION_ROLES))],
-    subscriber_id: str | None = None,
-    username: str | None = None,
-    start_date: Annotated[datetime | None, Query(description="Default: end_date minus 30 days")] = None,
-    end_date: Annotated[datetime | None, Query(description="Default: now")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    subscriber_id: Id | None = None,
+    username: Annotated[str, Text(253)] | None = None,
+    start_date: Annotated[NaiveOrAwareTimestamp | None, Query(description="Default: end_date minus 30 days")] = None,
+    end_date: Annotated[NaiveOrAwareTimestamp | None, Query(description="Default: now")] = None,
+    limit: Annotated[int, limit(1000)] = 100,
+    offset: Offset = 0,
 ) -> Response:
     """Sessions whose latest accounting record (stop, or last update while open) falls in the period, newest
     first; the summary covers every session in the period, not only this page."""

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Row
 
 from bss_runtime.auth import Principal, Role, require_roles
-from bss_runtime.errors import DomainError, NotFound
+from bss_runtime.errors import DomainError, NotFound, SafeJSONResponse
+from bss_runtime.inputs import Day, Id, Offset, limit
 from reporting.adapters import bi_repository as repo
 from reporting.adapters import bi_storage
 from reporting.domain import bi
@@ -50,7 +51,7 @@ def install(app: FastAPI) -> None:
 
     def answer(problems: list[Invalid]) -> JSONResponse:
         detail = [{"type": "value_error", "loc": ["body", *p.field], "msg": p.message} for p in problems]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return SafeJSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Invalid)
     async def _invalid(_: Request, exc: Invalid) -> JSONResponse:
@@ -83,18 +84,25 @@ async def create_template(body: s.TemplateIn, deps: Deps, principal: Staff) -> s
 
 @router.get("/report-templates", response_model=list[s.TemplateOut])
 async def list_templates(
-    deps: Deps, principal: Staff, report_type: ReportType | None = None, report: str | None = None
+    deps: Deps,
+    principal: Staff,
+    report_type: ReportType | None = None,
+    report: s.ReportName | None = None,
+    limit: Annotated[int, limit(200)] = 50,
+    offset: Offset = 0,
 ) -> list[s.TemplateOut]:
-    """The templates this caller may run: public ones and their own (admin: all)."""
+    """The templates this caller may run: public ones and their own (admin: all). A page of them: visibility is
+    decided per row, so the page is cut from the visible ones (a tenant has tens of templates, not millions)."""
     async with deps.database.transaction() as session:
         rows = await repo.list_templates(session, principal.tenant_id)
-    return [
-        _template_out(r)
+    chosen = [
+        r
         for r in rows
         if bi_catalog.visible(principal, r)
         and (report_type is None or r.report_type == report_type)
         and (report is None or r.report == report)
     ]
+    return [_template_out(r) for r in chosen[offset : offset + limit]]
 
 
 @router.get("/report-templates/{template_id}", response_model=s.TemplateOut)
@@ -188,10 +196,10 @@ async def request_execution(body: s.ExecutionIn, deps: Deps, principal: Staff) -
 async def list_executions(
     deps: Deps,
     principal: Staff,
-    template_id: str | None = None,
+    template_id: Id | None = None,
     execution_status: Annotated[bi.Status | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, limit(200)] = 50,
+    offset: Offset = 0,
 ) -> list[s.ExecutionOut]:
     """Newest first; only executions of templates this caller may see."""
     async with deps.database.transaction() as session:
@@ -277,9 +285,13 @@ async def create_schedule(body: s.ScheduleIn, deps: Deps, principal: Staff) -> s
 
 
 @router.get("/report-schedules", response_model=list[s.ScheduleOut])
-async def list_schedules(deps: Deps, principal: Staff) -> list[s.ScheduleOut]:
+async def list_schedules(
+    deps: Deps, principal: Staff, limit: Annotated[int, limit(200)] = 50, offset: Offset = 0
+) -> list[s.ScheduleOut]:
+    """A page of the schedules this caller may see (cut from the visible ones, as templates are)."""
     async with deps.database.transaction() as session:
-        return [_schedule_out(r) for r in await bi_catalog.visible_schedules(session, principal)]
+        visible = await bi_catalog.visible_schedules(session, principal)
+    return [_schedule_out(r) for r in visible[offset : offset + limit]]
 
 
 @router.get("/report-schedules/{schedule_id}", response_model=s.ScheduleOut)
@@ -322,8 +334,8 @@ def _period(start_date: date | None, end_date: date | None, today: date) -> tupl
 async def usage(
     deps: Deps,
     principal: Admin,
-    start_date: Annotated[date | None, Query(description="First UTC day; default end_date minus 29 days")] = None,
-    end_date: Annotated[date | None, Query(description="Last UTC day (included); default today")] = None,
+    start_date: Annotated[Day | None, Query(description="First UTC day; default end_date minus 29 days")] = None,
+    end_date: Annotated[Day | None, Query(description="Last UTC day (included); default today")] = None,
 ) -> s.UsageOut:
     """Executions asked for in the period per template, status and day, their average duration (completed
     ones, from start to finish), failures, and the downloads made in the period. Admin only: it spans every
@@ -353,10 +365,10 @@ async def usage(
 async def access_log(
     deps: Deps,
     principal: Admin,
-    start_date: date | None = None,
-    end_date: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    start_date: Day | None = None,
+    end_date: Day | None = None,
+    limit: Annotated[int, limit(1000)] = 100,
+    offset: Offset = 0,
 ) -> list[s.AccessEntry]:
     """Who did what (executions asked for, downloads, changes to templates and schedules), newest first."""
     start, end = _period(start_date, end_date, deps.clock.now().astimezone(UTC).date())

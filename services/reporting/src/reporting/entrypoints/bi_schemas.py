@@ -5,16 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from bss_runtime.inputs import Id, JsonObject, Text
 from reporting.domain.bi import ReportType
 
 OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html"]
 ReportName = Literal[
     "blocked-customers", "aging/by-partner", "aging/by-region", "services/export", "sla-breaches", "sessions/history"
 ]  # = domain.bi.SOURCES (a test checks)
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$", max_length=320)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[str, Text(320, pattern=r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")]
+Name = Annotated[str, Text(200, strip_whitespace=True)]
+Description = Annotated[str, Text(2000, min_length=0)]
+Cron = Annotated[str, Text(100)]
+Zone = Annotated[str, Text(64)]
+Secret = Annotated[str, Text(200, min_length=16)]
 
 
 class _Strict(BaseModel):
@@ -23,26 +28,26 @@ class _Strict(BaseModel):
 
 class TemplateIn(_Strict):
     name: Name
-    description: str | None = Field(default=None, max_length=2000)
+    description: Description | None = None
     report_type: ReportType
     report: ReportName = Field(description="The data source: one of the reports of /billing/reports")
     output_formats: list[OutputFormat] = Field(min_length=1)
-    parameters_schema: dict[str, Any] = Field(
+    parameters_schema: JsonObject = Field(
         default_factory=lambda: {"type": "object"},
         description="JSON Schema of the execution parameters (an object; properties are the report's parameters)",
     )
-    default_parameters: dict[str, Any] = Field(default_factory=dict)
+    default_parameters: JsonObject = Field(default_factory=dict)
     is_public: bool = Field(default=False, description="Public: every user whose roles may run it; else its author")
 
 
 class TemplatePatch(_Strict):
     name: Name | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    description: Description | None = None
     report_type: ReportType | None = None
     report: ReportName | None = None
     output_formats: list[OutputFormat] | None = Field(default=None, min_length=1)
-    parameters_schema: dict[str, Any] | None = None
-    default_parameters: dict[str, Any] | None = None
+    parameters_schema: JsonObject | None = None
+    default_parameters: JsonObject | None = None
     is_public: bool | None = None
 
 
@@ -63,8 +68,8 @@ class TemplateOut(BaseModel):
 
 
 class ExecutionIn(_Strict):
-    template_id: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    template_id: Id
+    parameters: JsonObject = Field(default_factory=dict)
 
 
 class OutputOut(BaseModel):
@@ -110,28 +115,28 @@ class ExecutionOut(BaseModel):
 
 
 class ScheduleIn(_Strict):
-    template_id: str
+    template_id: Id
     name: Name
-    parameters: dict[str, Any] = Field(default_factory=dict, description="Merged over the template's defaults")
+    parameters: JsonObject = Field(default_factory=dict, description="Merged over the template's defaults")
     output_formats: list[OutputFormat] | None = Field(default=None, description="Default: the template's")
-    cron: str = Field(description="Five fields: minute hour day-of-month month day-of-week", examples=["0 6 * * 1"])
-    timezone: str = Field(default="UTC", description="IANA zone the cron expression is read in")
+    cron: Cron = Field(description="Five fields: minute hour day-of-month month day-of-week", examples=["0 6 * * 1"])
+    timezone: Zone = Field(default="UTC", description="IANA zone the cron expression is read in")
     enabled: bool = True
     email_recipients: list[Email] = Field(default_factory=list, max_length=50)
     webhook_url: AnyHttpUrl | None = None
-    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
+    webhook_secret: Secret | None = None
 
 
 class SchedulePatch(_Strict):
     name: Name | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: JsonObject | None = None
     output_formats: list[OutputFormat] | None = None
-    cron: str | None = None
-    timezone: str | None = None
+    cron: Cron | None = None
+    timezone: Zone | None = None
     enabled: bool | None = None
     email_recipients: list[Email] | None = Field(default=None, max_length=50)
     webhook_url: AnyHttpUrl | None = None
-    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
+    webhook_secret: Secret | None = None
 
 
 class ScheduleOut(BaseModel):

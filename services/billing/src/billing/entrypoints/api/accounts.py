@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import repository as repo
-from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Offset, Reader
+from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Reader
 from billing.entrypoints.schemas import (
     AccountOut,
     ApplicationOut,
@@ -22,6 +22,7 @@ from billing.entrypoints.schemas import (
 )
 from billing.service_layer import credit_notes, payments
 from bss_runtime.errors import Conflict, NotFound
+from bss_runtime.inputs import Id, Offset
 
 router = APIRouter(prefix="/billing", tags=["payments and credit"])
 
@@ -59,7 +60,7 @@ async def record_payment(body: PaymentCreate, who: Finance, deps: BillingDeps, r
 
 @router.get("/payments")
 async def list_payments(
-    who: Reader, deps: BillingDeps, customer_id: str | None = None, limit: Limit = 50, offset: Offset = 0
+    who: Reader, deps: BillingDeps, customer_id: Id | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> list[PaymentOut]:
     async with deps.database.transaction() as session:
         rows = await repo.list_payments(session, who.tenant_id, customer_id, limit=limit, offset=offset)
@@ -84,7 +85,7 @@ async def issue_credit_note(body: CreditNoteCreate, who: Finance, deps: BillingD
 
 @router.get("/credit-notes")
 async def list_credit_notes(
-    who: Reader, deps: BillingDeps, customer_id: str | None = None, limit: Limit = 50, offset: Offset = 0
+    who: Reader, deps: BillingDeps, customer_id: Id | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> list[CreditNoteOut]:
     async with deps.database.transaction() as session:
         rows = await repo.list_credit_notes(session, who.tenant_id, customer_id, limit=limit, offset=offset)

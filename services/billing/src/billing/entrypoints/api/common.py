@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from billing.service_layer.deps import Deps
 from bss_runtime.auth import Principal, Role, require_roles
+from bss_runtime.inputs import limit
 
 
 def _deps(request: Request) -> Deps:
@@ -31,5 +32,4 @@ OutageReporter = Annotated[Principal, Depends(require_roles(Role.OPS, Role.SERVI
 BreachResolver = Annotated[Principal, Depends(require_roles(Role.OPS, Role.FINANCE))]
 Operator = Annotated[Principal, Depends(require_roles(Role.OPS, Role.FINANCE, Role.SERVICE))]
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, limit(200)]

@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters import repository as repo
 from billing.domain.amounts import Line
-from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Offset, Operator, Reader
+from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Operator, Reader
 from billing.entrypoints.schemas import InvoiceCreate, InvoiceOut, InvoicePage, LineIn, LinesAdd, TriggerOut, VoidIn
 from billing.service_layer import invoicing, overdue
+from bss_contracts.money import Currency
+from bss_runtime.inputs import Id, Offset
 
 router = APIRouter(prefix="/billing", tags=["invoices"])
 
@@ -50,10 +52,10 @@ async def create_invoice(body: InvoiceCreate, who: Finance, deps: BillingDeps) -
 async def list_invoices(
     who: Reader,
     deps: BillingDeps,
-    customer_id: str | None = None,
+    customer_id: Id | None = None,
     status: Literal["draft", "open", "paid", "void"] | None = None,
-    currency: str | None = None,
-    subscription_id: str | None = None,
+    currency: Currency | None = None,
+    subscription_id: Id | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> InvoicePage:

@@ -7,8 +7,9 @@ from datetime import timedelta
 from fastapi import APIRouter
 from fastapi import status as http
 
+from billing.adapters import repository
 from billing.adapters import subscriptions_repo as repo
-from billing.entrypoints.api.common import BillingDeps, Finance, Operator, Reader
+from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Operator, Reader
 from billing.entrypoints.schemas import (
     PlanCreate,
     PlanOut,
@@ -20,6 +21,7 @@ from billing.entrypoints.schemas import (
 )
 from billing.service_layer import subscriptions as cases
 from billing.service_layer import usage
+from bss_runtime.inputs import Id, Offset
 
 router = APIRouter(prefix="/billing", tags=["plans and usage"])
 
@@ -32,9 +34,11 @@ async def create_plan(body: PlanCreate, who: Finance, deps: BillingDeps) -> Plan
 
 
 @router.get("/plans")
-async def list_plans(who: Reader, deps: BillingDeps) -> list[PlanOut]:
+async def list_plans(who: Reader, deps: BillingDeps, limit: Limit = 50, offset: Offset = 0) -> list[PlanOut]:
+    """By code."""
     async with deps.database.transaction() as session:
-        return [PlanOut.model_validate(p) for p in await repo.list_plans(session, who.tenant_id)]
+        rows = await repository.list_plans(session, who.tenant_id, limit=limit, offset=offset)
+    return [PlanOut.model_validate(p) for p in rows]
 
 
 @router.get("/plans/{plan_id}")
@@ -61,11 +65,17 @@ async def subscribe(body: SubscriptionCreate, who: Finance, deps: BillingDeps) -
 
 @router.get("/subscriptions")
 async def list_subscriptions(
-    who: Reader, deps: BillingDeps, customer_id: str | None = None, subscriber_id: str | None = None
+    who: Reader,
+    deps: BillingDeps,
+    customer_id: Id | None = None,
+    subscriber_id: Id | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[SubscriptionOut]:
+    """Oldest first."""
     async with deps.database.transaction() as session:
-        rows = await repo.list_subscriptions(
-            session, who.tenant_id, customer_id=customer_id, subscriber_id=subscriber_id
+        rows = await repository.list_subscriptions(
+            session, who.tenant_id, customer_id=customer_id, subscriber_id=subscriber_id, limit=limit, offset=offset
         )
     return [SubscriptionOut.of(r) for r in rows]
 

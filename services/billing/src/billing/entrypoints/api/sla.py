@@ -8,7 +8,15 @@ from fastapi import APIRouter, Response
 from fastapi import status as http
 
 from billing.adapters import sla_repo as repo
-from billing.entrypoints.api.common import BillingDeps, BreachResolver, Finance, Operator, OutageReporter, SlaReader
+from billing.entrypoints.api.common import (
+    BillingDeps,
+    BreachResolver,
+    Finance,
+    Limit,
+    Operator,
+    OutageReporter,
+    SlaReader,
+)
 from billing.entrypoints.schemas import (
     BreachOut,
     DefinitionCreate,
@@ -24,6 +32,7 @@ from billing.entrypoints.schemas import (
 )
 from billing.service_layer import sla as cases
 from bss_runtime.errors import NotFound
+from bss_runtime.inputs import Id, Offset
 
 router = APIRouter(prefix="/billing/sla", tags=["SLA"])
 
@@ -36,9 +45,13 @@ async def create_definition(body: DefinitionCreate, who: Finance, deps: BillingD
 
 
 @router.get("/definitions")
-async def list_definitions(who: SlaReader, deps: BillingDeps) -> list[DefinitionOut]:
+async def list_definitions(
+    who: SlaReader, deps: BillingDeps, limit: Limit = 50, offset: Offset = 0
+) -> list[DefinitionOut]:
+    """By name."""
     async with deps.database.transaction() as session:
-        return [DefinitionOut.model_validate(d) for d in await repo.list_definitions(session, who.tenant_id)]
+        rows = await repo.list_definitions(session, who.tenant_id, limit=limit, offset=offset)
+    return [DefinitionOut.model_validate(d) for d in rows]
 
 
 @router.get("/definitions/{definition_id}")
@@ -55,9 +68,13 @@ async def create_instance(body: InstanceCreate, who: Finance, deps: BillingDeps)
 
 
 @router.get("/instances")
-async def list_instances(who: SlaReader, deps: BillingDeps, customer_id: str | None = None) -> list[InstanceOut]:
+async def list_instances(
+    who: SlaReader, deps: BillingDeps, customer_id: Id | None = None, limit: Limit = 50, offset: Offset = 0
+) -> list[InstanceOut]:
+    """Oldest first."""
     async with deps.database.transaction() as session:
-        return [InstanceOut.model_validate(i) for i in await repo.list_instances(session, who.tenant_id, customer_id)]
+        rows = await repo.list_instances(session, who.tenant_id, customer_id, limit=limit, offset=offset)
+    return [InstanceOut.model_validate(i) for i in rows]
 
 
 @router.get("/instances/{instance_id}")
@@ -85,10 +102,14 @@ async def report_outage(
 
 
 @router.get("/instances/{instance_id}/outages")
-async def list_outages(instance_id: str, who: SlaReader, deps: BillingDeps) -> list[OutageOut]:
+async def list_outages(
+    instance_id: str, who: SlaReader, deps: BillingDeps, limit: Limit = 50, offset: Offset = 0
+) -> list[OutageOut]:
+    """By start, oldest first."""
     async with deps.database.transaction() as session:
         await cases.get_instance(session, who.tenant_id, instance_id)
-        return [OutageOut.model_validate(o) for o in await repo.outages_of(session, who.tenant_id, instance_id)]
+        rows = await repo.outages_of(session, who.tenant_id, instance_id, limit=limit, offset=offset)
+    return [OutageOut.model_validate(o) for o in rows]
 
 
 @router.post("/outages/{outage_id}/end")
@@ -101,13 +122,22 @@ async def end_outage(outage_id: str, body: OutageEnd, who: OutageReporter, deps:
 async def list_breaches(
     who: SlaReader,
     deps: BillingDeps,
-    instance_id: str | None = None,
-    customer_id: str | None = None,
+    instance_id: Id | None = None,
+    customer_id: Id | None = None,
     status: Literal["open", "resolved"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[BreachOut]:
+    """Oldest first."""
     async with deps.database.transaction() as session:
         rows = await repo.list_breaches(
-            session, who.tenant_id, instance_id=instance_id, customer_id=customer_id, status=status
+            session,
+            who.tenant_id,
+            instance_id=instance_id,
+            customer_id=customer_id,
+            status=status,
+            limit=limit,
+            offset=offset,
         )
     return [BreachOut.of(r) for r in rows]
 
