@@ -215,10 +215,10 @@ class EventRoutes:
         return outcomes
 
 
-async def _undecoded(message: KafkaMessage) -> Any:
-    """The body our subscriber gets: the records as they are (faststream would json-decode each of them, and
-    we decode each record ourselves, by its type)."""
-    return message.raw_message
+async def _undecoded(_: KafkaMessage) -> list[Any]:
+    """No body: faststream would json-decode every record of a batch for a body argument the subscriber does
+    not take (it reads the records from the message, and decodes each itself, by its type)."""
+    return []
 
 
 class EventConsumer:
@@ -277,7 +277,8 @@ class EventConsumer:
             description="Consumes: " + "; ".join(f"{t.name} ({t.description})" for t in self.topics),
         )(self._consume)
 
-    async def _consume(self, raw: Any) -> None:
+    async def _consume(self, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
         records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
         await self.process_batch(records)
 
