@@ -83,20 +83,8 @@ def async_url(admin: str, database: str) -> str:
     return f"{base}/{database}"
 
 
-async def create_database(admin: str, name: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(admin: str, name: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+create_database = e2e.radius_bench._create_database  # bench/radius: CREATE DATABASE through the admin URL
+drop_database = e2e.radius_bench.freeradius.drop_database
 
 
 async def publish(bootstrap: str, prefix: str, envelopes: list[Any]) -> float:

@@ -15,8 +15,12 @@ from sqlalchemy import text
 from bss_contracts import DomainEvent, Envelope
 from bss_contracts.events import billing, customers, dunning, radius
 from bss_runtime.auth import issue_token
+from bss_runtime.consumer import EventRoutes
 from bss_testkit.events import eventually, publish_events
+from reporting.adapters.partitions import SessionPartitions
+from reporting.adapters.tables import ReadModel, build_tables
 from reporting.config import Settings
+from reporting.entrypoints import handlers
 from reporting.entrypoints.app import Reporting, create_app
 
 SCHEMA = "readmodel"
@@ -74,6 +78,20 @@ class Harness:
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         async with self.service.runtime.database.engine.connect() as conn:
             return list((await conn.execute(text(sql), params)).all())
+
+
+async def empty_read_model(db: Any, schema: str) -> tuple[ReadModel, EventRoutes]:
+    """A fresh schema with the read-model tables, and the live consumer's apply step (EventRoutes with every
+    handler) writing to it: for applying events outside the service, e.g. one per transaction as a reference."""
+    rm = build_tables(schema)
+    partitions = SessionPartitions(rm.schema, retention_months=13, ahead_months=1)
+    routes = EventRoutes(rm.runtime.processed_events, consumer="reporting")
+    handlers.register(routes, rm, partitions)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(rm.metadata.create_all)
+        await partitions.maintain(conn, datetime.now(UTC))
+    return rm, routes
 
 
 @asynccontextmanager

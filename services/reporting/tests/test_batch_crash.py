@@ -19,16 +19,13 @@ from sqlalchemy import text
 
 from bss_contracts import DomainEvent, Envelope
 from bss_contracts import topics as registry
-from bss_runtime.consumer import EventRoutes
 from bss_runtime.db import Database
 from bss_runtime.kafka import ensure_topics
 from bss_testkit.events import eventually
-from reporting.adapters.partitions import SessionPartitions
-from reporting.adapters.tables import build_tables, live
-from reporting.entrypoints import handlers
+from reporting.adapters.tables import live
 from reporting.service_layer.rebuild import compare
 
-from .reporting_support import nas_reset, session_event
+from .reporting_support import empty_read_model, nas_reset, session_event
 
 pytestmark = pytest.mark.timeout(240)
 TENANT = "isp-crash"
@@ -127,14 +124,7 @@ async def test_sigkilled_mid_batch_twice_then_restarted_equals_one_event_at_a_ti
             process.terminate()
             process.wait(timeout=30)
 
-        reference = build_tables("one_by_one")
-        partitions = SessionPartitions(reference.schema, retention_months=13, ahead_months=1)
-        routes = EventRoutes(reference.runtime.processed_events, consumer="reporting")
-        handlers.register(routes, reference, partitions)
-        async with db.engine.begin() as conn:
-            await conn.execute(text("CREATE SCHEMA one_by_one"))
-            await conn.run_sync(reference.metadata.create_all)
-            await partitions.maintain(conn, datetime.now(UTC))
+        reference, routes = await empty_read_model(db, "one_by_one")
         for envelope in envelopes:
             async with db.transaction() as session:
                 await routes.apply(session, [envelope])

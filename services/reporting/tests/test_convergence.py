@@ -12,11 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from bss_contracts import DomainEvent, Envelope
-from bss_runtime.consumer import EventRoutes
 from bss_runtime.db import Database
-from reporting.adapters.partitions import SessionPartitions
-from reporting.adapters.tables import ReadModel, build_tables
-from reporting.entrypoints import handlers
+from reporting.adapters.tables import ReadModel
 from reporting.service_layer.rebuild import compare
 
 from .reporting_support import (
@@ -28,6 +25,7 @@ from .reporting_support import (
     customer_updated,
     dunning_completed,
     dunning_started,
+    empty_read_model,
     invoice,
     nas_reset,
     paid,
@@ -97,18 +95,13 @@ async def database(fresh_database: Any) -> AsyncIterator[Database]:
     await db.close()
 
 
-async def apply_all(db: Database, rm: ReadModel, events: list[Envelope[Any]], batch: int = 1) -> None:
+async def apply_all(db: Database, schema: str, events: list[Envelope[Any]], batch: int = 1) -> ReadModel:
     """Apply through the live consumer's apply step (EventRoutes), `batch` events per transaction."""
-    partitions = SessionPartitions(rm.schema, retention_months=13, ahead_months=1)
-    routes = EventRoutes(rm.runtime.processed_events, consumer="reporting")
-    handlers.register(routes, rm, partitions)
-    async with db.engine.begin() as conn:
-        await conn.execute(text(f"CREATE SCHEMA {rm.schema}"))
-        await conn.run_sync(rm.metadata.create_all)
-        await partitions.maintain(conn, datetime.now(UTC))
+    rm, routes = await empty_read_model(db, schema)
     for i in range(0, len(events), batch):
         async with db.transaction() as session:
             await routes.apply(session, events[i : i + batch])
+    return rm
 
 
 async def test_every_cross_topic_order_gives_the_same_read_model(database: Database) -> None:
@@ -117,9 +110,8 @@ async def test_every_cross_topic_order_gives_the_same_read_model(database: Datab
     models = {}
     for name, ordered in orders(events).items():
         for batch in (1, 4, len(ordered)):  # one event per transaction, small batches, all at once
-            rm = build_tables(f"conv_{name.replace('-', '_')}_{batch}")
-            await apply_all(database, rm, [wrapped[id(e)] for e in ordered], batch)
-            models[f"{name}/{batch}"] = rm
+            schema = f"conv_{name.replace('-', '_')}_{batch}"
+            models[f"{name}/{batch}"] = await apply_all(database, schema, [wrapped[id(e)] for e in ordered], batch)
 
     async with database.engine.connect() as conn:
         reference = models.pop("forward/1")

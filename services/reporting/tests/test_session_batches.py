@@ -21,15 +21,11 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bss_contracts import DomainEvent, Envelope
-from bss_runtime.consumer import EventRoutes
 from bss_runtime.db import Database
-from reporting.adapters.partitions import SessionPartitions
-from reporting.adapters.tables import ReadModel, build_tables
 from reporting.domain.sessions import START_DRIFT, SessionRow, close_by_nas, fold, merge, reset_lookup
-from reporting.entrypoints import handlers
 from reporting.service_layer.rebuild import compare
 
-from .reporting_support import nas_reset, session_event
+from .reporting_support import empty_read_model, nas_reset, session_event
 
 T0 = datetime(2026, 11, 20, 8, tzinfo=UTC)
 RESETS = [("t1", "nas-1", T0 + timedelta(minutes=50)), ("t2", "nas-2", T0 + timedelta(minutes=20))]
@@ -147,29 +143,17 @@ async def database(fresh_database: Any) -> AsyncIterator[Database]:
     await db.close()
 
 
-async def model(db: Database, name: str) -> tuple[ReadModel, EventRoutes]:
-    rm = build_tables(name)
-    partitions = SessionPartitions(rm.schema, retention_months=13, ahead_months=1)
-    routes = EventRoutes(rm.runtime.processed_events, consumer="reporting")
-    handlers.register(routes, rm, partitions)
-    async with db.engine.begin() as conn:
-        await conn.execute(text(f"CREATE SCHEMA {name}"))
-        await conn.run_sync(rm.metadata.create_all)
-        await partitions.maintain(conn, datetime.now(UTC))
-    return rm, routes
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_batches_with_redeliveries_give_the_one_by_one_read_model(database: Database, seed: int) -> None:
     rng = random.Random(seed)
     envelopes = [Envelope.wrap(e, source="/tests", tenant_id="isp-batches") for e in random_stream(rng)]
 
-    one_by_one, routes = await model(database, f"one_by_one_{seed}")
+    one_by_one, routes = await empty_read_model(database, f"one_by_one_{seed}")
     for envelope in envelopes:
         async with database.transaction() as session:
             await routes.apply(session, [envelope])
 
-    batched, routes = await model(database, f"batched_{seed}")
+    batched, routes = await empty_read_model(database, f"batched_{seed}")
     i = 0
     while i < len(envelopes):
         size = rng.randrange(1, 60)

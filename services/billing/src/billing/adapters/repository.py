@@ -24,9 +24,7 @@ from billing.adapters.tables import (
     invoice_lines,
     invoices,
     payments,
-    plans,
     subscribers,
-    subscriptions,
 )
 from billing.domain.amounts import Line
 
@@ -406,28 +404,3 @@ async def receivables_of(session: AsyncSession, tenant_id: str, customer_id: str
 
 
 # --- plans and subscriptions, as listed (a page at a time) -----------------------------------------------------
-
-
-async def list_plans(session: AsyncSession, tenant_id: str, *, limit: int, offset: int) -> Sequence[Row[Any]]:
-    """A page of the tenant's plans, by code."""
-    stmt = select(plans).where(plans.c.tenant_id == tenant_id).order_by(plans.c.code, plans.c.id)
-    return (await session.execute(stmt.limit(limit).offset(offset))).all()
-
-
-async def list_subscriptions(
-    session: AsyncSession,
-    tenant_id: str,
-    *,
-    customer_id: str | None,
-    subscriber_id: str | None,
-    limit: int,
-    offset: int,
-) -> Sequence[Row[Any]]:
-    """A page of the tenant's subscriptions, oldest first."""
-    stmt = select(subscriptions).where(subscriptions.c.tenant_id == tenant_id)
-    if customer_id is not None:
-        stmt = stmt.where(subscriptions.c.customer_id == customer_id)
-    if subscriber_id is not None:
-        stmt = stmt.where(subscriptions.c.subscriber_id == subscriber_id)
-    stmt = stmt.order_by(subscriptions.c.created_at, subscriptions.c.id).limit(limit).offset(offset)
-    return (await session.execute(stmt)).all()

@@ -36,9 +36,10 @@ async def plan_by_id_or_code(session: AsyncSession, tenant_id: str, reference: s
     return (await session.execute(stmt)).one_or_none()
 
 
-async def list_plans(session: AsyncSession, tenant_id: str) -> Sequence[Row[Any]]:
-    stmt = select(plans).where(plans.c.tenant_id == tenant_id).order_by(plans.c.code)
-    return (await session.execute(stmt)).all()
+async def list_plans(session: AsyncSession, tenant_id: str, *, limit: int, offset: int) -> Sequence[Row[Any]]:
+    """A page of the tenant's plans, by code."""
+    stmt = select(plans).where(plans.c.tenant_id == tenant_id).order_by(plans.c.code, plans.c.id)
+    return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 
 async def set_plan_active(session: AsyncSession, tenant_id: str, plan_id: str, active: bool) -> Row[Any] | None:
@@ -91,14 +92,22 @@ async def update_subscription(session: AsyncSession, tenant_id: str, subscriptio
 
 
 async def list_subscriptions(
-    session: AsyncSession, tenant_id: str, *, customer_id: str | None, subscriber_id: str | None
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    customer_id: str | None,
+    subscriber_id: str | None,
+    limit: int,
+    offset: int,
 ) -> Sequence[Row[Any]]:
+    """A page of the tenant's subscriptions, oldest first."""
     stmt = select(subscriptions).where(subscriptions.c.tenant_id == tenant_id)
     if customer_id is not None:
         stmt = stmt.where(subscriptions.c.customer_id == customer_id)
     if subscriber_id is not None:
         stmt = stmt.where(subscriptions.c.subscriber_id == subscriber_id)
-    return (await session.execute(stmt.order_by(subscriptions.c.created_at, subscriptions.c.id))).all()
+    stmt = stmt.order_by(subscriptions.c.created_at, subscriptions.c.id).limit(limit).offset(offset)
+    return (await session.execute(stmt)).all()
 
 
 async def subscriptions_of_usernames(

@@ -7,7 +7,6 @@ from datetime import timedelta
 from fastapi import APIRouter
 from fastapi import status as http
 
-from billing.adapters import repository
 from billing.adapters import subscriptions_repo as repo
 from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Operator, Reader
 from billing.entrypoints.schemas import (
@@ -37,7 +36,7 @@ async def create_plan(body: PlanCreate, who: Finance, deps: BillingDeps) -> Plan
 async def list_plans(who: Reader, deps: BillingDeps, limit: Limit = 50, offset: Offset = 0) -> list[PlanOut]:
     """By code."""
     async with deps.database.transaction() as session:
-        rows = await repository.list_plans(session, who.tenant_id, limit=limit, offset=offset)
+        rows = await repo.list_plans(session, who.tenant_id, limit=limit, offset=offset)
     return [PlanOut.model_validate(p) for p in rows]
 
 
@@ -74,7 +73,7 @@ async def list_subscriptions(
 ) -> list[SubscriptionOut]:
     """Oldest first."""
     async with deps.database.transaction() as session:
-        rows = await repository.list_subscriptions(
+        rows = await repo.list_subscriptions(
             session, who.tenant_id, customer_id=customer_id, subscriber_id=subscriber_id, limit=limit, offset=offset
         )
     return [SubscriptionOut.of(r) for r in rows]
