@@ -23,19 +23,10 @@ from bss_runtime.outbox import EventWriter
 from bss_runtime.relay import OutboxRelay
 from bss_testkit.events import EventProbe, eventually
 
-from .support import apply_to_ledger, ledger, metadata, notification, tables
+from .support import apply_to_ledger, ledger, notification, tables
 
 pytestmark = pytest.mark.timeout(240)
 NOTIFY = topics.NOTIFICATIONS
-
-
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(await fresh_database("runtime"))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts import Envelope
 from bss_runtime.consumer import EventConsumer, is_infrastructure
-from bss_runtime.db import Database
 from bss_runtime.kafka import ensure_topics
 from bss_testkit.events import EventProbe, eventually, publish_events
 
-from .support import apply_to_ledger, ledger, metadata, notification, tables
+from .support import apply_to_ledger, ledger, notification, tables
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,15 +40,6 @@ def test_unavailable_database_conditions_are_infrastructure() -> None:
         ValueError("bad"),
     ):
         assert not is_infrastructure(exc) and not is_infrastructure(DBAPIError("x", {}, exc)), exc
-
-
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(await fresh_database("runtime_outage"))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield database
-    await database.close()
 
 
 async def test_database_starting_up_redelivers_and_dead_letters_nothing(db, kafka_bootstrap, topic_prefix) -> None:
