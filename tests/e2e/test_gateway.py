@@ -137,7 +137,11 @@ def test_writes_pass_through_with_their_body(gateway: str) -> None:
     assert (response.json()["service"], response.json()["path"]) == ("radius_ingest", "/nas-clients/bng-1")
 
 
-@pytest.mark.parametrize("path", ["/customersx", "/partnership", "/nas-clients", "/sessions/open", "/reports"])
+@pytest.mark.parametrize(
+    "path",
+    ["/customersx", "/partnership", "/nas-clients", "/sessions/open", "/reports", "/radius/metrics", "/radius/readyz",
+     "/radius/healthz", "/metrics", "/readyz"],
+)  # fmt: skip
 def test_paths_no_service_publishes_are_not_found(gateway: str, path: str) -> None:
     assert httpx.get(f"{gateway}{path}").status_code == 404
 
