@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bss_contracts.events.radius import SessionStopped
+from bss_contracts.events.radius import NasResetReason, SessionStopped
 from bss_runtime.db import Database
 from bss_runtime.migrations import upgrade
 from bss_runtime.outbox import EventWriter
@@ -54,10 +54,12 @@ async def outbox_stops(db: Database) -> list[dict[str, Any]]:
     return [json.loads(p)["data"] for p in payloads if json.loads(p)["type"] == SessionStopped.event_type]
 
 
-async def reset(db: Database, events: EventWriter, at: int, nas_ip: str = "10.0.0.1") -> int:
+async def reset(
+    db: Database, events: EventWriter, at: int, nas_ip: str = "10.0.0.1", reason: NasResetReason = "accounting-on"
+) -> int:
     async with db.transaction() as session:
         return await apply_nas_reset(session, events, tenant_id="acme", nas_id="bras-1", nas_ip=nas_ip,
-                                     reset_at=datetime.fromtimestamp(at, UTC), reason="accounting-on")  # fmt: skip
+                                     reset_at=datetime.fromtimestamp(at, UTC), reason=reason)  # fmt: skip
 
 
 async def record(db: Database, events: EventWriter, *batch: str) -> int:
@@ -76,17 +78,20 @@ async def test_sessions_read_before_the_reset_are_closed_by_it(db: Database) -> 
     assert await reset(db, events, T0 + 1000) == 0  # the same reset again: nothing left to close
     [stop] = await outbox_stops(db)
     assert stop["username"] == "a" and stop["input_octets"] == 2 * GIGA and stop["terminate_cause"] == "NAS-Reboot"
+    assert stop["closed_by_nas_reset"] == "accounting-on"  # consumers tell it from a Stop the NAS sent
     assert stop["event_time"].startswith(datetime.fromtimestamp(T0 + 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
 
 
 async def test_sessions_read_after_the_reset_are_closed_once_and_new_sessions_stay_open(db: Database) -> None:
     events = EventWriter(runtime_tables, source="/tests")
-    assert await reset(db, events, T0 + 1000) == 0
+    assert await reset(db, events, T0 + 1000, reason="accounting-off") == 0
     # Events from before the reset arrive later (another topic, another partition): still closed, once.
     assert await record(db, events, envelope("d", "Start", T0), envelope("e", "Start", T0 + 2000)) == 1
     assert await record(db, events, envelope("d", "Interim-Update", T0 + 300, **{"Acct-Session-Time": 300})) == 0
     stops = await outbox_stops(db)
-    assert [s["username"] for s in stops] == ["d"]
+    assert [(s["username"], s["terminate_cause"], s["closed_by_nas_reset"]) for s in stops] == [
+        ("d", "NAS-Request", "accounting-off")
+    ]
     async with db.transaction() as session:
         state = dict((await session.execute(select(sessions.c.username, sessions.c.closed))).tuples().all())
     assert state == {"d": True, "e": False}

@@ -357,6 +357,7 @@ def session_event(
     octets_out: int = 0,
     nas_id: str = "nas-1",
     cause: str | None = None,
+    closed_by_nas_reset: str | None = None,
 ) -> DomainEvent:
     fields: dict[str, Any] = {
         "session_key": session_key,
@@ -376,6 +377,10 @@ def session_event(
         return radius.SessionStarted(**fields)
     if kind == "update":
         return radius.SessionUpdated(**fields)
+    if closed_by_nas_reset is not None:  # as radius-ingest synthesises it for a NAS that reset
+        reason: Any = closed_by_nas_reset
+        cause = radius.TERMINATE_CAUSE_OF_RESET[reason]
+        return radius.SessionStopped(**fields, terminate_cause=cause, closed_by_nas_reset=reason)
     return radius.SessionStopped(**fields, terminate_cause=cause)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from reporting.domain.aging import BUCKETS, bucket_for, due_date_range
 from reporting.domain.collections import days_blocked, major_units, next_action, priority
-from reporting.domain.sessions import SessionRow, close_by_nas, merge
+from reporting.domain.sessions import NasReset, SessionRow, close_by_nas, merge
 from reporting.domain.usage import gigabytes, hours
 
 
@@ -112,12 +112,13 @@ def test_the_start_time_of_the_first_event_is_kept() -> None:
 
 
 def test_a_nas_reset_closes_until_a_real_stop_arrives() -> None:
-    reset = T0 + timedelta(minutes=7)
+    at = T0 + timedelta(minutes=7)
+    reset = NasReset(at, "NAS-Request")
     open_row = merge(None, at_minute(5))
     assert open_row is not None
     closed = close_by_nas(open_row, reset)
     assert (closed.stop_source, closed.stop_time, closed.terminate_cause, closed.time) == (
-        "nas", reset, "NAS-Reboot", reset
+        "nas", at, "NAS-Request", at
     )  # fmt: skip
     # later counters (sent before the reset, read after it) still count; the session stays closed
     updated = merge(closed, at_minute(6))

@@ -22,13 +22,16 @@ from sqlalchemy import text
 
 from bss_contracts import DomainEvent, Envelope
 from bss_runtime.db import Database
-from reporting.domain.sessions import START_DRIFT, SessionRow, close_by_nas, fold, merge, reset_lookup
+from reporting.domain.sessions import START_DRIFT, NasReset, SessionRow, close_by_nas, fold, merge, reset_lookup
 from reporting.service_layer.rebuild import compare
 
 from .reporting_support import empty_read_model, nas_reset, session_event
 
 T0 = datetime(2026, 11, 20, 8, tzinfo=UTC)
-RESETS = [("t1", "nas-1", T0 + timedelta(minutes=50)), ("t2", "nas-2", T0 + timedelta(minutes=20))]
+RESETS = [
+    ("t1", "nas-1", NasReset(T0 + timedelta(minutes=50), "NAS-Reboot")),
+    ("t2", "nas-2", NasReset(T0 + timedelta(minutes=20), "NAS-Request")),
+]
 
 
 def reference(events: list[tuple[str, SessionRow]], first_reset: Any) -> set[tuple[str, SessionRow]]:

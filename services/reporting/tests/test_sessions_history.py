@@ -284,3 +284,40 @@ async def test_sessions_sharing_a_time_page_by_key_and_a_page_past_the_end_keeps
             assert (page["summary"]["total_sessions"], page["summary"]["total_input_octets"]) == (5, 15)
             assert (page["summary"]["total_output_octets"], page["summary"]["total_duration_seconds"]) == (30, 3000)
         assert {s["subscriber_id"] for p in pages for s in p["sessions"]} == {"s-new"}
+
+
+async def test_a_session_closed_by_a_nas_reset_reads_the_same_whichever_topic_comes_first(reporting: Harness) -> None:
+    """radius-ingest's synthesised Stop and the NAS's Accounting-Off are one fact: `stopped_by` is `nas` and the
+    cause is the contracts' cause for that reset, before and after the other one arrives (it never flips)."""
+    tenant = new_tenant()
+    off = at(hours=-5)
+    nas_first, stop_first, unknown_to_ingest = "nas-7", "nas-8", "nas-8"
+    await reporting.publish(
+        (session_event("start", "A", "u1", start=at(hours=-8), when=at(hours=-8), nas_id=nas_first), tenant),
+        (session_event("start", "B", "u1", start=at(hours=-8), when=at(hours=-8), nas_id=stop_first), tenant),
+        (session_event("start", "C", "u2", start=at(hours=-7), when=at(hours=-7), nas_id=unknown_to_ingest), tenant),
+        (nas_reset(nas_first, off, reason="accounting-off"), tenant),
+        (session_event("stop", "B", "u1", start=at(hours=-8), when=off, seconds=60, octets_in=6, nas_id=stop_first,
+                       closed_by_nas_reset="accounting-off"), tenant),
+    )  # fmt: skip
+
+    async def closes() -> dict[str, tuple[object, ...]]:
+        report = await reporting.ok("sessions/history", tenant, "ops")
+        return {
+            s["session_key"]: (s["stopped_by"], s["terminate_cause"], when(s["session_stop_time"]), s["input_octets"])
+            for s in report["sessions"]
+        }
+
+    expected = {
+        "A": ("nas", "NAS-Request", off, 0),
+        "B": ("nas", "NAS-Request", off, 6),
+        "C": ("nas", "NAS-Request", off, 0),  # the reset the Stop speaks of closes the NAS's other sessions too
+    }
+    assert await closes() == expected
+    await reporting.publish(
+        (session_event("stop", "A", "u1", start=at(hours=-8), when=off, seconds=60, nas_id=nas_first,
+                       closed_by_nas_reset="accounting-off"), tenant),
+        (nas_reset(stop_first, off, reason="accounting-off"), tenant),
+    )  # fmt: skip
+    expected["A"] = ("nas", "NAS-Request", off, 0)
+    assert await closes() == expected

@@ -9,6 +9,11 @@ from pydantic import AwareDatetime, Field
 from bss_contracts import topics
 from bss_contracts.envelope import DomainEvent
 
+NasResetReason = Literal["accounting-on", "accounting-off"]
+# The Acct-Terminate-Cause (RFC 2866 section 5.10) of a session its NAS ended without a Stop: every service that
+# closes such a session names it with this table, so the cause is the same wherever the session is shown.
+TERMINATE_CAUSE_OF_RESET: dict[NasResetReason, str] = {"accounting-on": "NAS-Reboot", "accounting-off": "NAS-Request"}
+
 
 class _SessionEvent(DomainEvent):
     topic = topics.SESSIONS
@@ -49,6 +54,11 @@ class SessionStopped(_SessionEvent):
     event_type = "bss.radius.session.stopped"
 
     terminate_cause: str | None = None
+    closed_by_nas_reset: NasResetReason | None = Field(
+        default=None,
+        description="Set when the NAS sent no Stop: radius-ingest closed the session because its NAS reset "
+        "(Accounting-On/Off) at event_time, with the last counters it knew; null for a Stop the NAS sent",
+    )
 
 
 class _NasEvent(DomainEvent):
@@ -59,7 +69,12 @@ class _NasEvent(DomainEvent):
     nas_ip_address: str
     nas_identifier: str | None = None
     event_time: AwareDatetime
-    reason: Literal["accounting-on", "accounting-off"]
+    reason: NasResetReason
+
+    @property
+    def terminate_cause(self) -> str:
+        """The cause given to every session this reset ends."""
+        return TERMINATE_CAUSE_OF_RESET[self.reason]
 
 
 class NasAccountingOn(_NasEvent):

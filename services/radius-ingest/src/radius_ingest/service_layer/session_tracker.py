@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, String, column, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bss_contracts.events.radius import SessionStopped
+from bss_contracts.events.radius import TERMINATE_CAUSE_OF_RESET, NasResetReason, SessionStopped
 from bss_runtime.outbox import EventWriter
 from radius_ingest.adapters import repository
 from radius_ingest.domain.accounting import event_uuid
@@ -26,8 +26,6 @@ from radius_ingest.domain.accounting import event_uuid
 STARTED = "bss.radius.session.started"
 UPDATED = "bss.radius.session.updated"
 STOPPED = "bss.radius.session.stopped"
-# Acct-Terminate-Cause names (RFC 2866 §5.10) for sessions a NAS ended without a Stop.
-CAUSE_BY_REASON = {"accounting-on": "NAS-Reboot", "accounting-off": "NAS-Request"}
 _LOCK = "radius-ingest:session-tracker"
 log = logging.getLogger(__name__)
 
@@ -46,9 +44,14 @@ async def _publish_stop(
     tenant_id: str,
     last_event: dict[str, Any],
     reset_at: datetime,
-    reason: str,
+    reason: NasResetReason,
 ) -> None:
-    data = {**last_event, "event_time": reset_at, "terminate_cause": CAUSE_BY_REASON.get(reason, "NAS-Reboot")}
+    data = {
+        **last_event,
+        "event_time": reset_at,
+        "terminate_cause": TERMINATE_CAUSE_OF_RESET[reason],
+        "closed_by_nas_reset": reason,
+    }
     stop = SessionStopped.model_validate(data)
     await events.add(
         session,
@@ -120,7 +123,8 @@ async def apply_session_events(session: AsyncSession, events: EventWriter, envel
     await session.execute(_UPSERT_BATCH, _TYPES)
     cut = (await session.execute(_CUT_BY_RESET, _TYPES)).all()
     for row in cut:
-        await _publish_stop(session, events, row.tenant_id, row.last_event, row.reset_at, row.reason)
+        reason = cast(NasResetReason, row.reason)
+        await _publish_stop(session, events, row.tenant_id, row.last_event, row.reset_at, reason)
         await repository.close_sessions(session, row.tenant_id, [row.session_key])
     return len(cut)
 
@@ -133,7 +137,7 @@ async def apply_nas_reset(
     nas_id: str,
     nas_ip: str,
     reset_at: datetime,
-    reason: str,
+    reason: NasResetReason,
 ) -> int:
     """Accounting-On/Off: close every session of that NAS last heard of before it; returns how many."""
     await _lock(session)

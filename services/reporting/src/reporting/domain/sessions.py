@@ -4,9 +4,13 @@
 - A Stop is final: it sets the final counters, and nothing after it changes the session.
 - A NAS that reboots (Accounting-On) or goes down (Accounting-Off) ends every session it had open. A session
   whose NAS reset after the session started, and that has no Stop, is closed at the earliest such reset
-  (as FreeRADIUS does, with cause NAS-Reboot). Because this is a rule over the set of events rather than a
-  reaction to their order, it gives the same row whichever of the two topics is read first; and a late
-  real Stop still replaces the NAS's guess.
+  (as FreeRADIUS does), with the cause the contracts give that reset (`TERMINATE_CAUSE_OF_RESET`:
+  NAS-Reboot for Accounting-On, NAS-Request for Accounting-Off). Because this is a rule over the set of
+  events rather than a reaction to their order, it gives the same row whichever of the two topics is read
+  first; and a late real Stop still replaces the NAS's guess.
+- The Stop radius-ingest publishes for such a session (`closed_by_nas_reset`) is the same fact seen from
+  the other topic: it counts as the NAS's reset plus the session's last counters, never as a Stop, so the
+  row reads `stopped_by: nas` whichever arrives first, and does not flip.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 StopSource = Literal["stop", "nas"]
-NAS_RESET_CAUSE = "NAS-Reboot"
 # session_start_time is computed by the NAS or radius-ingest and may differ by seconds between the events of
 # one session; the row keeps the first one, and is found again within this window.
 START_DRIFT = timedelta(days=1)
@@ -73,7 +76,12 @@ def merge(current: SessionRow | None, incoming: SessionRow) -> SessionRow | None
     )
 
 
-def close_by_nas(row: SessionRow, earliest_reset_after_start: datetime | None) -> SessionRow:
+class NasReset(NamedTuple):
+    at: datetime
+    terminate_cause: str  # what the sessions it ends are closed with
+
+
+def close_by_nas(row: SessionRow, earliest_reset_after_start: NasReset | None) -> SessionRow:
     """Apply the NAS rule: `earliest_reset_after_start` is the first reset of row's NAS after it started."""
     if row.stop_source == "stop":
         return row
@@ -81,7 +89,8 @@ def close_by_nas(row: SessionRow, earliest_reset_after_start: datetime | None) -
         if row.stop_source is None and row.stop_time is None and row.terminate_cause is None:
             return row
         return row._replace(stop_source=None, stop_time=None, terminate_cause=None)
-    return row._replace(stop_source="nas", stop_time=earliest_reset_after_start, terminate_cause=NAS_RESET_CAUSE)
+    at, cause = earliest_reset_after_start
+    return row._replace(stop_source="nas", stop_time=at, terminate_cause=cause)
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ class RowChange:
 
 
 # (tenant, nas_id, session start) -> the NAS's first reset after that start, if any
-ResetLookup = Callable[[str, str, datetime], datetime | None]
+ResetLookup = Callable[[str, str, datetime], NasReset | None]
 
 
 def fold(
@@ -131,17 +140,18 @@ def fold(
     return changes
 
 
-def reset_lookup(resets: Iterable[tuple[str, str, datetime]]) -> ResetLookup:
-    """A `ResetLookup` over known (tenant, nas_id, reset time) triples."""
-    by_nas: dict[tuple[str, str], list[datetime]] = {}
-    for tenant, nas_id, at in resets:
-        by_nas.setdefault((tenant, nas_id), []).append(at)
-    for times in by_nas.values():
-        times.sort()
+def reset_lookup(resets: Iterable[tuple[str, str, NasReset]]) -> ResetLookup:
+    """A `ResetLookup` over known (tenant, nas_id, reset) triples. Of two resets at the same instant, the
+    one whose cause sorts first wins, so the answer does not depend on the order they were read in."""
+    by_nas: dict[tuple[str, str], list[NasReset]] = {}
+    for tenant, nas_id, reset in resets:
+        by_nas.setdefault((tenant, nas_id), []).append(reset)
+    for found in by_nas.values():
+        found.sort()
 
-    def first_after(tenant: str, nas_id: str, start: datetime) -> datetime | None:
-        times: Sequence[datetime] = by_nas.get((tenant, nas_id), ())
-        i = bisect_right(times, start)
-        return times[i] if i < len(times) else None
+    def first_after(tenant: str, nas_id: str, start: datetime) -> NasReset | None:
+        found: Sequence[NasReset] = by_nas.get((tenant, nas_id), ())
+        i = bisect_right(found, start, key=lambda reset: reset.at)
+        return found[i] if i < len(found) else None
 
     return first_after

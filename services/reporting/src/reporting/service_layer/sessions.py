@@ -17,14 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bss_contracts.events import radius as ev
 from reporting.adapters.partitions import SessionPartitions, month_of
 from reporting.adapters.tables import ReadModel
-from reporting.domain.sessions import NAS_RESET_CAUSE, START_DRIFT, RowChange, SessionRow, fold, reset_lookup
+from reporting.domain.sessions import START_DRIFT, NasReset, RowChange, SessionRow, fold, reset_lookup
 
 SessionEvent = ev.SessionStarted | ev.SessionUpdated | ev.SessionStopped
 _ROW_FIELDS = list(SessionRow._fields)
 
 
 def row_from_event(data: SessionEvent) -> SessionRow:
-    stopped = isinstance(data, ev.SessionStopped)
+    """The row one event gives. A Stop radius-ingest synthesised for a NAS reset gives the last counters only:
+    the reset itself (recorded from the same event) closes the row, by the NAS rule."""
+    stopped = isinstance(data, ev.SessionStopped) and data.closed_by_nas_reset is None
     return SessionRow(
         session_key=data.session_key,
         start_time=data.session_start_time,
@@ -60,6 +62,9 @@ async def session_events(
     """Apply (tenant, event) pairs, in order, as if one by one: read the rows they concern and their NASes'
     resets in two statements, fold the events in memory (domain.sessions.fold), then write every changed row
     with one upsert and the rollups' net changes with one upsert per rollup."""
+    reported = _resets_reported_by_stops(events)
+    for tenant, reset in sorted(reported, key=lambda r: (r[0], r[1].nas_id, r[1].event_time, r[1].reason)):
+        await nas_reset(session, rm, tenant, reset)
     incoming = [(tenant, row_from_event(data)) for tenant, data in events]
     starts = [row.start_time for _, row in incoming]
     lo, hi = min(starts), max(starts)
@@ -92,6 +97,28 @@ async def session_events(
     await _add_to_rollups(session, rm, hours)
 
 
+def _resets_reported_by_stops(
+    events: Sequence[tuple[str, SessionEvent]],
+) -> set[tuple[str, ev.NasAccountingOn | ev.NasAccountingOff]]:
+    """The NAS resets that radius-ingest's synthesised Stops speak of (many Stops, one reset each)."""
+    resets: set[tuple[str, ev.NasAccountingOn | ev.NasAccountingOff]] = set()
+    for tenant, data in events:
+        if isinstance(data, ev.SessionStopped) and data.closed_by_nas_reset is not None:
+            kind = ev.NasAccountingOn if data.closed_by_nas_reset == "accounting-on" else ev.NasAccountingOff
+            resets.add(
+                (
+                    tenant,
+                    kind(
+                        nas_id=data.nas_id,
+                        nas_ip_address=data.nas_ip_address,
+                        event_time=data.event_time,
+                        reason=data.closed_by_nas_reset,
+                    ),
+                )
+            )
+    return resets
+
+
 async def _stored_rows(
     session: AsyncSession, rm: ReadModel, keys: Sequence[tuple[str, str]], lo: datetime, hi: datetime
 ) -> list[tuple[str, SessionRow]]:
@@ -115,11 +142,11 @@ async def _stored_rows(
 
 async def _resets_after(
     session: AsyncSession, rm: ReadModel, nases: Sequence[tuple[str, str]], after: datetime
-) -> list[tuple[str, str, datetime]]:
+) -> list[tuple[str, str, NasReset]]:
     found = await session.execute(
         text(
             f"""
-            SELECT r.tenant_id, r.nas_id, r.event_time
+            SELECT r.tenant_id, r.nas_id, r.event_time, r.reason
             FROM "{rm.schema}".nas_resets r
             JOIN unnest(CAST(:tenants AS text[]), CAST(:nases AS text[])) AS n(tenant_id, nas_id)
               ON r.tenant_id = n.tenant_id AND r.nas_id = n.nas_id
@@ -128,7 +155,7 @@ async def _resets_after(
         ),
         {"tenants": [t for t, _ in nases], "nases": [n for _, n in nases], "after": after},
     )
-    return [(r[0], r[1], r[2]) for r in found.all()]
+    return [(r[0], r[1], NasReset(r[2], ev.TERMINATE_CAUSE_OF_RESET[r[3]])) for r in found.all()]
 
 
 # The columns of a session row and the array type each is sent as.
@@ -246,7 +273,7 @@ async def nas_reset(
             FROM closed GROUP BY 1
             """
         ),
-        {"tenant": tenant, "nas": data.nas_id, "reset": data.event_time, "cause": NAS_RESET_CAUSE},
+        {"tenant": tenant, "nas": data.nas_id, "reset": data.event_time, "cause": data.terminate_cause},
     )
     hours: dict[tuple[str, datetime], list[int]] = {}
     arrive = hours.setdefault((tenant, hour_of(data.event_time)), [0, 0, 0, 0])
