@@ -238,6 +238,22 @@ def credit_note(
     )
 
 
+def overdue(
+    invoice_id: str, customer_id: str, balance: int, due: date, when: datetime, currency: str = "EUR"
+) -> billing.InvoiceOverdue:
+    return billing.InvoiceOverdue(
+        invoice_id=invoice_id,
+        invoice_number=f"INV-{invoice_id}",
+        customer_id=customer_id,
+        currency=currency,
+        due_date=due,
+        total_minor=balance,
+        balance_minor=balance,
+        days_past_due=max(1, (when.date() - due).days),
+        detected_at=when,
+    )
+
+
 def paid(invoice_id: str, customer_id: str, total: int, when: datetime, currency: str = "EUR") -> billing.InvoicePaid:
     return billing.InvoicePaid(
         invoice_id=invoice_id,

@@ -13,6 +13,7 @@ from .reporting_support import (
     dunning_started,
     invoice,
     new_tenant,
+    overdue,
     paid,
     payment,
     status,
@@ -65,12 +66,15 @@ async def seed_collections_book(reporting: Harness, tenant: str) -> None:
         (status("reinstate", "s7", "c2", "user-s7", at(days=-40)), tenant),
         # c1 owes 1,000.00 + 300.00 EUR; one invoice is 100 days past due, the other not due yet.
         (invoice("i1", "c1", 120_050, due=TODAY - timedelta(days=100)), tenant),
+        (overdue("i1", "c1", 120_050, TODAY - timedelta(days=100), at(days=-99)), tenant),  # billing's verdict
         (payment("i1", "c1", 20_050, at(days=-90)), tenant),
         (invoice("i2", "c1", 30_000, due=TODAY + timedelta(days=10)), tenant),
         (invoice("i3", "c2", 2_500_000, due=TODAY - timedelta(days=50)), tenant),  # 25,000.00 EUR
         (invoice("i4", "c3", 50_000, due=TODAY - timedelta(days=50)), tenant),  # 500.00 EUR
         (invoice("i6", "c4", 15_000, due=TODAY - timedelta(days=25), currency="JPY"), tenant),  # 15,000 JPY
-        (invoice("i7", "c4", 1_000, due=TODAY - timedelta(days=25)), tenant),  # 10.00 EUR
+        (overdue("i6", "c4", 15_000, TODAY - timedelta(days=25), at(days=-24), currency="JPY"), tenant),
+        # 10.00 EUR past its date, but billing has not declared it overdue (its worker, the customer's time zone)
+        (invoice("i7", "c4", 1_000, due=TODAY - timedelta(days=25)), tenant),
         (invoice("i8", "c6", 4_000, due=TODAY - timedelta(days=30)), tenant),
         (paid("i8", "c6", 4_000, at(days=-1)), tenant),
         (invoice("i9", "c7", 9_000, due=TODAY - timedelta(days=30)), tenant),
@@ -136,6 +140,8 @@ async def test_lists_suspended_debtors_with_next_action_and_priority_by_the_seed
     assert by_id["s2", "EUR"]["in_dunning"] is True
     assert by_id["s3", "EUR"]["in_dunning"] is False  # its campaign completed
     assert by_id["s4", "JPY"]["outstanding_balance"] == 15000.0
+    # "overdue" is billing's verdict (InvoiceOverdue), not reporting's own reading of the due date
+    assert (by_id["s4", "JPY"]["overdue_invoices"], by_id["s4", "EUR"]["overdue_invoices"]) == (1, 0)
 
 
 async def test_days_blocked_filters_and_zero_balances(reporting: Harness) -> None:

@@ -49,7 +49,7 @@ async def suspended_with_balances(
                 LEFT JOIN "{schema}".customers c ON c.tenant_id = s.tenant_id AND c.customer_id = s.customer_id
                 {join} (
                     SELECT i.currency, count(*) AS open_invoices,
-                           count(*) FILTER (WHERE i.due_date < :today) AS overdue_invoices,
+                           count(*) FILTER (WHERE i.overdue_at <= :now) AS overdue_invoices,
                            sum(i.balance_minor) AS balance
                     FROM "{schema}".invoices i
                     WHERE i.tenant_id = s.tenant_id AND i.customer_id = s.customer_id AND i.balance_minor > 0
@@ -61,7 +61,7 @@ async def suspended_with_balances(
             ),
             {
                 "tenant": tenant,
-                "today": now.astimezone(UTC).date(),
+                "now": now,
                 "suspended_from": suspended_from or datetime(1, 1, 2, tzinfo=UTC),
                 "suspended_until": suspended_until or datetime(9999, 1, 1, tzinfo=UTC),
             },

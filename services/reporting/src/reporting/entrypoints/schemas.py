@@ -20,7 +20,10 @@ class BlockedCustomer(BaseModel):
     suspended_at: datetime
     suspension_reason: str | None
     days_blocked: int
-    overdue_invoices: int = Field(description="Open invoices past their due date")
+    overdue_invoices: int = Field(
+        description="Open invoices billing has declared overdue (its InvoiceOverdue: past the due date in the "
+        "customer's time zone); an invoice due yesterday that billing has not yet declared is not counted"
+    )
     open_invoices: int = Field(description="Invoices with a balance, due or not")
     currency: str | None = Field(description="Currency of the balance (one row per currency owed)")
     outstanding_balance: float
