@@ -20,7 +20,8 @@ infra-down:  ## stop local PostgreSQL and Kafka
 	-@deploy/local/kafka.sh stop
 	-@deploy/local/postgres.sh stop
 
-test: infra  ## run every test against the real broker and database
+test: infra  ## ruff and mypy, then every test against the real broker and database
+	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 up: infra  ## start every service and the gateway, load the demo ISP, print how to look at it
