@@ -253,9 +253,25 @@ async def test_accounting_on_closes_the_open_sessions_of_that_nas(service: Servi
         still_open = (
             await http.get("/sessions/open", params={"nas_id": NAS_ID}, headers=service.token(TENANT, "support"))
         ).json()
+        # paged: pages of two, newest first, make up the whole list with no session twice
+        everything = (
+            await http.get("/sessions/open", params={"limit": 1000}, headers=service.token(TENANT, "ops"))
+        ).json()
+        pages: list[dict[str, object]] = []
+        while page := (
+            await http.get(
+                "/sessions/open", params={"limit": 2, "offset": len(pages)}, headers=service.token(TENANT, "ops")
+            )
+        ).json():
+            assert len(page) <= 2
+            pages += page
+        too_many = await http.get("/sessions/open", params={"limit": 1001}, headers=service.token(TENANT, "ops"))
     open_users = {s["username"] for s in still_open}
     assert users["othernas"] in open_users
     assert not open_users & {users["open1"], users["open2"], users["stopped"]}
+    assert [s["session_key"] for s in pages] == [s["session_key"] for s in everything]
+    assert users["othernas"] in {s["username"] for s in everything}
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"][-1] == "limit"
 
 
 async def test_nas_clients_are_managed_over_http_and_picked_up_by_the_workers(

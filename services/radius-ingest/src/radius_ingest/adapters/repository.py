@@ -145,12 +145,15 @@ async def open_sessions_before(
     return (await session.execute(query)).all()
 
 
-async def open_sessions(session: AsyncSession, tenant_id: str, nas_id: str | None = None) -> Sequence[Any]:
+async def open_sessions(
+    session: AsyncSession, tenant_id: str, nas_id: str | None = None, *, limit: int, offset: int
+) -> Sequence[Any]:
     s = sessions.c
     query = select(sessions).where(s.tenant_id == tenant_id, s.closed.is_(False))
     if nas_id is not None:
         query = query.where(s.nas_id == nas_id)
-    return (await session.execute(query.order_by(s.last_event_time.desc()).limit(1000))).all()
+    query = query.order_by(s.last_event_time.desc(), s.session_key).limit(limit).offset(offset)
+    return (await session.execute(query)).all()
 
 
 async def close_sessions(session: AsyncSession, tenant_id: str, keys: list[str]) -> None:

@@ -74,8 +74,10 @@ async def list_open_sessions(
     request: Request,
     principal: Reader,
     nas_id: Annotated[str | None, Query(pattern=NAS_ID_PATTERN)] = None,
+    limit: Annotated[int, limit(1000)] = 100,
+    offset: Offset = 0,
 ) -> list[OpenSessionOut]:
-    """Sessions with no Stop yet (newest first, at most 1000), as the tracker knows them."""
+    """Sessions with no Stop yet, as the tracker knows them: newest record first, a page at a time."""
     async with _runtime(request).database.transaction() as session:
-        rows = await repository.open_sessions(session, principal.tenant_id, nas_id)
+        rows = await repository.open_sessions(session, principal.tenant_id, nas_id, limit=limit, offset=offset)
     return [OpenSessionOut.model_validate(row, from_attributes=True) for row in rows]
