@@ -17,13 +17,15 @@ fi
 source "$ROOT/deploy/local/env.sh"
 mkdir -p "$STATE"
 
+# HTTP ports: SERVICE_PORT_BASE + 1..5 (8101..8105 by default); another base runs a second stack beside this one.
+BASE="${SERVICE_PORT_BASE:-8100}"
 # name  module  http-port  database-url-variable
 SERVICES=(
-  "customers customers 8101 CUSTOMERS_DATABASE_URL"
-  "billing billing 8102 BILLING_DATABASE_URL"
-  "dunning dunning 8103 DUNNING_DATABASE_URL"
-  "reporting reporting 8104 REPORTING_DATABASE_URL"
-  "radius-ingest radius_ingest 8105 RADIUS_INGEST_DATABASE_URL"
+  "customers customers $((BASE + 1)) CUSTOMERS_DATABASE_URL"
+  "billing billing $((BASE + 2)) BILLING_DATABASE_URL"
+  "dunning dunning $((BASE + 3)) DUNNING_DATABASE_URL"
+  "reporting reporting $((BASE + 4)) REPORTING_DATABASE_URL"
+  "radius-ingest radius_ingest $((BASE + 5)) RADIUS_INGEST_DATABASE_URL"
 )
 
 # Settings of one service beyond the common ones (NAME=value words).
@@ -114,7 +116,9 @@ start_gateway() {
   local conf="$STATE/nginx.conf" pidfile="$STATE/nginx.pid"
   command -v nginx >/dev/null || { echo "gateway: nginx not found; run scripts/install.sh (nginx-light)"; exit 1; }
   mkdir -p "$STATE/nginx-tmp"
-  sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" \
+  local ports=() i
+  for i in 1 2 3 4 5; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
+  sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" "${ports[@]}" \
     "$ROOT/deploy/gateway/nginx.local.conf" >"$conf"
   cp "$ROOT/deploy/gateway/routes.conf" "$STATE/routes.conf"
   # -e: errors go to our log from the start, not to /var/log/nginx (not writable without root)

@@ -66,7 +66,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     conf = (ROOT / "deploy/gateway/nginx.local.conf").read_text()
     conf = conf.replace("@GATEWAY_PORT@", str(port)).replace("@STATE@", str(state))
     for name, default_port in SERVICES.items():  # the same file, pointed at the stand-ins
-        conf = conf.replace(f"127.0.0.1:{default_port};", f"127.0.0.1:{servers[name].server_address[1]};")
+        conf = conf.replace(f"@SERVICE_PORT_{default_port - 8100}@", str(servers[name].server_address[1]))
     (state / "nginx.conf").write_text(conf)
     shutil.copy(ROOT / "deploy/gateway/routes.conf", state / "routes.conf")
     (state / "nginx-tmp").mkdir()
