@@ -1,0 +1,134 @@
+"""The whole system as `make up` runs it, but private to one test: its own PostgreSQL cluster, Kafka broker, five
+services, mail catcher and nginx gateway, started by the project's deploy/local scripts on free ports with a state
+directory of its own. Killing its parts (`Stack.kill`) touches nothing else on the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[4]
+LOCAL = ROOT / "deploy/local"
+SERVICES = ("customers", "billing", "dunning", "reporting", "radius-ingest")
+# Variables of the surrounding test run that would point the stack at the shared broker and database.
+INHERITED = (
+    *("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "KAFKA_GROUP_PREFIX", "PG_ADMIN_URL"),
+    *("HTTP_PORT", "SERVICE_NAME", *(f"{s.upper().replace('-', '_')}_DATABASE_URL" for s in SERVICES)),
+)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tcp_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_base() -> int:
+    """A base whose five following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..5)."""
+    for _ in range(200):
+        base = free_port() // 10 * 10
+        if base + 6 < 65536 and all(_tcp_free(base + i) for i in range(1, 6)):
+            return base
+    raise RuntimeError("no five free ports in a row")
+
+
+@dataclass
+class Stack:
+    state: Path
+    env: dict[str, str]
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.env['GATEWAY_PORT']}"
+
+    @property
+    def radius_port(self) -> int:
+        return int(self.env["RADIUS_PORT"])
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.env['KAFKA_PORT']}"
+
+    def pg_url(self, database: str) -> str:
+        return f"postgresql://postgres:postgres@127.0.0.1:{self.env['PG_PORT']}/{database}"
+
+    async def run(self, script: str, *args: str, check: bool = True) -> None:
+        process = await asyncio.create_subprocess_exec(
+            str(LOCAL / script), *args, env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await process.communicate()
+        assert process.returncode == 0 or not check, f"{script} {' '.join(args)} failed:\n{out.decode()[-3000:]}"
+
+    def kill(self, target: str) -> None:
+        """SIGKILL one part: a service's whole process group, the broker's JVM, or PostgreSQL and its backends."""
+        if target == "kafka":
+            os.kill(int((self.state / "kafka/kafka.pid").read_text()), signal.SIGKILL)
+        elif target == "postgres":
+            postmaster = int((self.state / "postgres/data/postmaster.pid").read_text().split()[0])
+            for pid in [postmaster, *_children(postmaster)]:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        else:
+            os.killpg(int((self.state / f"services/{target}.pid").read_text()), signal.SIGKILL)
+
+    async def restart(self, target: str) -> None:
+        """Start what `kill` killed again, with the project's scripts (services: every one not running)."""
+        if target == "kafka":
+            await self.run("kafka.sh", "start")
+        elif target == "postgres":
+            await self.run("postgres.sh", "start")
+        else:
+            await self.run("services.sh", "start")
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+    return found
+
+
+@asynccontextmanager
+async def local_stack() -> AsyncIterator[Stack]:
+    state = Path(tempfile.mkdtemp(prefix="ispbss-stack-", dir="/var/tmp"))
+    os.chmod(state, 0o755)  # noqa: S103 - PostgreSQL runs as its own OS user when the tests run as root
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED} | {
+        "BSS_STATE_DIR": str(state),
+        "ENVIRONMENT": "local",
+        "PG_PORT": str(free_port()),
+        "KAFKA_PORT": str(free_port()),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "SERVICE_PORT_BASE": str(free_base()),
+        "GATEWAY_PORT": str(free_port()),
+        "MAIL_PORT": str(free_port()),
+        "RADIUS_PORT": str(free_port(socket.SOCK_DGRAM)),
+    }
+    stack = Stack(state, env)
+    try:
+        await stack.run("postgres.sh", "start")
+        await stack.run("kafka.sh", "start")
+        await stack.run("services.sh", "start")
+        yield stack
+    finally:
+        for script in ("services.sh", "kafka.sh", "postgres.sh"):
+            await stack.run(script, "stop", check=False)
+        await asyncio.to_thread(shutil.rmtree, state, ignore_errors=True)
