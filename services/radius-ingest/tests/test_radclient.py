@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import re
 import socket
 import uuid
@@ -13,6 +14,7 @@ from bss_contracts import RawEnvelope, topics
 from bss_contracts.events.radius import NasAccountingOn, SessionStarted, SessionStopped, SessionUpdated
 from bss_testkit.events import EventProbe, eventually
 from radius_ingest.protocol.authenticators import accounting_response
+from radius_ingest.telemetry import SLOTS, Counters, WorkerMetrics
 
 from .conftest import NAS_ID, TENANT
 from .support import GIGA, SECRET, Service, accounting_request, attrs, exchange, radclient
@@ -319,3 +321,20 @@ async def test_nas_clients_are_managed_over_http_and_picked_up_by_the_workers(
     )
     assert await exchange(service.radius_port, [later], sock=sock, wait=1.0) == []
     sock.close()
+
+
+async def test_ready_only_once_every_udp_worker_serves_the_accounting_port(service: Service) -> None:
+    async with service.http() as http:
+        ready = await http.get("/readyz")
+        text = (await http.get("/metrics")).text
+    assert ready.status_code == 200 and ready.json()["checks"]["radius_udp"] == "ok"
+    workers = service.settings.radius_workers
+    assert re.search(rf"^radius_workers_listening {workers}\.0$", text, re.MULTILINE), text
+
+    # the check itself, on a shared array like the workers': one of two listening is not ready
+    shared = multiprocessing.get_context("spawn").Array("q", SLOTS * 2, lock=False)
+    first = Counters(shared, 0)  # type: ignore[arg-type]
+    first.values["listening"] = 1
+    first.flush()
+    with pytest.raises(RuntimeError, match="1 of 2 UDP workers listening"):
+        await WorkerMetrics(shared, 2).ready()  # type: ignore[arg-type]

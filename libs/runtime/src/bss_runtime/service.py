@@ -27,7 +27,7 @@ from bss_contracts.topics import Topic
 from bss_runtime.auth import JwtConfig
 from bss_runtime.consumer import EventConsumer
 from bss_runtime.db import Database
-from bss_runtime.http import install_common_routes
+from bss_runtime.http import ReadinessCheck, install_common_routes
 from bss_runtime.kafka import ensure_topics, full_name, new_producer
 from bss_runtime.migrations import upgrade
 from bss_runtime.outbox import EventWriter
@@ -85,6 +85,7 @@ class ServiceRuntime:
         self._producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self._workers: list[Worker] = [self._run_relay]
+        self._readiness: dict[str, ReadinessCheck] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._attached = False
@@ -96,6 +97,10 @@ class ServiceRuntime:
     def add_worker(self, worker: Worker) -> None:
         """A long-running coroutine `worker(stop)` that returns when `stop` is set."""
         self._workers.append(worker)
+
+    def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
+        """/readyz answers 503 while `check()` raises (beside the database and Kafka checks)."""
+        self._readiness[name] = check
 
     async def migrate(self) -> None:
         if self.migrations_dir is not None:
@@ -179,7 +184,7 @@ class ServiceRuntime:
         install_common_routes(
             app,
             service=self.settings.service_name,
-            checks={"database": self.database.ping, "kafka": self._kafka_ready},
+            checks={"database": self.database.ping, "kafka": self._kafka_ready, **self._readiness},
         )
         for router in routers:
             app.include_router(router)

@@ -33,7 +33,7 @@ OUTCOMES = (
     "ignored_status",  # acknowledged status types with no event (Failed, Tunnel-*)
     "attributes_skipped",  # Vendor-Specific, unknown or malformed attributes (the packet still counts)
 )
-GAUGES = ("in_flight", "oldest_in_flight_ms")
+GAUGES = ("in_flight", "oldest_in_flight_ms", "listening")  # listening: 1 once the worker's socket serves
 SLOTS = len(OUTCOMES) + len(GAUGES)
 
 
@@ -82,10 +82,19 @@ class WorkerMetrics(Collector):
             requests.add_metric([name], totals[name])
         yield requests
         yield GaugeMetricFamily("radius_in_flight", "Requests waiting for Kafka", value=totals["in_flight"])
+        yield GaugeMetricFamily(
+            "radius_workers_listening", "UDP worker processes serving the accounting port", value=totals["listening"]
+        )
         oldest = max(self._shared[w * SLOTS + len(OUTCOMES) + 1] for w in range(self._workers))
         yield GaugeMetricFamily(
             "radius_oldest_in_flight_seconds", "Age of the oldest request waiting for Kafka", value=oldest / 1000
         )
+
+    async def ready(self) -> None:
+        """A readiness check: every worker serves the accounting port (a NAS's request would be answered)."""
+        listening = self.totals()["listening"]
+        if listening < self._workers:
+            raise RuntimeError(f"{listening} of {self._workers} UDP workers listening")
 
     def register(self) -> None:
         REGISTRY.register(self)

@@ -48,6 +48,7 @@ def build_runtime(settings: Settings | None = None) -> RadiusIngest:
         await udp.run(stop)
 
     runtime.add_worker(accounting)
+    runtime.add_readiness_check("radius_udp", udp.metrics.ready)
     return RadiusIngest(runtime, udp)
 
 

@@ -72,6 +72,7 @@ async def serve(settings: Settings, index: int, shared: SynchronizedArray[Any] |
     stop = asyncio.Event()
     watch_parent(stop)
     counters = Counters(shared, index)
+    counters.flush()  # a restarted worker's slice starts again from zero: not listening yet
     database = Database(settings.database_url, pool_size=1)
     async with database.engine.connect() as conn:
         directory = NasDirectory(await repository.all_clients(conn))
@@ -116,6 +117,8 @@ async def serve(settings: Settings, index: int, shared: SynchronizedArray[Any] |
     log.info("accounting worker listening",
              extra={"worker": index, "port": settings.radius_port, "native": fast is not None,
                     "native_producer": isinstance(publisher, native.NativePublisher)})  # fmt: skip
+    counters.values["listening"] = 1
+    counters.flush()
     parent = os.getppid()
     try:
         while not stop.is_set():
@@ -127,6 +130,7 @@ async def serve(settings: Settings, index: int, shared: SynchronizedArray[Any] |
             counters.flush()
     finally:
         transport.close()  # no new requests; those in flight are still answered when Kafka acknowledges
+        counters.values["listening"] = 0
         left = await publisher.close(timeout=10.0)
         if left:
             log.warning("stopped with records unacknowledged; their NAS will retransmit", extra={"left": left})
