@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,6 +198,44 @@ async def test_a_webhook_cut_off_by_a_crash_is_made_again_with_the_same_key_and_
     clock.advance(timedelta(days=1))
     assert await service.scheduler.run_due_steps() == 1  # the next step follows as usual
     assert len(webhooks.requests) == 2
+
+
+async def test_a_worker_process_killed_during_the_call_leaves_an_intent_the_next_worker_completes(
+    offline_dunning, smtp, webhooks
+):
+    """The same as above with a real crash: a worker process SIGKILLed while the receiver holds its call."""
+    clock = ManualClock(START)
+    service, execution_id = await _webhook_execution(offline_dunning, webhooks.url, smtp.port, clock)
+    env = os.environ | {
+        "DATABASE_URL": service.runtime.settings.database_url, "SMTP_PORT": str(smtp.port),
+        "STEP_CLOCK": START.isoformat(), "WEBHOOK_BACKOFF_SECONDS": "0.01", "LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    worker = subprocess.Popen([sys.executable, str(Path(__file__).with_name("step_process.py"))], env=env)
+    try:
+        assert await asyncio.to_thread(webhooks.arrived.wait, 60), "the worker process did not call"
+        worker.send_signal(signal.SIGKILL)
+        assert await asyncio.to_thread(worker.wait, 20) == -signal.SIGKILL
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    webhooks.release.set()
+
+    execution, logs = await execution_detail(service, execution_id)
+    assert (execution.current_step, execution.next_action_at, logs) == (0, START + LEASE, [])
+    [intent] = await _intents(service, execution_id)
+    assert (intent.state, intent.calls) == ("pending", 1)
+
+    clock.advance(LEASE)
+    assert await service.scheduler.run_due_steps() == 1
+    first, again = webhooks.requests
+    assert first[1] == again[1]
+    assert first[0]["idempotency-key"] == again[0]["idempotency-key"] == intent.idempotency_key
+    execution, [log] = await execution_detail(service, execution_id)
+    assert (log.status, log.external_id, execution.current_step) == ("succeeded", intent.idempotency_key, 1)
+    [intent] = await _intents(service, execution_id)
+    assert (intent.state, intent.calls) == ("done", 2)
+    assert len(await outbox_events(service, "bss.dunning.execution.step-executed")) == 1
 
 
 async def test_an_email_cut_off_by_a_crash_is_sent_again_with_the_same_message_id_and_noticed_once(offline_dunning):
