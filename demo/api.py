@@ -39,8 +39,9 @@ class Api:
         retry_while: Callable[[int, str], bool] | None = None, patience: float = 60.0, timeout: float = 60.0,
     ) -> Any:  # fmt: skip
         """The decoded JSON answer (None for 204). Connection errors and 502-504 (a service restarting) are
-        retried; so is any answer for which `retry_while(status, body)` is true (e.g. "not known yet" while an
-        event is on its way to the service), until `patience` seconds have passed."""
+        retried, and so is any answer for which `retry_while(status, body)` is true (e.g. "not known yet" while
+        an event is on its way to the service), until `patience` seconds have passed. A 429 (the gateway's rate
+        limit) is sent again after its Retry-After."""
         deadline = time.monotonic() + patience
         delay = 1.0
         while True:
@@ -55,6 +56,9 @@ class Api:
                 status, text = response.status_code, response.text
                 if status < 400:
                     return response.json() if status != 204 and text else None
+                if status == 429:  # the gateway's rate limit: come back when it says
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                    continue
                 transient = status in (502, 503, 504) or (retry_while is not None and retry_while(status, text))
                 if not transient or time.monotonic() > deadline:
                     raise ApiError(method, path, status, text)

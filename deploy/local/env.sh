@@ -4,6 +4,9 @@
 
 # Local mode: the services accept the published default JWT_SECRET (in production they refuse to start with it).
 export ENVIRONMENT="${ENVIRONMENT:-local}"
+# The gateway's per-client rate limit (nginx syntax); local mode loads the demo from one address, so it is higher
+# here than services.sh's default of 50r/s.
+export GATEWAY_RATE_LIMIT="${GATEWAY_RATE_LIMIT:-500r/s}"
 export KAFKA_PORT="${KAFKA_PORT:-59092}"
 export PG_PORT="${PG_PORT:-55432}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"

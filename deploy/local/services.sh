@@ -7,6 +7,11 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 STATE="${BSS_STATE_DIR:-/var/tmp/ispbss}/services"
 PY="$ROOT/.venv/bin/python"
 GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+# Requests per client address at the gateway (nginx's rate syntax), the burst served at once above it, and the
+# Retry-After (seconds) of a 429. docs/security.md.
+GATEWAY_RATE_LIMIT="${GATEWAY_RATE_LIMIT:-50r/s}"
+GATEWAY_RATE_BURST="${GATEWAY_RATE_BURST:-100}"
+GATEWAY_RETRY_AFTER="${GATEWAY_RETRY_AFTER:-1}"
 # Dunning's notices go to a local SMTP server that keeps every mail in a Maildir ($STATE/mail).
 MAIL_PORT="${MAIL_PORT:-2525}"
 # RFC 2866's accounting port needs root; others get an unprivileged one. The demo loader reads it from $STATE.
@@ -119,6 +124,8 @@ start_gateway() {
   local ports=() i
   for i in 1 2 3 4 5; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
   sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" "${ports[@]}" \
+    -e "s#@GATEWAY_RATE_LIMIT@#$GATEWAY_RATE_LIMIT#g" -e "s#@GATEWAY_RATE_BURST@#$GATEWAY_RATE_BURST#g" \
+    -e "s#@GATEWAY_RETRY_AFTER@#$GATEWAY_RETRY_AFTER#g" \
     "$ROOT/deploy/gateway/nginx.local.conf" >"$conf"
   cp "$ROOT/deploy/gateway/routes.conf" "$STATE/routes.conf"
   # -e: errors go to our log from the start, not to /var/log/nginx (not writable without root)

@@ -84,8 +84,8 @@ async def http_writer(stack: Stack, token: str, load: Load, stop: asyncio.Event)
                 load.accepted_customers.add(email)
                 load.last_http_ok = time.monotonic()
                 await asyncio.sleep(0.05)
-            else:  # refused (the gateway's 502 while a service is down) or no answer: may or may not have happened
-                assert answer is None or answer.status_code >= 500, answer.text
+            else:  # refused (the gateway's 502 while a service is down, a 429) or no answer: may have happened
+                assert answer is None or answer.status_code in (429, 500, 502, 503, 504), answer.text
                 load.unknown_customers.add(email)
                 await asyncio.sleep(0.25)
 

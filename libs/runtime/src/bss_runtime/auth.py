@@ -1,22 +1,37 @@
 """JWT bearer authentication: who is calling, for which tenant, with which roles.
 
-Tokens are signed JWTs (HS256 with JWT_SECRET) with claims `sub`, `tenant_id`, `roles`, `iss`, `aud`, `exp`.
-Every query a service makes is filtered by the principal's tenant.
+Two kinds of tokens are accepted (docs/security.md says how to connect a provider):
+- **OpenID Connect access tokens** when `JWT_JWKS_URL` is set: signed by the provider with an asymmetric key
+  (RS256, ES256, ...) that is looked up by the token's `kid` in the provider's key set (`bss_runtime.jwks`:
+  cached, refetched on an unknown `kid` so rotation needs no restart). The verifying algorithm is the key's;
+  the token's `alg` header must agree with it, so `alg: none` and HS256-signed-with-the-public-key fail.
+- **HS256 tokens signed with `JWT_SECRET`** (the services' own: local tools, the demo, reporting's BI runs),
+  unless `JWT_HS256_ENABLED=false`. In production the secret is never the published default
+  (`settings.ensure_safe_to_serve`).
+
+Either way the token must carry `sub`, `exp`, `iss` = `JWT_ISSUER` and an `aud` containing `JWT_AUDIENCE`. In a
+provider's token the tenant is the claim at `JWT_TENANT_CLAIM` (default `tenant_id`) and the roles the list at
+`JWT_ROLES_CLAIM` (default `roles`); both are dotted paths into the claims (`realm_access.roles` for Keycloak realm
+roles). The services' own HS256 tokens always carry them as `issue_token` writes them: `tenant_id`, `roles`.
+Any failure answers 401 with `WWW-Authenticate: Bearer`; a missing role answers 403. Every query a service makes
+is filtered by the principal's tenant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bss_runtime import context
+from bss_runtime.jwks import JwksKeySet
+from bss_runtime.settings import ServiceSettings
 
 
 class Role(StrEnum):
@@ -43,6 +58,30 @@ class JwtConfig:
     secret: str
     issuer: str = "ispbss"
     audience: str = "ispbss"
+    tenant_claim: str = "tenant_id"
+    roles_claim: str = "roles"
+    hs256_enabled: bool = True
+    jwks: JwksKeySet | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> JwtConfig:
+        jwks = None
+        if settings.jwt_jwks_url:
+            jwks = JwksKeySet(
+                settings.jwt_jwks_url,
+                cache_seconds=settings.jwt_jwks_cache_seconds,
+                min_refresh_seconds=settings.jwt_jwks_min_refresh_seconds,
+                timeout_seconds=settings.jwt_jwks_timeout_seconds,
+            )
+        return cls(
+            secret=settings.jwt_secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            tenant_claim=settings.jwt_tenant_claim,
+            roles_claim=settings.jwt_roles_claim,
+            hs256_enabled=settings.jwt_hs256_enabled,
+            jwks=jwks,
+        )
 
 
 def issue_token(
@@ -53,6 +92,7 @@ def issue_token(
     roles: Iterable[str],
     ttl: timedelta = timedelta(hours=12),
 ) -> str:
+    """An HS256 token signed with the service's own secret (claims at the default names)."""
     now = datetime.now(UTC)
     claims = {
         "sub": subject,
@@ -67,25 +107,73 @@ def issue_token(
 
 
 def decode_token(config: JwtConfig, token: str) -> Principal:
-    claims = jwt.decode(
+    """An HS256 token signed with `config.secret` (no key set involved)."""
+    if not config.hs256_enabled:
+        raise jwt.InvalidAlgorithmError("HS256 tokens are not accepted here")
+    claims = _verify(config, token, config.secret, "HS256")
+    return principal_from(claims, tenant_claim="tenant_id", roles_claim="roles")  # as issue_token writes them
+
+
+async def authenticate(config: JwtConfig, token: str) -> Principal:
+    """The principal of `token`, verified as the module's docstring says; raises `jwt.PyJWTError` otherwise."""
+    header = jwt.get_unverified_header(token)
+    if header.get("alg") == "HS256":
+        return decode_token(config, token)
+    if config.jwks is None:
+        raise jwt.InvalidAlgorithmError(f"algorithm {header.get('alg')!r} is not accepted (no JWKS URL is set)")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise jwt.InvalidTokenError("kid is not a string")
+    key = await config.jwks.key(kid)
+    if key is None:
+        raise jwt.InvalidKeyError(f"no key {kid!r} in the provider's key set" if kid else "token has no kid")
+    claims = _verify(config, token, key.key, key.algorithm)
+    return principal_from(claims, tenant_claim=config.tenant_claim, roles_claim=config.roles_claim)
+
+
+def _verify(config: JwtConfig, token: str, key: Any, algorithm: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(
         token,
-        config.secret,
-        algorithms=["HS256"],
+        key,
+        algorithms=[algorithm],
         audience=config.audience,
         issuer=config.issuer,
         options={"require": ["exp", "sub", "iss", "aud"]},
     )
-    tenant = claims.get("tenant_id")
-    roles = claims.get("roles", [])
-    if not isinstance(tenant, str) or not tenant or not isinstance(roles, list):
-        raise jwt.InvalidTokenError("token lacks tenant_id or roles")
-    return Principal(subject=str(claims["sub"]), tenant_id=tenant, roles=frozenset(map(str, roles)))
+    return claims
+
+
+def claim_at(claims: dict[str, Any], path: str) -> Any:
+    """The value at a dotted `path` (`realm_access.roles`), or None. A claim whose own name contains dots
+    (`https://example.org/roles`) is found as it is."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def principal_from(claims: dict[str, Any], *, tenant_claim: str, roles_claim: str) -> Principal:
+    tenant = claim_at(claims, tenant_claim)
+    if not isinstance(tenant, str) or not tenant:
+        raise jwt.InvalidTokenError(f"token lacks the tenant claim {tenant_claim!r}")
+    roles = claim_at(claims, roles_claim)
+    if roles is None:
+        roles = []
+    elif isinstance(roles, str):
+        roles = roles.split()  # a space-separated list, as `scope` is
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise jwt.InvalidTokenError(f"the roles claim {roles_claim!r} is not a list of strings")
+    return Principal(subject=str(claims["sub"]), tenant_id=tenant, roles=frozenset(roles))
 
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_principal(
+async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None:
@@ -94,7 +182,7 @@ def current_principal(
         )
     config: JwtConfig = request.app.state.jwt
     try:
-        principal = decode_token(config, credentials.credentials)
+        principal = await authenticate(config, credentials.credentials)
     except jwt.PyJWTError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
@@ -103,10 +191,10 @@ def current_principal(
     return principal
 
 
-def require_roles(*roles: str) -> Callable[..., Principal]:
+def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that admits the principal if it has one of `roles` (admin always passes)."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.has_any(roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires one of the roles: {', '.join(roles)}")
         return principal

@@ -65,7 +65,7 @@ class ServiceRuntime:
         self.migrations_dir = migrations_dir
         self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
         self.events = EventWriter(tables, source=f"/services/{settings.service_name}")
-        self.jwt = JwtConfig(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
+        self.jwt = JwtConfig.from_settings(settings)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             acks="all",

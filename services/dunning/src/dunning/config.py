@@ -23,6 +23,11 @@ class Settings(ServiceSettings, SmtpSettings):
     webhook_attempts: int = Field(default=3, ge=1)
     webhook_backoff_seconds: float = Field(default=0.5, ge=0)
 
+    # A step's external call (SMTP, webhook) runs with no row lock; meanwhile the execution is not due for this
+    # long. Longer than the slowest call (webhook: attempts x timeout + backoff); after a crash, the call is made
+    # again (same idempotency key) once the lease is over.
+    action_lease_seconds: float = Field(default=300.0, gt=0)
+
     # The durable schedule.
     worker_enabled: bool = Field(default=True, description="Run the step and intake workers in this process")
     worker_poll_seconds: float = Field(default=1.0, gt=0)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.adapters.tables import (
     ACTIVE,
+    action_attempts,
     action_logs,
     balance_changes,
     campaigns,
@@ -348,6 +349,66 @@ async def action_log(session: AsyncSession, tenant_id: str, execution_id: str) -
         select(action_logs)
         .where(action_logs.c.tenant_id == tenant_id, action_logs.c.execution_id == execution_id)
         .order_by(action_logs.c.step_number, action_logs.c.attempt)
+    )
+    return list(rows)
+
+
+# --- intents of external calls -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallIntent:
+    action_type: str
+    idempotency_key: str
+    request: dict[str, Any]
+    calls: int
+
+
+async def pending_intent(
+    session: AsyncSession, tenant_id: str, execution_id: str, step_number: int, attempt: int
+) -> CallIntent | None:
+    """The call of this attempt that was started and whose outcome was never recorded, if any."""
+    a = action_attempts.c
+    row = (
+        await session.execute(
+            select(action_attempts).where(
+                a.tenant_id == tenant_id, a.execution_id == execution_id, a.step_number == step_number,
+                a.attempt == attempt, a.state == "pending",
+            )
+        )
+    ).first()  # fmt: skip
+    return _record(CallIntent, row) if row else None
+
+
+async def record_intent(session: AsyncSession, values: dict[str, Any]) -> None:
+    """A new intent (state pending) or, for one recorded before, one more call of the same request."""
+    statement = pg_insert(action_attempts).values(**values, state="pending", calls=1)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "execution_id", "step_number", "attempt"],
+            set_={"calls": action_attempts.c.calls + 1},
+            where=action_attempts.c.state == "pending",
+        )
+    )
+
+
+async def record_call_outcome(
+    session: AsyncSession, tenant_id: str, idempotency_key: str, *, outcome: str, finished_at: datetime
+) -> None:
+    a = action_attempts.c
+    await session.execute(
+        update(action_attempts)
+        .where(a.tenant_id == tenant_id, a.idempotency_key == idempotency_key)
+        .values(state="done", outcome=outcome, finished_at=finished_at)
+    )
+
+
+async def call_intents(session: AsyncSession, tenant_id: str, execution_id: str) -> list[Row[Any]]:
+    a = action_attempts.c
+    rows = await session.execute(
+        select(action_attempts)
+        .where(a.tenant_id == tenant_id, a.execution_id == execution_id)
+        .order_by(a.step_number, a.attempt)
     )
     return list(rows)
 

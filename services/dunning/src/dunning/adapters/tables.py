@@ -122,6 +122,29 @@ action_logs = Table(
     Index("ix_dunning_action_logs_tenant_type", "tenant_id", "action_type"),
 )
 
+# The intent of each external call a step makes (email, SMS, webhook), recorded and committed before the call,
+# which is made with no lock held; the outcome is recorded in a later transaction. A row still `pending` when
+# its execution is next claimed is a call whose outcome was never recorded (the process died): it is made again,
+# the same request with the same idempotency key (services/dunning/src/dunning/service_layer/steps.py).
+action_attempts = Table(
+    "dunning_action_attempts",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("execution_id", String(36), ForeignKey("dunning_executions.id"), primary_key=True),
+    Column("step_number", Integer, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("action_type", String(30), nullable=False),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("state", String(20), nullable=False),  # pending | done
+    Column("request", JSONB, nullable=False),  # what is sent, exactly: a repeated call sends the same
+    Column("calls", Integer, nullable=False, server_default="0"),  # calls started (more than 1: after a crash)
+    Column("outcome", String(20)),  # succeeded | failed, once done
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("state IN ('pending', 'done')", name="state_known"),
+    UniqueConstraint("tenant_id", "idempotency_key"),
+)
+
 balance_changes = Table(
     "dunning_balance_changes",
     metadata,

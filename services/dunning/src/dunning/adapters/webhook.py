@@ -1,4 +1,4 @@
-"""Webhook actions: a JSON POST signed with HMAC-SHA256, retried a few times with backoff."""
+"""Webhook actions: a JSON POST signed with HMAC-SHA256, retried a few times with backoff, with an idempotency key."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import httpx
 from bss_runtime.delivery import DeliveryFailed, webhook_headers
 
 DELIVERY_HEADER = "X-Dunning-Delivery-Id"
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # the same value: the header receivers' idempotency support looks for
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class HttpWebhookSender:
         self._backoff = backoff_seconds
 
     async def post(self, url: str, body: bytes, *, secret: str, delivery_id: str) -> WebhookResponse:
-        # The delivery id is the same on every try: receivers can drop repeats.
-        headers = webhook_headers(secret, body) | {DELIVERY_HEADER: delivery_id}
+        # The delivery id is the same on every try, and on a call repeated after a crash: receivers drop repeats.
+        headers = webhook_headers(secret, body) | {DELIVERY_HEADER: delivery_id, IDEMPOTENCY_HEADER: delivery_id}
         last_error = ""
         async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
             for attempt in range(1, self._attempts + 1):

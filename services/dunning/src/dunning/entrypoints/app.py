@@ -61,6 +61,7 @@ def build_runtime(
         message_id_domain=settings.message_id_domain,
         default_timezone=settings.default_timezone,
         intake_recheck=timedelta(hours=settings.intake_recheck_hours),
+        action_lease=timedelta(seconds=settings.action_lease_seconds),
     )
     handlers.register(runtime.consumer, deps)
     scheduler = Scheduler(deps, poll_seconds=settings.worker_poll_seconds, concurrency=settings.worker_concurrency)

@@ -1,8 +1,12 @@
 """What each kind of step does. An action returns its outcome; it never raises for a failed delivery.
 
-email/sms/webhook talk to the outside world while the execution row is locked; suspend/terminate/custom
-only write events. Every effect that goes through Kafka is an event the caller writes to the outbox in the
-same transaction as the step's log row.
+suspend/terminate/custom only write events: `prepare` returns their `Outcome` at once. email/sms/webhook talk
+to the outside world: `prepare` returns the `Call` to make (everything it sends, rendered, with its idempotency
+key), which the caller records as an intent and commits; `call` then makes it with no transaction open and
+returns the outcome (steps.py). A `Call` is plain JSON, so a call repeated after a crash is rebuilt from the
+recorded intent and sends the same bytes: the same Message-ID and Date for an email, the same body and
+`Idempotency-Key` for a webhook. Every effect that goes through Kafka is an event the caller writes to the
+outbox in the same transaction as the step's log row.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,19 +72,41 @@ def failed(error: str, **result: Any) -> Outcome:
     return Outcome("failed", result=result, error=error)
 
 
-async def perform(session: AsyncSession, deps: Deps, step: Step) -> Outcome:
+Channel = Literal["email", "sms", "webhook"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """An external call of one attempt of a step, as recorded before it is made."""
+
+    channel: Channel
+    key: str  # the idempotency key: the attempt's effect id
+    request: dict[str, Any]  # JSON: everything the call sends
+
+
+async def prepare(session: AsyncSession, deps: Deps, step: Step) -> Outcome | Call:
+    """The outcome of a step that makes no external call, or the call an email/SMS/webhook step makes."""
     kind = step.action.type
     if kind == "email":
-        return await _email(deps, step)
+        return _email(deps, step)
     if kind == "sms":
-        return await _sms(deps, step)
+        return _sms(step)
     if kind == "suspend_service":
         return await _suspend(session, step)
     if kind == "terminate_service":
         return await _terminate(session, step)
     if kind == "webhook":
-        return await _webhook(deps, step)
+        return _webhook(step)
     return Outcome("succeeded", result={"config": step.action.config})  # custom: the step event is the hook
+
+
+async def call(deps: Deps, step: Step, made: Call) -> Outcome:
+    """Make `made` (no transaction is open: nothing is locked while the outside world answers)."""
+    if made.channel == "email":
+        return await _send_email(deps, step, made)
+    if made.channel == "sms":
+        return await _send_sms(deps, step, made)
+    return await _post_webhook(deps, step, made)
 
 
 def _render(step: Step) -> Rendered:
@@ -95,52 +121,67 @@ def _render(step: Step) -> Rendered:
     return render(template_for(step.action), context)
 
 
-def _notification(step: Step, channel: str, recipient: str, rendered: Rendered) -> NotificationRequested:
+def _notification(step: Step, channel: str, request: dict[str, Any]) -> NotificationRequested:
     return NotificationRequested(
         notification_id=step.effect_id, customer_id=step.execution.customer_id, channel=channel,  # type: ignore[arg-type]
-        recipient=recipient, template=rendered.template_name, subject=rendered.subject, body=rendered.body,
-        invoice_id=step.execution.invoice_id, dunning_execution_id=step.execution.id, requested_at=step.now,
+        recipient=request["recipient"], template=request["template"], subject=request["subject"],
+        body=request["text"], invoice_id=step.execution.invoice_id, dunning_execution_id=step.execution.id,
+        requested_at=step.now,
     )  # fmt: skip
 
 
-async def _email(deps: Deps, step: Step) -> Outcome:
+def _email(deps: Deps, step: Step) -> Outcome | Call:
     if step.customer is None or not step.customer.email:
         return failed(f"no email address known for customer {step.execution.customer_id}")
     try:
         rendered = _render(step)
     except TemplateProblem as exc:
         return failed(f"template {exc}")
-    message_id = f"<dunning.{step.effect_id}@{deps.message_id_domain}>"
+    request = {
+        "recipient": step.customer.email, "template": rendered.template_name, "subject": rendered.subject,
+        "text": rendered.body, "html": rendered.html, "sender": deps.mail_from, "date": step.now.isoformat(),
+        "message_id": f"<dunning.{step.effect_id}@{deps.message_id_domain}>",
+    }  # fmt: skip
+    return Call("email", step.effect_id, request)
+
+
+async def _send_email(deps: Deps, step: Step, made: Call) -> Outcome:
+    r = made.request
     message = build_email(
-        sender=deps.mail_from, recipient=step.customer.email, subject=rendered.subject or "",
-        text=rendered.body, html=rendered.html, message_id=message_id, date=step.now,
+        sender=r["sender"], recipient=r["recipient"], subject=r["subject"] or "", text=r["text"], html=r["html"],
+        message_id=r["message_id"], date=datetime.fromisoformat(r["date"]),
     )  # fmt: skip
-    result = {"recipient": step.customer.email, "subject": rendered.subject, "message_id": message_id}
+    result = {"recipient": r["recipient"], "subject": r["subject"], "message_id": r["message_id"]}
     try:
         await deps.mailer.send(message)
     except DeliveryFailed as exc:
         return failed(str(exc), **result)
-    return Outcome(
-        "succeeded", result=result, external_id=message_id,
-        events=(_notification(step, "email", step.customer.email, rendered),),
-    )  # fmt: skip
+    return Outcome("succeeded", result=result, external_id=r["message_id"], events=(_notification(step, "email", r),))
 
 
-async def _sms(deps: Deps, step: Step) -> Outcome:
+def _sms(step: Step) -> Outcome | Call:
     if step.customer is None or not step.customer.phone:
         return failed(f"no phone number known for customer {step.execution.customer_id}")
     try:
         rendered = _render(step)
     except TemplateProblem as exc:
         return failed(f"template {exc}")
+    request = {
+        "recipient": step.customer.phone, "template": rendered.template_name, "subject": rendered.subject,
+        "text": rendered.body,
+    }  # fmt: skip
+    return Call("sms", step.effect_id, request)
+
+
+async def _send_sms(deps: Deps, step: Step, made: Call) -> Outcome:
+    r = made.request
     try:
-        gateway_id = await deps.sms.send(to=step.customer.phone, body=rendered.body, message_id=step.effect_id)
+        gateway_id = await deps.sms.send(to=r["recipient"], body=r["text"], message_id=made.key)
     except DeliveryFailed as exc:
-        return failed(str(exc), recipient=step.customer.phone)
+        return failed(str(exc), recipient=r["recipient"])
     return Outcome(
-        "succeeded", result={"recipient": step.customer.phone, "gateway_id": gateway_id},
-        external_id=gateway_id or step.effect_id,
-        events=(_notification(step, "sms", step.customer.phone, rendered),),
+        "succeeded", result={"recipient": r["recipient"], "gateway_id": gateway_id},
+        external_id=gateway_id or made.key, events=(_notification(step, "sms", r),),
     )  # fmt: skip
 
 
@@ -206,17 +247,24 @@ def webhook_body(step: Step) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 
-async def _webhook(deps: Deps, step: Step) -> Outcome:
+def _webhook(step: Step) -> Outcome | Call:
     url = str(step.action.config["url"])
     if not step.campaign_secret:
         return failed("the campaign has no webhook_secret to sign with", url=url)
+    return Call("webhook", step.effect_id, {"url": url, "body": webhook_body(step).decode()})
+
+
+async def _post_webhook(deps: Deps, step: Step, made: Call) -> Outcome:
+    url = made.request["url"]
+    if not step.campaign_secret:  # removed from the campaign since the intent was recorded
+        return failed("the campaign has no webhook_secret to sign with", url=url)
     try:
         response = await deps.webhooks.post(
-            url, webhook_body(step), secret=step.campaign_secret, delivery_id=step.effect_id
+            url, made.request["body"].encode(), secret=step.campaign_secret, delivery_id=made.key
         )
     except DeliveryFailed as exc:
         return failed(str(exc), url=url, tries=exc.tries)
     return Outcome(
         "succeeded", result={"url": url, "status_code": response.status_code, "tries": response.tries},
-        external_id=step.effect_id,
+        external_id=made.key,
     )  # fmt: skip

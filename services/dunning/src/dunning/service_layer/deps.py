@@ -34,3 +34,4 @@ class Deps:
     message_id_domain: str
     default_timezone: str
     intake_recheck: timedelta
+    action_lease: timedelta = timedelta(minutes=5)  # how long a step's external call keeps others off
