@@ -63,11 +63,11 @@ def _render(state: Path, port: int, backends: dict[str, int], *, rate: str, burs
     conf = (ROOT / "deploy/gateway/nginx.local.conf").read_text()
     values = {"@GATEWAY_PORT@": str(port), "@STATE@": str(state), "@GATEWAY_RATE_LIMIT@": rate,
               "@GATEWAY_RATE_BURST@": str(burst), "@GATEWAY_RETRY_AFTER@": str(retry_after)}  # fmt: skip
+    for name, default_port in SERVICES.items():  # the same file, pointed at the stand-ins
+        values[f"@SERVICE_PORT_{default_port - 8100}@"] = str(backends[name])
     for placeholder, value in values.items():
         conf = conf.replace(placeholder, value)
     assert "@" not in conf.replace("@rate_limited", ""), "a placeholder services.sh renders is not rendered here"
-    for name, default_port in SERVICES.items():  # the same file, pointed at the stand-ins
-        conf = conf.replace(f"@SERVICE_PORT_{default_port - 8100}@", str(backends[name]))
     (state / "nginx.conf").write_text(conf)
     shutil.copy(ROOT / "deploy/gateway/routes.conf", state / "routes.conf")
     (state / "nginx-tmp").mkdir()
