@@ -33,6 +33,7 @@ from bss_contracts.events.billing import (
 )
 
 CancelCause = Literal["canceled", "subscriber_terminated"]
+HistoryEvent = Literal["started", "canceled", "ended"]
 log = logging.getLogger(__name__)
 
 
@@ -71,10 +72,12 @@ async def record_history(
     *,
     cause: CancelCause = "canceled",
     canceled_at: datetime | None = None,
-    backfilled: bool = False,
+    live: HistoryEvent | None = None,
 ) -> Row[Any]:
     """Write the subscription's Started / Canceled / Ended events that its state calls for and that are not
-    written yet; returns the row with its markers set. The caller holds the row locked."""
+    written yet; returns the row with its markers set. The caller holds the row locked. `live` names the event
+    of the change the caller just made; any other is written late (a subscription from before these events)
+    and marked `backfilled`."""
     sub = subscription
     wants_started = sub.started_event_at is None
     wants_canceled = sub.end_date is not None and sub.canceled_event_at is None
@@ -90,7 +93,7 @@ async def record_history(
         plan = await plan_in_effect(session, sub, None)
         started = SubscriptionStarted(
             **identity, plan_id=plan.id, mrr_before_minor=0, mrr_after_minor=mrr(plan),
-            effective_at=start_of_day(sub.start_date, tz), backfilled=backfilled, start_date=sub.start_date,
+            effective_at=start_of_day(sub.start_date, tz), backfilled=live != "started", start_date=sub.start_date,
             plan_price_minor=plan.price_minor,
         )  # fmt: skip
         await deps.events.add(session, started, tenant_id=sub.tenant_id)
@@ -104,15 +107,15 @@ async def record_history(
         if wants_canceled:
             canceled = SubscriptionCanceled(
                 **identity, plan_id=current.id, mrr_before_minor=mrr(current), mrr_after_minor=mrr(current),
-                effective_at=min(canceled_at or now, ends_at), backfilled=backfilled, cause=cause, ends_at=ends_at,
-                last_day=last_day,
+                effective_at=min(canceled_at or now, ends_at), backfilled=live != "canceled", cause=cause,
+                ends_at=ends_at, last_day=last_day,
             )  # fmt: skip
             await deps.events.add(session, canceled, tenant_id=sub.tenant_id)
             markers["canceled_event_at"] = now
         if wants_ended:
             ended = SubscriptionEnded(
                 **identity, plan_id=current.id, mrr_before_minor=mrr(current), mrr_after_minor=0,
-                effective_at=ends_at, backfilled=backfilled, last_day=last_day,
+                effective_at=ends_at, backfilled=live != "ended", last_day=last_day,
             )  # fmt: skip
             await deps.events.add(session, ended, tenant_id=sub.tenant_id)
             markers["ended_event_at"] = now
@@ -143,7 +146,7 @@ async def publish_missing_history(deps: Deps, *, tenant_id: str | None = None) -
             for subscription in batch:
                 try:
                     async with session.begin_nested():
-                        await record_history(session, deps, subscription, backfilled=True)
+                        await record_history(session, deps, subscription)
                 except LookupError:
                     log.exception(
                         "subscription history cannot be written yet", extra={"subscription_id": subscription.id}

@@ -108,7 +108,7 @@ async def _insert(
             "next_close_at": billing_cycle(start, 0).ends_at(tz) + deps.close_grace,
         },
     )  # fmt: skip
-    return await revenue.record_history(session, deps, subscription)
+    return await revenue.record_history(session, deps, subscription, live="started")
 
 
 async def cancel(session: AsyncSession, deps: Deps, tenant_id: str, subscription_id: str) -> Row[Any]:
@@ -135,7 +135,7 @@ async def _end_with_current_cycle(
         session, subscription.tenant_id, subscription.id, from_instant=start_of_day(end, tz)
     )
     ended = await repo.update_subscription(session, subscription.tenant_id, subscription.id, end_date=end)
-    return await revenue.record_history(session, deps, ended, cause=cause, canceled_at=moment)
+    return await revenue.record_history(session, deps, ended, cause=cause, canceled_at=moment, live="canceled")
 
 
 # --- plan changes -------------------------------------------------------------------------------------------------

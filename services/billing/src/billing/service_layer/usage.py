@@ -185,7 +185,7 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
             session, ctx.tenant_id, sub.id, next_cycle=sub.next_cycle + 1, status="ended", next_close_at=None
         )
         await repo.supersede_scheduled_changes(session, ctx.tenant_id, sub.id)
-        await revenue.record_history(session, deps, ended)
+        await revenue.record_history(session, deps, ended, live="ended")
     else:
         await repo.update_subscription(
             session, ctx.tenant_id, sub.id, next_cycle=sub.next_cycle + 1,
