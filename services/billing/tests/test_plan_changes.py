@@ -267,3 +267,33 @@ async def test_subscriptions_from_before_the_events_get_their_history_once(billi
     assert (canceled["ends_at"], canceled["effective_at"]) == ("2025-03-01T00:00:00Z", "2025-02-10T00:00:00Z")
     first = next(e.data for e in events if e.data["subscription_id"] == ids[3])
     assert (first["plan_id"], first["mrr_after_minor"], first["effective_at"]) == (basic, 2999, "2025-01-01T00:00:00Z")
+
+
+async def test_a_cancellation_on_a_date_ends_the_subscription_once_that_date_has_passed(billing):
+    basic = await _plan(billing, "Basic", 2999)
+    customer, subscriber, sub = await _subscribed(billing, basic)
+    assert await _close(billing, at("2025-02-01T00:00")) == 1
+    assert await _close(billing, at("2025-03-01T00:00")) == 1
+    billing.clock.set(at("2025-03-10T12:00"))
+    path = f"/billing/subscriptions/{sub['id']}/cancel"
+    billed = await billing.post(path, {"last_day": "2025-02-20"}, expect=422)  # February is invoiced already
+    assert billed["detail"][0]["loc"] == ["body", "last_day"]
+    assert (await billing.post(path, {"last_day": "not a day"}, expect=422))["detail"][0]["loc"] == ["body", "last_day"]
+    canceled = await billing.post(path, {"last_day": "2025-03-04"}, expect=200)
+    assert (canceled["last_day"], canceled["status"]) == ("2025-03-04", "active")
+    again = await billing.post(path, {"last_day": "2025-03-06"}, expect=409)
+    assert again["detail"][0]["loc"] == ["body", "last_day"]
+
+    assert await _close(billing, at("2025-03-10T12:00")) == 1  # the end date has passed: the last cycle closes now
+    assert (await billing.get(f"/billing/subscriptions/{sub['id']}"))["status"] == "ended"
+    *_, march = await _invoices(billing, sub["id"])
+    assert (march["period_start"], _lines(march)) == ("2025-03-01", [("subscription", 2999, 0)])  # billed in full
+    back = await billing.post("/billing/subscriptions", {"subscriber_id": subscriber, "plan_id": basic})
+
+    async with billing.probe(topics.SUBSCRIPTIONS) as probe:
+        events = await probe.wait_for(lambda e: e.data.get("customer_id") == customer, count=4)
+    assert [(e.type, e.data["effective_at"]) for e in events] == [
+        (STARTED, "2025-01-01T00:00:00Z"), (CANCELED, "2025-03-05T00:00:00Z"), (ENDED, "2025-03-05T00:00:00Z"),
+        (STARTED, "2025-03-10T00:00:00Z"),
+    ]  # fmt: skip
+    assert events[3].data["subscription_id"] == back["id"] and not events[3].data["backfilled"]

@@ -106,6 +106,14 @@ class SubscriptionOut(BaseModel):
         )  # fmt: skip
 
 
+class CancelIn(BaseModel):
+    last_day: Day | None = Field(
+        default=None,
+        description="The last day of service (customer's zone), any day of a cycle not billed yet; default: the "
+        "last day of the current cycle. The last cycle is billed in full",
+    )
+
+
 class PlanChangeIn(BaseModel):
     plan_id: Id
     effective: Literal["now", "period_end"] | None = Field(

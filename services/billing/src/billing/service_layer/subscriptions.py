@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -111,14 +111,28 @@ async def _insert(
     return await revenue.record_history(session, deps, subscription, live="started")
 
 
-async def cancel(session: AsyncSession, deps: Deps, tenant_id: str, subscription_id: str) -> Row[Any]:
-    """End the subscription with its current cycle (that cycle is still billed in full, when it closes)."""
+async def cancel(
+    session: AsyncSession, deps: Deps, tenant_id: str, subscription_id: str, *, last_day: date | None = None
+) -> Row[Any]:
+    """End the subscription with its current cycle, or after `last_day` (any day of a cycle not billed yet, past
+    or future); the last cycle is still billed in full, when it closes: at its end, or once the end date has
+    passed when that comes first."""
     subscription = await repo.get_subscription(session, tenant_id, subscription_id, lock=True)
     if subscription is None:
         raise NotFound(f"subscription {subscription_id} not found")
     if subscription.status != "active":
         raise Conflict(f"the subscription is {subscription.status}")
-    return await _end_with_current_cycle(session, deps, subscription, deps.clock.now(), "canceled")
+    now = deps.clock.now()
+    if last_day is None:
+        return await _end_with_current_cycle(session, deps, subscription, now, "canceled")
+    if subscription.end_date is not None:
+        raise Conflict(f"the subscription is canceled already, last day {subscription.end_date - timedelta(days=1)}",
+                       field="last_day")  # fmt: skip
+    open_cycle = billing_cycle(subscription.start_date, subscription.next_cycle)
+    if last_day < open_cycle.start:
+        raise RuleViolation(f"the cycles before {open_cycle.start} are billed already: the last day can be "
+                            f"{open_cycle.start} or later", field="last_day")  # fmt: skip
+    return await _end_on(session, deps, subscription, last_day + timedelta(days=1), now, "canceled")
 
 
 async def _end_with_current_cycle(
@@ -131,10 +145,21 @@ async def _end_with_current_cycle(
     today = local_date(moment, tz)
     current = max(cycle_index(subscription.start_date, today), subscription.next_cycle, 0)
     end = billing_cycle(subscription.start_date, current).end
-    await repo.supersede_scheduled_changes(
-        session, subscription.tenant_id, subscription.id, from_instant=start_of_day(end, tz)
-    )
-    ended = await repo.update_subscription(session, subscription.tenant_id, subscription.id, end_date=end)
+    return await _end_on(session, deps, subscription, end, moment, cause)
+
+
+async def _end_on(
+    session: AsyncSession, deps: Deps, subscription: Row[Any], end: date, moment: datetime, cause: revenue.CancelCause
+) -> Row[Any]:
+    """Schedule the end (exclusive `end` date); an end inside the open cycle closes that cycle when it passes."""
+    customer = await billing_repo.get_customer(session, subscription.tenant_id, subscription.customer_id)
+    tz = deps.zone(customer.timezone if customer is not None else None)
+    ends_at = start_of_day(end, tz)
+    await repo.supersede_scheduled_changes(session, subscription.tenant_id, subscription.id, from_instant=ends_at)
+    values: dict[str, Any] = {"end_date": end}
+    if subscription.next_close_at is not None:
+        values["next_close_at"] = min(subscription.next_close_at, ends_at + deps.close_grace)
+    ended = await repo.update_subscription(session, subscription.tenant_id, subscription.id, **values)
     return await revenue.record_history(session, deps, ended, cause=cause, canceled_at=moment, live="canceled")
 
 

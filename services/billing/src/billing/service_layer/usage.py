@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.adapters import repository as billing_repo
 from billing.adapters import subscriptions_repo as repo
 from billing.domain.amounts import Line, line_with_amount, make_line, totals
-from billing.domain.calendar import Period, billing_cycle, local_date
+from billing.domain.calendar import Period, billing_cycle, local_date, start_of_day
 from billing.domain.usage import GB, OverageCharge, collapse_samples, overage_charge
 from billing.service_layer import credit_notes, invoicing, revenue, subscriptions
 from billing.service_layer.deps import Deps
@@ -187,10 +187,12 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
         await repo.supersede_scheduled_changes(session, ctx.tenant_id, sub.id)
         await revenue.record_history(session, deps, ended, live="ended")
     else:
+        closes_at = following.ends_at(tz)
+        if sub.end_date is not None:  # the last cycle closes once the end date has passed
+            closes_at = min(closes_at, start_of_day(sub.end_date, tz))
         await repo.update_subscription(
-            session, ctx.tenant_id, sub.id, next_cycle=sub.next_cycle + 1,
-            next_close_at=following.ends_at(tz) + deps.close_grace,
-        )  # fmt: skip
+            session, ctx.tenant_id, sub.id, next_cycle=sub.next_cycle + 1, next_close_at=closes_at + deps.close_grace
+        )
 
 
 async def _bill_late_usage(session: AsyncSession, deps: Deps, ctx: Context) -> None:

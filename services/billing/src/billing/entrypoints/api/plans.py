@@ -10,6 +10,7 @@ from fastapi import status as http
 from billing.adapters import subscriptions_repo as repo
 from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Operator, Reader
 from billing.entrypoints.schemas import (
+    CancelIn,
     PlanChangeIn,
     PlanCreate,
     PlanOut,
@@ -101,9 +102,13 @@ async def change_plan(subscription_id: str, body: PlanChangeIn, who: Finance, de
 
 
 @router.post("/subscriptions/{subscription_id}/cancel")
-async def cancel_subscription(subscription_id: str, who: Finance, deps: BillingDeps) -> SubscriptionOut:
+async def cancel_subscription(
+    subscription_id: str, who: Finance, deps: BillingDeps, body: CancelIn | None = None
+) -> SubscriptionOut:
+    """End the subscription with its current cycle, or after `last_day`."""
+    last_day = body.last_day if body is not None else None
     async with deps.database.transaction() as session:
-        return SubscriptionOut.of(await cases.cancel(session, deps, who.tenant_id, subscription_id))
+        return SubscriptionOut.of(await cases.cancel(session, deps, who.tenant_id, subscription_id, last_day=last_day))
 
 
 @router.get("/subscriptions/{subscription_id}/usage")
