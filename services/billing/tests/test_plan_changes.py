@@ -288,6 +288,7 @@ async def test_a_cancellation_on_a_date_ends_the_subscription_once_that_date_has
     assert (await billing.get(f"/billing/subscriptions/{sub['id']}"))["status"] == "ended"
     *_, march = await _invoices(billing, sub["id"])
     assert (march["period_start"], _lines(march)) == ("2025-03-01", [("subscription", 2999, 0)])  # billed in full
+    assert march["issue_date"] == "2025-03-05"  # on the end date, not at the cycle's end
     back = await billing.post("/billing/subscriptions", {"subscriber_id": subscriber, "plan_id": basic})
 
     async with billing.probe(topics.SUBSCRIPTIONS) as probe:

@@ -163,8 +163,10 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
         lines=[*lines, *adjustment_lines], subscriber_id=sub.subscriber_id, subscription_id=sub.id,
         period=(cycle.start, cycle.end), usage_period_starts=[*periods, *(r.period.period_start for r in adjustments)],
     )  # fmt: skip
-    # Dated on the cycle's billing day even when the close runs later (after an outage, or catching up).
-    invoice = await invoicing.issue_draft(session, deps, invoice, issue_date=cycle.end)
+    # Dated on the cycle's billing day even when the close runs later (after an outage, or catching up); a last
+    # cycle cut short by a cancellation on a date is billed on its end date.
+    billing_day = min(cycle.end, sub.end_date) if sub.end_date is not None else cycle.end
+    invoice = await invoicing.issue_draft(session, deps, invoice, issue_date=billing_day)
     now = deps.clock.now()
     closed = await repo.insert_period(
         session,
