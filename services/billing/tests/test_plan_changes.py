@@ -298,3 +298,44 @@ async def test_a_cancellation_on_a_date_ends_the_subscription_once_that_date_has
         (STARTED, "2025-03-10T00:00:00Z"),
     ]  # fmt: skip
     assert events[3].data["subscription_id"] == back["id"] and not events[3].data["backfilled"]
+
+
+async def test_a_subscription_that_follows_the_subscriber_lifecycle_publishes_its_start_and_cancellation(billing):
+    from bss_contracts.events.customers import SubscriberActivated, SubscriberCreated, SubscriberTerminated
+
+    customer, subscriber = unique("cust"), unique("sub")
+    await billing.add_customer(customer, timezone="Asia/Tokyo")
+    code = unique("HOME")
+    plan = await billing.post("/billing/plans", {"code": code, "name": "Home", "currency": "JPY", "price_minor": 4_980})
+    common = {"subscriber_id": subscriber, "customer_id": customer, "username": f"{subscriber}@isp"}
+    await billing.publish_and_wait(
+        SubscriberCreated(**common, plan_id=code, created_at=at("2025-02-01T00:00")),
+        # 2025-02-10 17:00 UTC is the 11th in Tokyo: the start, at 00:00 Tokyo = 15:00 UTC the day before.
+        SubscriberActivated(**common, previous_status="pending", status="active", changed_at=at("2025-02-10T17:00")),
+    )
+    await billing.publish_and_wait(
+        SubscriberTerminated(**common, previous_status="active", status="terminated", changed_at=at("2025-03-20T00:00"))
+    )
+    async with billing.probe(topics.SUBSCRIPTIONS) as probe:
+        started, canceled = await probe.wait_for(lambda e: e.data.get("customer_id") == customer, count=2)
+    assert (started.type, started.data["effective_at"], started.data["mrr_after_minor"], started.data["currency"],
+            started.data["plan_id"]) == (STARTED, "2025-02-10T15:00:00Z", 4980, "JPY", plan["id"])  # fmt: skip
+    assert (canceled.type, canceled.data["cause"], canceled.data["effective_at"], canceled.data["last_day"],
+            canceled.data["ends_at"]) == (CANCELED, "subscriber_terminated", "2025-03-20T00:00:00Z", "2025-04-10",
+                                          "2025-04-10T15:00:00Z")  # fmt: skip
+
+
+async def test_the_scheduler_writes_the_history_of_existing_subscriptions_by_itself(start_billing):
+    service = await start_billing(workers=True)
+    plan = await _plan(service, "Basic", 2999)
+    customer, subscriber = unique("cust"), unique("sub")
+    await service.add_customer(customer, timezone="UTC", subscriber_id=subscriber)
+    async with service.service.deps.database.transaction() as session:
+        await session.execute(insert(subscriptions).values(
+            id=unique("old"), tenant_id=service.tenant, subscriber_id=subscriber, customer_id=customer, plan_id=plan,
+            currency="EUR", start_date=date(2025, 2, 1), status="active", next_cycle=1,
+            next_close_at=at("2030-01-01T00:00"),
+        ))  # fmt: skip
+    async with service.probe(topics.SUBSCRIPTIONS) as probe:
+        [started] = await probe.wait_for(lambda e: e.data.get("customer_id") == customer)
+    assert (started.type, started.data["backfilled"], started.data["mrr_after_minor"]) == (STARTED, True, 2999)
