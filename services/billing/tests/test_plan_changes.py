@@ -128,6 +128,8 @@ async def test_a_downgrade_waits_for_the_cycle_end_and_is_shown_until_then(billi
                 "requested_at": "2025-01-20T08:30:00Z"}  # fmt: skip
     assert (changed["plan_id"], changed["scheduled_change"]) == (fast, expected)
     assert (await billing.get(f"/billing/subscriptions/{sub['id']}"))["scheduled_change"] == expected
+    [listed] = await billing.get("/billing/subscriptions", subscriber_id=sub["subscriber_id"])
+    assert listed["scheduled_change"] == expected
 
     billing.clock.set(at("2025-02-01T00:00"))
     assert await billing.service.scheduler.apply_plan_changes() >= 1

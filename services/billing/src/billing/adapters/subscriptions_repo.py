@@ -217,6 +217,23 @@ async def scheduled_change_of(session: AsyncSession, tenant_id: str, subscriptio
     return (await session.execute(stmt.order_by(plan_changes.c.effective_at).limit(1))).one_or_none()
 
 
+async def scheduled_changes_of(
+    session: AsyncSession, tenant_id: str, subscription_ids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    """Subscription id -> its scheduled change, for a page of subscriptions."""
+    if not subscription_ids:
+        return {}
+    stmt = select(plan_changes).where(
+        plan_changes.c.tenant_id == tenant_id,
+        plan_changes.c.subscription_id.in_(subscription_ids),
+        plan_changes.c.status == "scheduled",
+    )
+    return {
+        row.subscription_id: row
+        for row in (await session.execute(stmt.order_by(plan_changes.c.effective_at.desc()))).all()
+    }
+
+
 async def supersede_scheduled_changes(
     session: AsyncSession, tenant_id: str, subscription_id: str, *, from_instant: datetime | None = None
 ) -> int:

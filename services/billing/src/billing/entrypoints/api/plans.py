@@ -78,7 +78,8 @@ async def list_subscriptions(
         rows = await repo.list_subscriptions(
             session, who.tenant_id, customer_id=customer_id, subscriber_id=subscriber_id, limit=limit, offset=offset
         )
-    return [SubscriptionOut.of(r) for r in rows]
+        scheduled = await repo.scheduled_changes_of(session, who.tenant_id, [r.id for r in rows])
+    return [SubscriptionOut.of(r, scheduled.get(r.id)) for r in rows]
 
 
 @router.get("/subscriptions/{subscription_id}")
