@@ -341,3 +341,23 @@ async def test_the_scheduler_writes_the_history_of_existing_subscriptions_by_its
     async with service.probe(topics.SUBSCRIPTIONS) as probe:
         [started] = await probe.wait_for(lambda e: e.data.get("customer_id") == customer)
     assert (started.type, started.data["backfilled"], started.data["mrr_after_minor"]) == (STARTED, True, 2999)
+
+
+async def test_the_backfill_command_writes_the_missing_history_once(billing):
+    from billing.backfill import backfill
+
+    plan = await _plan(billing, "Basic", 2999)
+    customer, subscriber = unique("cust"), unique("sub")
+    await billing.add_customer(customer, timezone="UTC", subscriber_id=subscriber)
+    async with billing.service.deps.database.transaction() as session:
+        await session.execute(insert(subscriptions).values(
+            id=unique("old"), tenant_id=billing.tenant, subscriber_id=subscriber, customer_id=customer, plan_id=plan,
+            currency="EUR", start_date=date(2025, 2, 1), status="active", next_cycle=0,
+            next_close_at=at("2030-01-01T00:00"),
+        ))  # fmt: skip
+    assert await backfill(billing.settings, billing.tenant) == 1
+    assert await backfill(billing.settings, billing.tenant) == 0
+    async with billing.probe(topics.SUBSCRIPTIONS) as probe:
+        await probe.wait_for(lambda e: e.data.get("customer_id") == customer)
+        events = [e for e in await probe.settle(1.5) if e.data.get("customer_id") == customer]
+    assert [(e.type, e.data["backfilled"]) for e in events] == [(STARTED, True)]
