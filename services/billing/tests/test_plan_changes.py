@@ -361,3 +361,29 @@ async def test_the_backfill_command_writes_the_missing_history_once(billing):
         await probe.wait_for(lambda e: e.data.get("customer_id") == customer)
         events = [e for e in await probe.settle(1.5) if e.data.get("customer_id") == customer]
     assert [(e.type, e.data["backfilled"]) for e in events] == [(STARTED, True)]
+
+
+async def test_a_cancellation_drops_a_downgrade_that_would_come_after_the_end_and_amounts_chain(billing):
+    basic = await _plan(billing, "Basic", 2999)
+    fast = await _plan(billing, "Fast", 4999)
+    ultra = await _plan(billing, "Ultra", 7999)
+    customer, _, sub = await _subscribed(billing, fast)
+    billing.clock.set(at("2025-01-05T00:00"))
+    await _change(billing, sub["id"], {"plan_id": ultra})  # at once
+    billing.clock.set(at("2025-01-06T00:00"))
+    scheduled = await _change(billing, sub["id"], {"plan_id": basic})  # at the cycle end
+    assert scheduled["scheduled_change"]["plan_id"] == basic
+    canceled = await billing.post(f"/billing/subscriptions/{sub['id']}/cancel", expect=200)
+    assert canceled["last_day"] == "2025-01-31"
+    assert (await billing.get(f"/billing/subscriptions/{sub['id']}"))["scheduled_change"] is None
+    assert await _close(billing, at("2025-02-01T00:00")) == 1
+    [jan] = await _invoices(billing, sub["id"])
+    # Fast in full; 27 of 31 days: credit 4999 x 27/31 = 4353.97 -> 4354, charge 7999 x 27/31 = 6966.87 -> 6967
+    assert _lines(jan) == [("subscription", 4999, 0), ("proration", -4354, 0), ("proration", 6967, 0)]
+
+    async with billing.probe(topics.SUBSCRIPTIONS) as probe:
+        events = await probe.wait_for(lambda e: e.data.get("customer_id") == customer, count=4)
+    assert [e.type for e in events] == [STARTED, CHANGED, CANCELED, ENDED]  # the downgrade never took effect
+    amounts = [(e.data["mrr_before_minor"], e.data["mrr_after_minor"]) for e in events]
+    assert amounts == [(0, 4999), (4999, 7999), (7999, 7999), (7999, 0)]
+    assert all(before == previous[1] for (before, _), previous in zip(amounts[1:], amounts, strict=False))
