@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from bss_runtime.auth import JwtConfig, issue_token
-from demo import banner, bi, collections, money, onboarding, people, sla, traffic
+from demo import banner, bi, collections, money, onboarding, people, revenue, sla, traffic
 from demo.api import Api, ApiError
 from demo.config import Config, State
 from demo.dataset import Generator
@@ -92,6 +92,10 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         progress("billing the past cycles: one invoice per line and month, settled from what was paid (billing)")
         invoice_count = await closer.wait_for(money.expected_invoices(customers))
 
+        progress("revenue moves: upgrades, downgrades, cancellations, churn and win-backs (billing)")
+        moves = await revenue.apply_moves(api, revenue.draw_moves(customers, config.seed), plan_ids, today)
+        print("    " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in moves.items()), flush=True)
+
         progress("RADIUS accounting of the last days: Start, Interim-Update, Stop over UDP (radius-ingest)")
         sessions = traffic.sessions_for(customers, now, config.seed)
         sent = await traffic.send_sessions(sessions, fleet, (config.radius_host, config.radius_port))
@@ -135,7 +139,9 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         print(f"    templates: {len(bi_setup['templates'])}; execution {bi_setup['execution_id']} completed")
         summary: dict[str, object] = {
             "customers": len(customers), "subscribers": len(lines), "partners": len(partner_ids),
-            "invoices": invoice_count, "payments": payments, "overdue_invoices": overdue,
+            "invoices": invoice_count, "payments": payments,
+            "plan_changes": moves["upgrades"] + moves["downgrades_now"] + moves["downgrades_at_cycle_end"],
+            "churned_subscriptions": moves["churned"], "win_backs": moves["win_backs"], "overdue_invoices": overdue,
             "dunning_executions": dunning["executions"], "suspended_subscribers": len(suspended),
             "sla_contracts": sla_counts["instances"], "outages": sla_counts["outages"], "sla_breaches": breach_count,
             "sessions": len(sessions), "radius_packets": sent["packets"] + stopped,

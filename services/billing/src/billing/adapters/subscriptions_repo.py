@@ -5,13 +5,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.adapters.tables import plans, subscribers, subscriptions, usage_periods, usage_samples
+from billing.adapters.tables import (
+    HISTORY_MISSING,
+    plan_changes,
+    plans,
+    subscribers,
+    subscriptions,
+    usage_periods,
+    usage_samples,
+)
 from billing.domain.usage import Sample
 
 # --- plans ------------------------------------------------------------------------------------------------------
@@ -168,6 +176,161 @@ async def claim_due_subscription(
         .with_for_update(skip_locked=True)
     )
     return (await session.execute(late)).one_or_none()
+
+
+async def claim_history_missing(session: AsyncSession, limit: int, tenant_id: str | None = None) -> Sequence[Row[Any]]:
+    """Subscriptions whose Started / Canceled / Ended event is not written yet, locked so that others skip them."""
+    tenant = [subscriptions.c.tenant_id == tenant_id] if tenant_id is not None else []
+    stmt = (
+        select(subscriptions)
+        .where(*tenant, text(HISTORY_MISSING))
+        .order_by(subscriptions.c.tenant_id, subscriptions.c.created_at, subscriptions.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).all()
+
+
+# --- plan changes -----------------------------------------------------------------------------------------------
+
+
+async def insert_plan_change(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+    return (await session.execute(insert(plan_changes).values(**values).returning(*plan_changes.c))).one()
+
+
+async def update_plan_change(session: AsyncSession, tenant_id: str, change_id: str, **values: Any) -> Row[Any]:
+    stmt = (
+        update(plan_changes)
+        .where(plan_changes.c.tenant_id == tenant_id, plan_changes.c.id == change_id)
+        .values(**values)
+        .returning(*plan_changes.c)
+    )
+    return (await session.execute(stmt)).one()
+
+
+async def scheduled_change_of(session: AsyncSession, tenant_id: str, subscription_id: str) -> Row[Any] | None:
+    stmt = select(plan_changes).where(
+        plan_changes.c.tenant_id == tenant_id,
+        plan_changes.c.subscription_id == subscription_id,
+        plan_changes.c.status == "scheduled",
+    )
+    return (await session.execute(stmt.order_by(plan_changes.c.effective_at).limit(1))).one_or_none()
+
+
+async def scheduled_changes_of(
+    session: AsyncSession, tenant_id: str, subscription_ids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    """Subscription id -> its scheduled change, for a page of subscriptions."""
+    if not subscription_ids:
+        return {}
+    stmt = select(plan_changes).where(
+        plan_changes.c.tenant_id == tenant_id,
+        plan_changes.c.subscription_id.in_(subscription_ids),
+        plan_changes.c.status == "scheduled",
+    )
+    return {
+        row.subscription_id: row
+        for row in (await session.execute(stmt.order_by(plan_changes.c.effective_at.desc()))).all()
+    }
+
+
+async def supersede_scheduled_changes(
+    session: AsyncSession, tenant_id: str, subscription_id: str, *, from_instant: datetime | None = None
+) -> int:
+    """Drop the subscription's scheduled changes (those effective at or after `from_instant`, if given)."""
+    stmt = update(plan_changes).where(
+        plan_changes.c.tenant_id == tenant_id,
+        plan_changes.c.subscription_id == subscription_id,
+        plan_changes.c.status == "scheduled",
+    )
+    if from_instant is not None:
+        stmt = stmt.where(plan_changes.c.effective_at >= from_instant)
+    return int((await session.execute(stmt.values(status="superseded"))).rowcount)  # type: ignore[attr-defined]
+
+
+async def claim_subscription_with_due_change(
+    session: AsyncSession, now: datetime, tenant_id: str | None = None
+) -> Row[Any] | None:
+    """One subscription with a scheduled change whose time has come, locked so that others skip it (the
+    subscription first, then its changes: the order every writer of both takes)."""
+    tenant = [subscriptions.c.tenant_id == tenant_id] if tenant_id is not None else []
+    stmt = (
+        select(subscriptions)
+        .where(
+            *tenant,
+            exists().where(
+                plan_changes.c.tenant_id == subscriptions.c.tenant_id,
+                plan_changes.c.subscription_id == subscriptions.c.id,
+                plan_changes.c.status == "scheduled",
+                plan_changes.c.effective_at <= now,
+            ),
+        )
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def due_changes_of(
+    session: AsyncSession, tenant_id: str, subscription_id: str, now: datetime
+) -> Sequence[Row[Any]]:
+    stmt = (
+        select(plan_changes)
+        .where(
+            plan_changes.c.tenant_id == tenant_id,
+            plan_changes.c.subscription_id == subscription_id,
+            plan_changes.c.status == "scheduled",
+            plan_changes.c.effective_at <= now,
+        )
+        .order_by(plan_changes.c.effective_at, plan_changes.c.created_at)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def first_applied_change_after(
+    session: AsyncSession, tenant_id: str, subscription_id: str, instant: datetime | None
+) -> Row[Any] | None:
+    """The earliest applied change effective after `instant` (any, when None): its from_plan_id is the plan
+    that was in effect at `instant`."""
+    stmt = select(plan_changes).where(
+        plan_changes.c.tenant_id == tenant_id,
+        plan_changes.c.subscription_id == subscription_id,
+        plan_changes.c.status == "applied",
+    )
+    if instant is not None:
+        stmt = stmt.where(plan_changes.c.effective_at > instant)
+    stmt = stmt.order_by(plan_changes.c.effective_at, plan_changes.c.created_at).limit(1)
+    return (await session.execute(stmt)).one_or_none()
+
+
+async def unbilled_prorations(
+    session: AsyncSession, tenant_id: str, subscription_id: str, period_start: date
+) -> Sequence[Row[Any]]:
+    stmt = (
+        select(plan_changes)
+        .where(
+            plan_changes.c.tenant_id == tenant_id,
+            plan_changes.c.subscription_id == subscription_id,
+            plan_changes.c.status == "applied",
+            plan_changes.c.proration_period_start == period_start,
+            plan_changes.c.invoice_id.is_(None),
+        )
+        .order_by(plan_changes.c.effective_at, plan_changes.c.created_at)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def mark_prorations_billed(
+    session: AsyncSession, tenant_id: str, change_ids: Sequence[str], invoice_id: str
+) -> None:
+    if change_ids:
+        stmt = (
+            update(plan_changes)
+            .where(plan_changes.c.tenant_id == tenant_id, plan_changes.c.id.in_(change_ids))
+            .values(invoice_id=invoice_id)
+        )
+        await session.execute(stmt)
 
 
 # --- usage ------------------------------------------------------------------------------------------------------

@@ -94,6 +94,11 @@ plans = Table(
     CheckConstraint("price_minor >= 0 AND overage_price_per_gb_minor >= 0", name="non_negative_prices"),
 )
 
+HISTORY_MISSING = (
+    "started_event_at IS NULL OR (end_date IS NOT NULL AND canceled_event_at IS NULL)"
+    " OR (status = 'ended' AND ended_event_at IS NULL)"
+)
+
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -108,6 +113,11 @@ subscriptions = Table(
     Column("status", String(20), nullable=False),  # active, ended
     Column("next_cycle", Integer, nullable=False, server_default="0"),  # the first cycle not closed yet
     Column("next_close_at", DateTime(timezone=True)),  # when that cycle may be closed
+    # When its SubscriptionStarted / Canceled / Ended event was written to the outbox (NULL: not yet; the
+    # history pass writes what is missing, so subscriptions older than these events get them too).
+    Column("started_event_at", DateTime(timezone=True)),
+    Column("canceled_event_at", DateTime(timezone=True)),
+    Column("ended_event_at", DateTime(timezone=True)),
     _created(),
     ForeignKeyConstraint(["plan_id"], ["plans.id"]),
     Index(
@@ -119,6 +129,35 @@ subscriptions = Table(
     ),
     Index("ix_subscriptions_next_close_at", "next_close_at", postgresql_where=text("status = 'active'")),
     Index("ix_subscriptions_customer", "tenant_id", "customer_id"),
+    Index("ix_subscriptions_history_missing", "tenant_id", "id", postgresql_where=text(HISTORY_MISSING)),
+)
+
+plan_changes = Table(
+    "plan_changes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _tenant(),
+    Column("subscription_id", String(36), nullable=False),
+    Column("from_plan_id", String(36), nullable=False),
+    Column("to_plan_id", String(36), nullable=False),
+    Column("timing", String(10), nullable=False),  # now, period_end
+    Column("status", String(10), nullable=False),  # scheduled, applied, superseded
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("effective_at", DateTime(timezone=True), nullable=False),
+    # An immediate change inside a cycle: the cycle whose invoice carries the proration, and its amounts.
+    Column("proration_period_start", Date),
+    Column("proration_credit_minor", BigInteger, nullable=False, server_default="0"),
+    Column("proration_charge_minor", BigInteger, nullable=False, server_default="0"),
+    Column("proration_rule", Text),
+    Column("invoice_id", String(36)),  # the invoice that billed the proration
+    _created(),
+    ForeignKeyConstraint(["subscription_id"], ["subscriptions.id"]),
+    ForeignKeyConstraint(["from_plan_id"], ["plans.id"]),
+    ForeignKeyConstraint(["to_plan_id"], ["plans.id"]),
+    CheckConstraint("timing IN ('now', 'period_end')", name="timing"),
+    CheckConstraint("status IN ('scheduled', 'applied', 'superseded')", name="status"),
+    Index("ix_plan_changes_subscription", "tenant_id", "subscription_id", "effective_at"),
+    Index("ix_plan_changes_due", "effective_at", postgresql_where=text("status = 'scheduled'")),
 )
 
 # --- usage ------------------------------------------------------------------------------------------------------

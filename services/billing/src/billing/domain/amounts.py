@@ -16,7 +16,7 @@ from typing import Literal
 
 from bss_contracts.money import Money
 
-LineKind = Literal["subscription", "usage_overage", "usage_adjustment", "one_off", "credit"]
+LineKind = Literal["subscription", "usage_overage", "usage_adjustment", "one_off", "credit", "proration"]
 BASIS_POINTS = 10_000  # tax rates are in basis points: 2000 = 20 %
 
 

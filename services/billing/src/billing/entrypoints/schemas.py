@@ -65,6 +65,13 @@ class SubscriptionCreate(BaseModel):
     start_date: Day | None = Field(default=None, description="Cycle anchor; default: today, customer's zone")
 
 
+class ScheduledChangeOut(BaseModel):
+    plan_id: str
+    previous_plan_id: str
+    effective_at: datetime = Field(description="When the change takes effect: the end of the current cycle")
+    requested_at: datetime
+
+
 class SubscriptionOut(BaseModel):
     id: str
     subscriber_id: str
@@ -76,14 +83,44 @@ class SubscriptionOut(BaseModel):
     status: Literal["active", "ended"]
     cycles_closed: int
     next_close_at: datetime | None
+    scheduled_change: ScheduledChangeOut | None = Field(
+        default=None, description="A plan change waiting for the end of the cycle (a downgrade, by default)"
+    )
 
     @classmethod
-    def of(cls, row: Row[Any]) -> SubscriptionOut:
+    def of(cls, row: Row[Any], scheduled: Row[Any] | None = None) -> SubscriptionOut:
+        change = (
+            ScheduledChangeOut(
+                plan_id=scheduled.to_plan_id,
+                previous_plan_id=scheduled.from_plan_id,
+                effective_at=scheduled.effective_at,
+                requested_at=scheduled.requested_at,
+            )
+            if scheduled is not None
+            else None
+        )
         return cls(
             id=row.id, subscriber_id=row.subscriber_id, customer_id=row.customer_id, plan_id=row.plan_id,
             currency=row.currency, start_date=row.start_date, last_day=_last_day(row.end_date), status=row.status,
-            cycles_closed=row.next_cycle, next_close_at=row.next_close_at,
+            cycles_closed=row.next_cycle, next_close_at=row.next_close_at, scheduled_change=change,
         )  # fmt: skip
+
+
+class CancelIn(BaseModel):
+    last_day: Day | None = Field(
+        default=None,
+        description="The last day of service (customer's zone), any day of a cycle not billed yet; default: the "
+        "last day of the current cycle. The last cycle is billed in full",
+    )
+
+
+class PlanChangeIn(BaseModel):
+    plan_id: Id
+    effective: Literal["now", "period_end"] | None = Field(
+        default=None,
+        description="now: at once, prorated on the next invoice; period_end: at the end of the current cycle. "
+        "Default: now for an upgrade (a higher monthly amount), period_end for a downgrade",
+    )
 
 
 class UsagePeriodOut(BaseModel):

@@ -1,4 +1,4 @@
-"""The schedulers: overdue invoices, billing-cycle closes, SLA periods.
+"""The schedulers: overdue invoices, billing-cycle closes, scheduled plan changes, subscription history, SLA periods.
 
 Each pass claims its rows with FOR UPDATE SKIP LOCKED (or a conditional update) and commits the state change
 with its events, so any number of replicas can run them at once without doing anything twice. Tests and the
@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from billing.service_layer import overdue, sla, usage
+from billing.service_layer import overdue, revenue, sla, subscriptions, usage
 from billing.service_layer.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,13 @@ class Scheduler:
     async def close_cycles(self) -> int:
         return await usage.close_due(self.deps)
 
+    async def apply_plan_changes(self) -> int:
+        return await subscriptions.apply_due_changes(self.deps)
+
+    async def publish_subscription_history(self) -> int:
+        """The backfill of subscription events: finds nothing to do once every subscription has its history."""
+        return await revenue.publish_missing_history(self.deps)
+
     async def evaluate_slas(self) -> int:
         return await sla.finalize_due(self.deps) + await sla.watch_ongoing(self.deps)
 
@@ -36,6 +43,8 @@ class Scheduler:
         await asyncio.gather(
             self._loop(stop, self.report_overdue, "overdue"),
             self._loop(stop, self.close_cycles, "cycle-close"),
+            self._loop(stop, self.apply_plan_changes, "plan-change"),
+            self._loop(stop, self.publish_subscription_history, "subscription-history"),
             self._loop(stop, self.evaluate_slas, "sla"),
         )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.adapters import repository as billing_repo
 from billing.adapters import subscriptions_repo as repo
 from billing.domain.amounts import Line, line_with_amount, make_line, totals
-from billing.domain.calendar import Period, billing_cycle
+from billing.domain.calendar import Period, billing_cycle, local_date, start_of_day
 from billing.domain.usage import GB, OverageCharge, collapse_samples, overage_charge
-from billing.service_layer import credit_notes, invoicing
+from billing.service_layer import credit_notes, invoicing, revenue, subscriptions
 from billing.service_layer.deps import Deps
 from bss_contracts.events.billing import UsageAggregated
 from bss_contracts.events.radius import SessionStarted, SessionStopped, SessionUpdated
@@ -95,6 +96,8 @@ async def close_due(deps: Deps, *, tenant_id: str | None = None) -> int:
                 claimed = await repo.claim_due_subscription(session, now, now - deps.close_grace, tenant_id)
                 if claimed is None:
                     return worked
+                if claimed.status == "active":  # a downgrade due at the cycle end takes effect before it is billed
+                    claimed = await subscriptions.apply_due_changes_of(session, deps, claimed, now)
                 ctx = await _context(session, claimed)
                 if claimed.status == "active":
                     await _close_cycle(session, deps, ctx)
@@ -121,10 +124,13 @@ async def _postpone(deps: Deps, subscription: Row[Any]) -> None:
 
 
 async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
-    sub, plan = ctx.subscription, ctx.plan
+    sub = ctx.subscription
     tz = deps.zone(ctx.customer.timezone)
     cycle = billing_cycle(sub.start_date, sub.next_cycle)
     starts_at, ends_at = cycle.starts_at(tz), cycle.ends_at(tz)
+    # The cycle is billed on the plan it started with (its allowance too); a change at once inside it adds
+    # its proration lines.
+    plan = await revenue.plan_in_effect(session, sub, starts_at)
     used_in, used_out = await repo.usage_between(session, ctx.tenant_id, ctx.subscriber.username, starts_at, ends_at)
     charge = overage_charge(
         used_in + used_out, plan.included_octets, plan.overage_price_per_gb_minor, plan.overage_increment_octets
@@ -142,6 +148,11 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
     if charge.amount_minor > 0:
         lines.append(_overage_line(plan, charge, cycle))
         periods.append(cycle.start)
+    prorations = await repo.unbilled_prorations(session, ctx.tenant_id, sub.id, cycle.start)
+    for change in prorations:
+        for line in await _proration_lines(session, ctx.tenant_id, change, cycle, tz):
+            lines.append(line)
+            periods.append(None)
     rebills = await _rebills(session, ctx)
     adjustments = [r for r in rebills if r.delta_minor != 0]
     adjustment_lines = [r.line(plan) for r in adjustments]
@@ -152,8 +163,10 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
         lines=[*lines, *adjustment_lines], subscriber_id=sub.subscriber_id, subscription_id=sub.id,
         period=(cycle.start, cycle.end), usage_period_starts=[*periods, *(r.period.period_start for r in adjustments)],
     )  # fmt: skip
-    # Dated on the cycle's billing day even when the close runs later (after an outage, or catching up).
-    invoice = await invoicing.issue_draft(session, deps, invoice, issue_date=cycle.end)
+    # Dated on the cycle's billing day even when the close runs later (after an outage, or catching up); a last
+    # cycle cut short by a cancellation on a date is billed on its end date.
+    billing_day = min(cycle.end, sub.end_date) if sub.end_date is not None else cycle.end
+    invoice = await invoicing.issue_draft(session, deps, invoice, issue_date=billing_day)
     now = deps.clock.now()
     closed = await repo.insert_period(
         session,
@@ -167,16 +180,21 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
     )  # fmt: skip
     await _aggregated(session, deps, ctx, closed, invoice.id)
     await _apply_rebills(session, deps, ctx, rebills, invoice.id)
+    await repo.mark_prorations_billed(session, ctx.tenant_id, [c.id for c in prorations], invoice.id)
     following = billing_cycle(sub.start_date, sub.next_cycle + 1)
     if sub.end_date is not None and following.start >= sub.end_date:
-        await repo.update_subscription(
+        ended = await repo.update_subscription(
             session, ctx.tenant_id, sub.id, next_cycle=sub.next_cycle + 1, status="ended", next_close_at=None
         )
+        await repo.supersede_scheduled_changes(session, ctx.tenant_id, sub.id)
+        await revenue.record_history(session, deps, ended, live="ended")
     else:
+        closes_at = following.ends_at(tz)
+        if sub.end_date is not None:  # the last cycle closes once the end date has passed
+            closes_at = min(closes_at, start_of_day(sub.end_date, tz))
         await repo.update_subscription(
-            session, ctx.tenant_id, sub.id, next_cycle=sub.next_cycle + 1,
-            next_close_at=following.ends_at(tz) + deps.close_grace,
-        )  # fmt: skip
+            session, ctx.tenant_id, sub.id, next_cycle=sub.next_cycle + 1, next_close_at=closes_at + deps.close_grace
+        )
 
 
 async def _bill_late_usage(session: AsyncSession, deps: Deps, ctx: Context) -> None:
@@ -265,6 +283,35 @@ async def _aggregated(session: AsyncSession, deps: Deps, ctx: Context, period: R
         final=True, invoice_id=invoice_id, aggregated_at=deps.clock.now(),
     )  # fmt: skip
     await deps.events.add(session, event, tenant_id=ctx.tenant_id)
+
+
+async def _proration_lines(
+    session: AsyncSession, tenant_id: str, change: Row[Any], cycle: Period, tz: ZoneInfo
+) -> list[Line]:
+    """The credit for the unused part of the old plan and the charge for the remaining part of the new one."""
+    old = await repo.get_plan(session, tenant_id, change.from_plan_id)
+    new = await repo.get_plan(session, tenant_id, change.to_plan_id)
+    if old is None or new is None:
+        raise LookupError(f"a plan of change {change.id} is gone")
+    span = f"{local_date(change.effective_at, tz).isoformat()} to {cycle.last_day.isoformat()}"
+    lines = []
+    if change.proration_credit_minor:
+        lines.append(
+            line_with_amount(
+                "proration", f"Unused {old.name}, {span} ({change.proration_rule})", quantity=Decimal(1),
+                unit_price_minor=-change.proration_credit_minor, amount_minor=-change.proration_credit_minor,
+                tax_rate_bp=old.tax_rate_bp,
+            )
+        )  # fmt: skip
+    if change.proration_charge_minor:
+        lines.append(
+            line_with_amount(
+                "proration", f"{new.name}, {span} ({change.proration_rule})", quantity=Decimal(1),
+                unit_price_minor=change.proration_charge_minor, amount_minor=change.proration_charge_minor,
+                tax_rate_bp=new.tax_rate_bp,
+            )
+        )  # fmt: skip
+    return lines
 
 
 def _overage_line(plan: Row[Any], charge: OverageCharge, cycle: Period) -> Line:

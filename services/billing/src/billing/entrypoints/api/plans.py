@@ -10,6 +10,8 @@ from fastapi import status as http
 from billing.adapters import subscriptions_repo as repo
 from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Operator, Reader
 from billing.entrypoints.schemas import (
+    CancelIn,
+    PlanChangeIn,
     PlanCreate,
     PlanOut,
     SubscriptionCreate,
@@ -76,19 +78,38 @@ async def list_subscriptions(
         rows = await repo.list_subscriptions(
             session, who.tenant_id, customer_id=customer_id, subscriber_id=subscriber_id, limit=limit, offset=offset
         )
-    return [SubscriptionOut.of(r) for r in rows]
+        scheduled = await repo.scheduled_changes_of(session, who.tenant_id, [r.id for r in rows])
+    return [SubscriptionOut.of(r, scheduled.get(r.id)) for r in rows]
 
 
 @router.get("/subscriptions/{subscription_id}")
 async def get_subscription(subscription_id: str, who: Reader, deps: BillingDeps) -> SubscriptionOut:
     async with deps.database.transaction() as session:
-        return SubscriptionOut.of(await cases.get_subscription(session, who.tenant_id, subscription_id))
+        subscription = await cases.get_subscription(session, who.tenant_id, subscription_id)
+        scheduled = await cases.scheduled_change(session, who.tenant_id, subscription_id)
+    return SubscriptionOut.of(subscription, scheduled)
+
+
+@router.post("/subscriptions/{subscription_id}/change-plan")
+async def change_plan(subscription_id: str, body: PlanChangeIn, who: Finance, deps: BillingDeps) -> SubscriptionOut:
+    """Move the subscription to another plan of its currency: at once (credit for the unused part of the old
+    plan and charge for the rest of the new one on the invoice of this cycle) or at the end of this cycle."""
+    async with deps.database.transaction() as session:
+        subscription = await cases.change_plan(
+            session, deps, who.tenant_id, subscription_id, plan_id=body.plan_id, effective=body.effective
+        )
+        scheduled = await cases.scheduled_change(session, who.tenant_id, subscription_id)
+    return SubscriptionOut.of(subscription, scheduled)
 
 
 @router.post("/subscriptions/{subscription_id}/cancel")
-async def cancel_subscription(subscription_id: str, who: Finance, deps: BillingDeps) -> SubscriptionOut:
+async def cancel_subscription(
+    subscription_id: str, who: Finance, deps: BillingDeps, body: CancelIn | None = None
+) -> SubscriptionOut:
+    """End the subscription with its current cycle, or after `last_day`."""
+    last_day = body.last_day if body is not None else None
     async with deps.database.transaction() as session:
-        return SubscriptionOut.of(await cases.cancel(session, deps, who.tenant_id, subscription_id))
+        return SubscriptionOut.of(await cases.cancel(session, deps, who.tenant_id, subscription_id, last_day=last_day))
 
 
 @router.get("/subscriptions/{subscription_id}/usage")
