@@ -14,8 +14,8 @@ from reporting.network.domain.concurrency import (
     HOUR,
     STALE_AFTER,
     HourLevel,
-    Interval,
     Peak,
+    SessionSpan,
     bucket_start,
     daily_peaks,
     hourly_peaks,
@@ -31,7 +31,7 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def peaks_of(intervals: list[Interval], hours: int, nas: str = ALL_NAS) -> list[Peak]:
+def peaks_of(intervals: list[SessionSpan], hours: int, nas: str = ALL_NAS) -> list[Peak]:
     """Through the same path as the read model: level changes, hour summaries, peaks."""
     changes = level_changes(("t", None, i) for i in intervals)
     by_hour: dict[datetime, list[tuple[datetime, int]]] = defaultdict(list)
@@ -47,7 +47,7 @@ def peaks_of(intervals: list[Interval], hours: int, nas: str = ALL_NAS) -> list[
     return hourly_peaks(before, T0, hours, kept)
 
 
-def brute_force(intervals: list[Interval], hours: int) -> list[Peak]:
+def brute_force(intervals: list[SessionSpan], hours: int) -> list[Peak]:
     peaks = []
     for i in range(hours):
         hour = T0 + i * HOUR
@@ -59,9 +59,9 @@ def brute_force(intervals: list[Interval], hours: int) -> list[Peak]:
 
 
 def test_touching_intervals_do_not_overlap_and_nested_ones_do() -> None:
-    touching = [Interval("a", at(10), at(20)), Interval("a", at(20), at(30))]
+    touching = [SessionSpan("a", at(10), at(20)), SessionSpan("a", at(20), at(30))]
     assert peaks_of(touching, 1) == [Peak(T0, 1, at(10))]
-    nested = [Interval("a", at(10), at(50)), Interval("b", at(20), at(30)), Interval("a", at(25), at(26))]
+    nested = [SessionSpan("a", at(10), at(50)), SessionSpan("b", at(20), at(30)), SessionSpan("a", at(25), at(26))]
     assert peaks_of(nested, 1) == [Peak(T0, 3, at(25))]
     assert peaks_of(nested, 1, nas="a") == [Peak(T0, 2, at(25))]
     assert peaks_of(nested, 1, nas="b") == [Peak(T0, 1, at(20))]
@@ -69,9 +69,9 @@ def test_touching_intervals_do_not_overlap_and_nested_ones_do() -> None:
 
 def test_same_instant_stop_and_start_and_a_session_across_hours() -> None:
     sessions = [
-        Interval("a", at(-30), at(60)),  # began before the window: the level the first hour begins with
-        Interval("a", at(60), at(150)),  # starts when the first ends: 1, not 2, at 23:00
-        Interval("a", at(59), at(61)),
+        SessionSpan("a", at(-30), at(60)),  # began before the window: the level the first hour begins with
+        SessionSpan("a", at(60), at(150)),  # starts when the first ends: 1, not 2, at 23:00
+        SessionSpan("a", at(59), at(61)),
     ]
     assert peaks_of(sessions, 3) == [
         Peak(T0, 2, at(59)),
@@ -83,7 +83,7 @@ def test_same_instant_stop_and_start_and_a_session_across_hours() -> None:
 
 def test_an_open_session_counts_until_its_last_record_plus_the_stale_timeout() -> None:
     open_one = session_interval("a", at(0), None, at(5))
-    assert open_one == Interval("a", at(0), at(5) + STALE_AFTER)
+    assert open_one == SessionSpan("a", at(0), at(5) + STALE_AFTER)
     stopped = session_interval("a", at(0), at(3), at(5))
     assert stopped.end == at(3)
     # a later record moves the end: only the changes that moved are written
@@ -94,7 +94,7 @@ def test_an_open_session_counts_until_its_last_record_plus_the_stale_timeout() -
 
 def test_days_in_a_zone_across_midnight_and_a_dst_change() -> None:
     berlin = ZoneInfo("Europe/Berlin")
-    sessions = [Interval("a", at(90), at(100)), Interval("a", at(95), at(97)), Interval("a", at(200), at(400))]
+    sessions = [SessionSpan("a", at(90), at(100)), SessionSpan("a", at(95), at(97)), SessionSpan("a", at(200), at(400))]
     hourly = peaks_of(sessions, 8)
     days = daily_peaks(hourly, berlin)
     # 22:00 UTC is 23:00 in Berlin on the 28th; 23:00 UTC is midnight of the 29th, a day of 23 hours
@@ -110,7 +110,7 @@ minutes = st.integers(min_value=-90, max_value=5 * 60)
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(minutes, st.integers(min_value=0, max_value=200), st.sampled_from("ab")), max_size=40))
 def test_peaks_equal_a_brute_force_count(spans: list[tuple[int, int, str]]) -> None:
-    intervals = [Interval(nas, at(start), at(start + length)) for start, length, nas in spans]
+    intervals = [SessionSpan(nas, at(start), at(start + length)) for start, length, nas in spans]
     assert peaks_of(intervals, 5) == brute_force(intervals, 5)
 
 
@@ -120,8 +120,8 @@ def test_moving_intervals_one_change_at_a_time_equals_counting_the_final_ones(
     spans: list[tuple[int, int]], data: st.DataObject
 ) -> None:
     """Sessions whose end moves (new records) or that stop: the sum of the moves' changes is the final level."""
-    first = [Interval("a", at(s), at(s + n)) for s, n in spans]
-    final = [Interval("a", iv.start, iv.start + timedelta(minutes=data.draw(st.integers(0, 300)))) for iv in first]
+    first = [SessionSpan("a", at(s), at(s + n)) for s, n in spans]
+    final = [SessionSpan("a", iv.start, iv.start + timedelta(minutes=data.draw(st.integers(0, 300)))) for iv in first]
     moves = [("t", None, iv) for iv in first] + [("t", a, b) for a, b in zip(first, final, strict=True)]
     total: dict[tuple[str, str, datetime], int] = defaultdict(int)
     for move in moves:

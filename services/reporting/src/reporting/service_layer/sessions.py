@@ -18,6 +18,8 @@ from bss_contracts.events import radius as ev
 from reporting.adapters.partitions import SessionPartitions, month_of
 from reporting.adapters.tables import ReadModel
 from reporting.domain.sessions import START_DRIFT, NasReset, RowChange, SessionRow, fold, reset_lookup
+from reporting.network.domain.concurrency import SessionSpan, session_interval
+from reporting.network.service_layer.concurrency import apply_moves
 
 SessionEvent = ev.SessionStarted | ev.SessionUpdated | ev.SessionStopped
 _ROW_FIELDS = list(SessionRow._fields)
@@ -46,6 +48,11 @@ def row_from_event(data: SessionEvent) -> SessionRow:
         stop_time=data.event_time if stopped else None,
         terminate_cause=data.terminate_cause if stopped else None,  # type: ignore[union-attr]
     )
+
+
+def span(row: SessionRow | None) -> SessionSpan | None:
+    """The time the session counts as online (concurrency)."""
+    return None if row is None else session_interval(row.nas_id, row.start_time, row.stop_time, row.event_time)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -86,6 +93,7 @@ async def session_events(
         await partitions.ensure(session, month)
     changes.sort(key=lambda c: (c.tenant_id, c.after.session_key, c.after.start_time))  # one lock order
     await _upsert_rows(session, rm, changes)
+    await apply_moves(session, rm.schema, [(c.tenant_id, span(c.before), span(c.after)) for c in changes])
     hours: dict[tuple[str, datetime], list[int]] = {}
     for c in changes:
         for counted, sign in ((c.before, -1), (c.after, 1)):
@@ -256,7 +264,7 @@ async def nas_reset(
         text(
             f"""
             WITH target AS (
-                SELECT session_key, start_time, time AS old_time
+                SELECT session_key, start_time, time AS old_time, stop_time AS old_stop
                 FROM "{schema}".sessions
                 WHERE tenant_id = :tenant AND nas_id = :nas AND start_time < :reset
                   AND stop_source IS DISTINCT FROM 'stop' AND (stop_source IS NULL OR stop_time > :reset)
@@ -266,20 +274,23 @@ async def nas_reset(
                 SET stop_source = 'nas', stop_time = :reset, time = :reset, terminate_cause = :cause
                 FROM target t
                 WHERE s.tenant_id = :tenant AND s.session_key = t.session_key AND s.start_time = t.start_time
-                RETURNING t.old_time, s.input_octets, s.output_octets, s.session_time_seconds
+                RETURNING t.old_time, s.input_octets, s.output_octets, s.session_time_seconds,
+                          s.nas_id, s.start_time, t.old_stop, s.event_time
             )
-            SELECT date_trunc('hour', old_time, 'UTC') AS hour, count(*) AS n, sum(input_octets) AS i,
-                   sum(output_octets) AS o, sum(session_time_seconds) AS t
-            FROM closed GROUP BY 1
+            SELECT * FROM closed
             """
         ),
         {"tenant": tenant, "nas": data.nas_id, "reset": data.event_time, "cause": data.terminate_cause},
     )
     hours: dict[tuple[str, datetime], list[int]] = {}
     arrive = hours.setdefault((tenant, hour_of(data.event_time)), [0, 0, 0, 0])
-    for hour, *sums in moved.all():
-        leave = hours.setdefault((tenant, hour), [0, 0, 0, 0])
-        for i, value in enumerate(sums):
-            leave[i] -= int(value)
-            arrive[i] += int(value)
+    moves = []
+    for old_time, octets_in, octets_out, seconds, nas, start, old_stop, last_record in moved.all():
+        leave = hours.setdefault((tenant, hour_of(old_time)), [0, 0, 0, 0])
+        for i, value in enumerate((1, octets_in, octets_out, seconds)):
+            leave[i] -= value
+            arrive[i] += value
+        before = session_interval(nas, start, old_stop, last_record)
+        moves.append((tenant, before, session_interval(nas, start, data.event_time, last_record)))
     await _add_to_rollups(session, rm, hours)
+    await apply_moves(session, rm.schema, moves)

@@ -26,7 +26,7 @@ Grain = Literal["month", "day", "hour"]
 GRAINS: tuple[Grain, ...] = ("month", "day", "hour")
 
 
-class Interval(NamedTuple):
+class SessionSpan(NamedTuple):
     nas_id: str
     start: datetime
     end: datetime
@@ -34,16 +34,16 @@ class Interval(NamedTuple):
 
 def session_interval(
     nas_id: str, start: datetime, stop: datetime | None, last_record: datetime, stale_after: timedelta = STALE_AFTER
-) -> Interval:
+) -> SessionSpan:
     """The time a session counts as online (see the module's rules)."""
     end = stop if stop is not None else last_record + stale_after
-    return Interval(nas_id, start, max(start, end))
+    return SessionSpan(nas_id, start, max(start, end))
 
 
 ChangeKey = tuple[str, str, datetime]  # tenant, nas_id (ALL_NAS: the tenant), instant
 
 
-def level_changes(moves: Iterable[tuple[str, Interval | None, Interval | None]]) -> dict[ChangeKey, int]:
+def level_changes(moves: Iterable[tuple[str, SessionSpan | None, SessionSpan | None]]) -> dict[ChangeKey, int]:
     """The net change of the level at each instant when sessions' intervals move from `before` to `after` (None:
     not counted), for the session's NAS and for the whole tenant. Instants whose changes cancel are left out."""
     changes: dict[ChangeKey, int] = defaultdict(int)
