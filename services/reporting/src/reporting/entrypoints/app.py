@@ -15,14 +15,15 @@ from sqlalchemy import event
 from bss_runtime.clock import Clock, SystemClock
 from bss_runtime.errors import install_error_handlers
 from bss_runtime.service import ServiceRuntime
-from reporting.adapters.bi_delivery import SmtpMailer, WebhookSender
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel, live
+from reporting.bi.adapters.delivery import SmtpMailer, WebhookSender
+from reporting.bi.entrypoints import api as bi_api
+from reporting.bi.entrypoints.worker import BiWorker
+from reporting.bi.service_layer.deps import BiDeps
 from reporting.config import Settings
-from reporting.entrypoints import api, bi_api, handlers
-from reporting.entrypoints.bi_worker import BiWorker
+from reporting.entrypoints import api, handlers
 from reporting.entrypoints.workers import PartitionMaintenance
-from reporting.service_layer.bi_deps import BiDeps
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 

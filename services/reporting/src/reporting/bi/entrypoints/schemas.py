@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from bss_runtime.inputs import Id, JsonObject, Text
-from reporting.domain.bi import ReportType
+from reporting.bi.domain.model import ReportType
 
 OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html"]
 ReportName = Literal[
     "blocked-customers", "aging/by-partner", "aging/by-region", "services/export", "sla-breaches", "sessions/history"
-]  # = domain.bi.SOURCES (a test checks)
+]  # = bi.domain.model.SOURCES (a test checks)
 Email = Annotated[str, Text(320, pattern=r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")]
 Name = Annotated[str, Text(200, strip_whitespace=True)]
 Description = Annotated[str, Text(2000, min_length=0)]
