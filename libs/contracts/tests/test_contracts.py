@@ -9,7 +9,13 @@ import pytest
 
 from bss_contracts import CurrencyMismatch, Envelope, Money, RawEnvelope
 from bss_contracts.compat import breaking_changes
-from bss_contracts.events.billing import InvoiceOverdue
+from bss_contracts.events.billing import (
+    InvoiceOverdue,
+    SubscriptionCanceled,
+    SubscriptionEnded,
+    SubscriptionPlanChanged,
+    SubscriptionStarted,
+)
 from bss_contracts.registry import BY_TYPE, EVENT_MODELS, json_schema
 from bss_contracts.schemas import SCHEMA_DIR, render, schema_path
 from bss_contracts.topics import ALL_TOPICS
@@ -111,3 +117,37 @@ def test_every_topic_has_a_producer_and_every_event_a_registered_topic():
     for model in EVENT_MODELS:
         assert model.topic in ALL_TOPICS
         assert model.key_field in model.model_fields
+
+
+def test_subscription_events_are_keyed_by_customer_and_carry_mrr_before_and_after():
+    changed = SubscriptionPlanChanged(
+        subscription_id="s-1",
+        customer_id="c-1",
+        subscriber_id="sub-1",
+        username="alice@isp",
+        plan_id="p-fast",
+        previous_plan_id="p-basic",
+        currency="EUR",
+        mrr_before_minor=2999,
+        mrr_after_minor=4999,
+        plan_price_minor=4999,
+        previous_plan_price_minor=2999,
+        timing="now",
+        requested_at=datetime(2026, 3, 11, tzinfo=UTC),
+        effective_at=datetime(2026, 3, 11, tzinfo=UTC),
+    )
+    env = Envelope.wrap(changed, source="/services/billing", tenant_id="acme")
+    back = RawEnvelope.model_validate(json.loads(env.model_dump_json())).parse_data(SubscriptionPlanChanged)
+    assert back.data == changed and back.subject == "c-1" and back.type == "bss.billing.subscription.plan-changed"
+    assert {m.topic.name for m in (SubscriptionStarted, SubscriptionCanceled, SubscriptionEnded)} == {
+        "bss.billing.subscription"
+    }
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        SubscriptionEnded.model_validate(changed.model_dump() | {"mrr_after_minor": -1, "last_day": "2026-03-31"})
+
+
+def test_a_new_invoice_line_kind_is_a_compatible_widening():
+    narrow = _schema({"kind": {"enum": ["subscription", "credit"]}}, ["kind"])
+    wide = _schema({"kind": {"enum": ["subscription", "credit", "proration"]}}, ["kind"])
+    assert breaking_changes(narrow, wide) == []
+    assert any("kind: type changed" in p for p in breaking_changes(wide, narrow))

@@ -103,6 +103,16 @@ USAGE = Topic(
     (REP,),
     description="Usage aggregated per subscription and billing period.",
 )
+SUBSCRIPTIONS = Topic(
+    "bss.billing.subscription",
+    "customer_id",
+    6,
+    B,
+    (REP,),
+    description="Subscription started, plan changed, canceled (end scheduled), ended: the subscription's "
+    "monthly recurring revenue before and after each change. Keyed by customer, so one customer's "
+    "subscriptions (and a win-back after an end) stay in order; kept forever for rebuilding read models.",
+)
 DUNNING = Topic(
     "bss.dunning.execution",
     "invoice_id",
@@ -146,6 +156,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     INVOICES,
     SLA,
     USAGE,
+    SUBSCRIPTIONS,
     DUNNING,
     NOTIFICATIONS,
     SESSIONS,

@@ -1,4 +1,4 @@
-"""Invoice, payment, credit note, usage and SLA events (produced by the billing service).
+"""Invoice, payment, credit note, usage, subscription and SLA events (produced by the billing service).
 
 Amounts are integer minor units of `currency` (ISO 4217).
 """
@@ -19,7 +19,9 @@ class InvoiceLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     description: str
-    kind: Literal["subscription", "usage_overage", "usage_adjustment", "one_off", "credit"] = "subscription"
+    kind: Literal["subscription", "usage_overage", "usage_adjustment", "one_off", "credit", "proration"] = (
+        "subscription"
+    )
     quantity: float = 1
     unit_price_minor: int
     amount_minor: int
@@ -148,6 +150,75 @@ class UsageAggregated(DomainEvent):
     final: bool
     invoice_id: str | None = None
     aggregated_at: AwareDatetime
+
+
+class _SubscriptionEvent(DomainEvent):
+    """A change of one subscription and of its monthly recurring revenue (MRR).
+
+    `mrr_before_minor` / `mrr_after_minor` are the subscription's monthly recurring amount just before and just
+    after `effective_at`: the plan's recurring price, tax excluded, without usage or one-off charges, in integer
+    minor units of `currency`, normalised to one month (a plan billed every N months counts price / N, rounded
+    half to even to the minor unit). The tenant is the envelope's `tenant_id`. Events of one customer share the
+    record key `customer_id`, so a consumer sees a customer's subscriptions in the order they happened.
+    `backfilled` marks events written afterwards for subscriptions that existed before these events did.
+    """
+
+    topic = topics.SUBSCRIPTIONS
+    key_field = "customer_id"
+
+    subscription_id: str
+    customer_id: str
+    subscriber_id: str
+    username: str = Field(description="The subscriber's RADIUS username")
+    plan_id: str = Field(description="The plan in effect after the event")
+    currency: Currency
+    billing_interval_months: int = Field(default=1, ge=1, description="The plan's billing cycle, in months")
+    mrr_before_minor: int = Field(ge=0, description="Monthly recurring amount just before, tax excluded")
+    mrr_after_minor: int = Field(ge=0, description="Monthly recurring amount just after, tax excluded")
+    effective_at: AwareDatetime = Field(description="When the change takes effect (UTC)")
+    backfilled: bool = False
+
+
+class SubscriptionStarted(_SubscriptionEvent):
+    """A subscription began (mrr_before_minor is 0). A customer whose earlier subscriptions ended and who
+    starts a new one is a win-back: consumers see it as a Started after that customer's Ended events."""
+
+    event_type = "bss.billing.subscription.started"
+
+    start_date: date = Field(description="The first day of the first billing cycle (customer's time zone)")
+    plan_price_minor: int = Field(ge=0, description="The plan's price per billing cycle, tax excluded")
+
+
+class SubscriptionPlanChanged(_SubscriptionEvent):
+    """The subscription moved from `previous_plan_id` to `plan_id` at `effective_at`: at once (an upgrade, with
+    proration on the next invoice) or at the end of a billing cycle (a downgrade, by default)."""
+
+    event_type = "bss.billing.subscription.plan-changed"
+
+    previous_plan_id: str
+    timing: Literal["now", "period_end"]
+    requested_at: AwareDatetime = Field(description="When the change was asked for")
+    plan_price_minor: int = Field(ge=0, description="The new plan's price per billing cycle, tax excluded")
+    previous_plan_price_minor: int = Field(ge=0)
+
+
+class SubscriptionCanceled(_SubscriptionEvent):
+    """The subscription's end was scheduled; its MRR is unchanged until it ends (mrr_after = mrr_before).
+    `effective_at` is when it was canceled; `ends_at` when it will end."""
+
+    event_type = "bss.billing.subscription.canceled"
+
+    cause: Literal["canceled", "subscriber_terminated"]
+    ends_at: AwareDatetime = Field(description="The instant the service ends (start of its end date)")
+    last_day: date = Field(description="The last day of service, inclusive (customer's time zone)")
+
+
+class SubscriptionEnded(_SubscriptionEvent):
+    """The subscription ended at `effective_at` (mrr_after_minor is 0)."""
+
+    event_type = "bss.billing.subscription.ended"
+
+    last_day: date = Field(description="The last day of service, inclusive (customer's time zone)")
 
 
 BreachSeverity = Literal["minor", "major", "critical"]

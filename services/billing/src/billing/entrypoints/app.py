@@ -32,7 +32,10 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     """The service's parts; tests pass a clock to drive time themselves."""
     settings = settings or Settings()
     runtime = ServiceRuntime(
-        settings, runtime_tables, produces=[topics.INVOICES, topics.SLA, topics.USAGE], migrations_dir=MIGRATIONS
+        settings,
+        runtime_tables,
+        produces=[topics.INVOICES, topics.SLA, topics.USAGE, topics.SUBSCRIPTIONS],
+        migrations_dir=MIGRATIONS,
     )
     deps = Deps(
         database=runtime.database,
