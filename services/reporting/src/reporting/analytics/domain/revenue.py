@@ -1,0 +1,317 @@
+"""Recurring revenue, exactly: MRR as of an instant, its movements per period, and the KPIs built on them.
+
+Pure functions over dated MRR changes; no I/O. Definitions (those of ChartMogul / Baremetrics):
+
+- A customer's MRR in a currency at an instant is the sum of the monthly recurring amounts of that customer's
+  subscriptions in that currency, after every change effective at or before that instant.
+- Movements are classified per customer and currency by comparing the customer's MRR just before the period
+  (`before`) with the MRR at the end of it (`after`):
+  new (0 -> >0, never had MRR before), reactivation (0 -> >0, had MRR at some earlier time), expansion
+  (after > before > 0), contraction (0 < after < before), churn (before > 0, after = 0). The amounts are signed
+  deltas (contraction and churn negative), so `starting + new + expansion + contraction + churn + reactivation
+  = ending` holds by construction for every period and currency.
+- Money stays in integer minor units of one currency; figures are never summed across currencies.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from typing import Literal
+
+Movement = Literal["new", "expansion", "contraction", "churn", "reactivation"]
+MOVEMENTS: tuple[Movement, ...] = ("new", "expansion", "contraction", "churn", "reactivation")
+Interval = Literal["month", "week", "day"]
+
+
+@dataclass(frozen=True, order=True)
+class MrrChange:
+    """From `effective_at` on, `customer_id`'s MRR in `currency` is `mrr_minor` (until its next change)."""
+
+    customer_id: str
+    currency: str
+    effective_at: datetime
+    mrr_minor: int
+
+
+def classify(before: int, after: int, *, had_mrr_earlier: bool) -> Movement | None:
+    """The movement of one customer in one currency over a period; None when the MRR did not move."""
+    if before == after:
+        return None
+    if before == 0:
+        return "reactivation" if had_mrr_earlier else "new"
+    if after == 0:
+        return "churn"
+    return "expansion" if after > before else "contraction"
+
+
+class History:
+    """Every customer's dated MRR per currency, answering "what was the MRR at instant t" without replaying."""
+
+    def __init__(self, changes: Iterable[MrrChange]) -> None:
+        timeline: dict[tuple[str, str], list[tuple[datetime, int]]] = defaultdict(list)
+        for c in sorted(changes, key=lambda c: (c.customer_id, c.currency, c.effective_at)):
+            timeline[(c.customer_id, c.currency)].append((c.effective_at, c.mrr_minor))
+        self._times = {k: [t for t, _ in v] for k, v in timeline.items()}
+        self._values = {k: [m for _, m in v] for k, v in timeline.items()}
+        # the earliest instant each customer had MRR > 0 in the currency
+        self._first_paid = {k: next((t for t, m in v if m > 0), None) for k, v in timeline.items()}
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        return sorted(self._times)
+
+    def mrr(self, key: tuple[str, str], at: datetime) -> int:
+        """The MRR after every change effective strictly before `at` (the state at the start of instant `at`)."""
+        i = bisect_left(self._times[key], at)  # how many changes are strictly before `at`
+        return self._values[key][i - 1] if i else 0
+
+    def had_mrr_before(self, key: tuple[str, str], at: datetime) -> bool:
+        first = self._first_paid[key]
+        return first is not None and first < at
+
+
+@dataclass
+class Snapshot:
+    """MRR in one currency at one instant."""
+
+    currency: str
+    mrr_minor: int = 0
+    paying_customers: int = 0
+
+    @property
+    def arpu_minor(self) -> int | None:
+        return round(Fraction(self.mrr_minor, self.paying_customers)) if self.paying_customers else None
+
+
+def snapshot(history: History, at: datetime) -> dict[str, Snapshot]:
+    """MRR and paying customers per currency at the start of instant `at`."""
+    out: dict[str, Snapshot] = {}
+    for key in history.keys:
+        mrr = history.mrr(key, at)
+        if mrr:
+            s = out.setdefault(key[1], Snapshot(key[1]))
+            s.mrr_minor += mrr
+            s.paying_customers += 1
+    return dict(sorted(out.items()))
+
+
+@dataclass
+class PeriodMovements:
+    """One period [start, end) in one currency."""
+
+    currency: str
+    start: datetime
+    end: datetime
+    starting_mrr_minor: int = 0
+    ending_mrr_minor: int = 0
+    amounts: dict[Movement, int] = field(default_factory=lambda: dict.fromkeys(MOVEMENTS, 0))
+    customers: dict[Movement, int] = field(default_factory=lambda: dict.fromkeys(MOVEMENTS, 0))
+    starting_customers: int = 0
+    ending_customers: int = 0
+
+    def check(self) -> None:
+        total = self.starting_mrr_minor + sum(self.amounts.values())
+        if total != self.ending_mrr_minor:
+            raise AssertionError(
+                f"{self.currency} {self.start}: start + movements = {total} != {self.ending_mrr_minor}"
+            )
+
+
+def movements(history: History, start: datetime, end: datetime) -> dict[str, PeriodMovements]:
+    """The movements of every customer over [start, end), per currency (asserted: start + movements = end)."""
+    out: dict[str, PeriodMovements] = {}
+    for key in history.keys:
+        before, after = history.mrr(key, start), history.mrr(key, end)
+        if not before and not after:
+            continue
+        p = out.setdefault(key[1], PeriodMovements(key[1], start, end))
+        p.starting_mrr_minor += before
+        p.ending_mrr_minor += after
+        p.starting_customers += before > 0
+        p.ending_customers += after > 0
+        kind = classify(before, after, had_mrr_earlier=history.had_mrr_before(key, start))
+        if kind is not None:
+            p.amounts[kind] += after - before
+            p.customers[kind] += 1
+    for p in out.values():
+        p.check()
+    return dict(sorted(out.items()))
+
+
+def periods(first: date, last: date, interval: Interval) -> list[tuple[date, date]]:
+    """Consecutive [start, end) periods covering the days first..last: calendar months, ISO weeks (Monday
+    first) or days, the first one starting at the period that contains `first`."""
+    if interval == "day":
+        start = first
+    elif interval == "week":
+        start = first - timedelta(days=first.weekday())
+    else:
+        start = first.replace(day=1)
+    out = []
+    while start <= last:
+        end = next_period(start, interval)
+        out.append((start, end))
+        start = end
+    return out
+
+
+def next_period(start: date, interval: Interval) -> date:
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "week":
+        return start + timedelta(days=7)
+    return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+
+
+# ---------------------------------------------------------------- KPIs of one month in one currency
+
+DEFAULT_GROSS_MARGIN = Fraction(80, 100)
+"""The gross margin LTV uses when the tenant set none: 80 %, a common figure for access networks' recurring
+revenue once the network is built (tenants set theirs with PUT /analytics/settings)."""
+
+
+def ratio(numerator: int | Fraction, denominator: int | Fraction) -> Fraction | None:
+    return Fraction(numerator) / Fraction(denominator) if denominator else None
+
+
+@dataclass(frozen=True)
+class MonthKpis:
+    currency: str
+    starting_mrr_minor: int
+    ending_mrr_minor: int
+    starting_customers: int
+    ending_customers: int
+    churned_customers: int
+    churned_mrr_minor: int  # positive
+    contraction_mrr_minor: int  # positive
+    expansion_mrr_minor: int
+    reactivation_mrr_minor: int
+    new_mrr_minor: int
+    invoiced_minor: int
+    collected_minor: int
+    receivables_end_minor: int
+    days_in_month: int
+    gigabytes: Fraction
+    gross_margin: Fraction
+
+    @property
+    def logo_churn_rate(self) -> Fraction | None:
+        """Customers paying at the start of the month who had no MRR at its end / customers paying at its start."""
+        return ratio(self.churned_customers, self.starting_customers)
+
+    @property
+    def gross_revenue_churn(self) -> Fraction | None:
+        """(churned + contraction MRR) / starting MRR."""
+        return ratio(self.churned_mrr_minor + self.contraction_mrr_minor, self.starting_mrr_minor)
+
+    @property
+    def net_revenue_churn(self) -> Fraction | None:
+        """(churned + contraction - expansion MRR) / starting MRR (negative: expansion outgrew the losses)."""
+        return ratio(
+            self.churned_mrr_minor + self.contraction_mrr_minor - self.expansion_mrr_minor, self.starting_mrr_minor
+        )
+
+    @property
+    def net_revenue_retention(self) -> Fraction | None:
+        """(starting + expansion - contraction - churned MRR) / starting MRR: what the customers of the start kept."""
+        kept = self.starting_mrr_minor + self.expansion_mrr_minor - self.contraction_mrr_minor - self.churned_mrr_minor
+        return ratio(kept, self.starting_mrr_minor)
+
+    @property
+    def arpu_minor(self) -> int | None:
+        """Ending MRR / customers paying at the end of the month."""
+        value = ratio(self.ending_mrr_minor, self.ending_customers)
+        return None if value is None else round(value)
+
+    @property
+    def ltv_minor(self) -> int | None:
+        """ARPU x gross margin / gross revenue churn (none while no revenue churned)."""
+        arpu = ratio(self.ending_mrr_minor, self.ending_customers)
+        churn = self.gross_revenue_churn
+        if arpu is None or not churn:
+            return None
+        return round(arpu * self.gross_margin / churn)
+
+    @property
+    def mrr_growth(self) -> Fraction | None:
+        """(ending - starting MRR) / starting MRR: this month's end against the previous month's end."""
+        return ratio(self.ending_mrr_minor - self.starting_mrr_minor, self.starting_mrr_minor)
+
+    @property
+    def dso_days(self) -> Fraction | None:
+        """Receivables at the end of the month / invoiced in the month x days in the month."""
+        value = ratio(self.receivables_end_minor, self.invoiced_minor)
+        return None if value is None else value * self.days_in_month
+
+    @property
+    def collection_rate(self) -> Fraction | None:
+        """Collected in the month / invoiced in the month."""
+        return ratio(self.collected_minor, self.invoiced_minor)
+
+    @property
+    def revenue_per_gb_minor(self) -> int | None:
+        """Invoiced in the month / gigabytes (10^9 bytes, in + out) used in the month."""
+        value = ratio(self.invoiced_minor, self.gigabytes)
+        return None if value is None else round(value)
+
+
+def month_kpis(
+    history: History,
+    month: date,
+    *,
+    invoiced: dict[str, int],
+    collected: dict[str, int],
+    receivables: dict[str, int],
+    gigabytes: Fraction,
+    gross_margin: Fraction,
+) -> dict[str, MonthKpis]:
+    """The KPIs of the calendar month `month` (its first day) for every currency with MRR or invoices."""
+    end_day = next_period(month, "month")
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    end = datetime(end_day.year, end_day.month, 1, tzinfo=UTC)
+    moved = movements(history, start, end)
+    currencies = sorted(set(moved) | set(invoiced) | set(collected) | {c for c, v in receivables.items() if v})
+    out = {}
+    for currency in currencies:
+        p = moved.get(currency) or PeriodMovements(currency, start, end)
+        out[currency] = MonthKpis(
+            currency=currency,
+            starting_mrr_minor=p.starting_mrr_minor,
+            ending_mrr_minor=p.ending_mrr_minor,
+            starting_customers=p.starting_customers,
+            ending_customers=p.ending_customers,
+            churned_customers=p.customers["churn"],
+            churned_mrr_minor=-p.amounts["churn"],
+            contraction_mrr_minor=-p.amounts["contraction"],
+            expansion_mrr_minor=p.amounts["expansion"],
+            reactivation_mrr_minor=p.amounts["reactivation"],
+            new_mrr_minor=p.amounts["new"],
+            invoiced_minor=invoiced.get(currency, 0),
+            collected_minor=collected.get(currency, 0),
+            receivables_end_minor=receivables.get(currency, 0),
+            days_in_month=(end_day - month).days,
+            gigabytes=gigabytes,
+            gross_margin=gross_margin,
+        )
+    return out
+
+
+def decimal_text(value: Fraction | None, places: int = 6) -> str | None:
+    """A ratio for JSON: a decimal string rounded half to even to `places` digits (exact, no float)."""
+    if value is None:
+        return None
+    scaled = round(value * 10**places)
+    sign = "-" if scaled < 0 else ""
+    digits = str(abs(scaled)).rjust(places + 1, "0")
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
+
+
+def convert_minor(amount_minor: int, rate: Fraction, from_exponent: int, to_exponent: int) -> int:
+    """`amount_minor` of one currency in minor units of another at `rate` (units of the target per unit of the
+    source), rounded half to even."""
+    return round(Fraction(amount_minor) * rate * Fraction(10) ** (to_exponent - from_exponent))
