@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from bss_runtime.db import NAMING_CONVENTION
 from bss_runtime.tables import RuntimeTables, add_runtime_tables
+from reporting.analytics.adapters.tables import add_revenue_tables
 
 LIVE_SCHEMA = "readmodel"
 SESSION_SUMS = ["start_time", "input_octets", "output_octets", "session_time_seconds"]
@@ -67,6 +68,8 @@ class ReadModel:
     session_hours: Table
     session_days: Table
     nas_resets: Table
+    subscription_mrr_changes: Table
+    customer_mrr_changes: Table
 
     @property
     def model_tables(self) -> tuple[Table, ...]:
@@ -86,6 +89,8 @@ class ReadModel:
             self.session_hours,
             self.session_days,
             self.nas_resets,
+            self.subscription_mrr_changes,
+            self.customer_mrr_changes,
         )
 
 
@@ -369,6 +374,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         PrimaryKeyConstraint("tenant_id", "nas_id", "event_time"),
     )
 
+    subscription_mrr_changes, customer_mrr_changes = add_revenue_tables(md)
+
     return ReadModel(
         schema=schema,
         metadata=md,
@@ -387,6 +394,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         session_hours=session_hours,
         session_days=session_days,
         nas_resets=nas_resets,
+        subscription_mrr_changes=subscription_mrr_changes,
+        customer_mrr_changes=customer_mrr_changes,
     )
 
 

@@ -315,3 +315,41 @@ def convert_minor(amount_minor: int, rate: Fraction, from_exponent: int, to_expo
     """`amount_minor` of one currency in minor units of another at `rate` (units of the target per unit of the
     source), rounded half to even."""
     return round(Fraction(amount_minor) * rate * Fraction(10) ** (to_exponent - from_exponent))
+
+
+# ---------------------------------------------------------------- a customer's MRR from its subscriptions' events
+
+KIND_ORDER = {"started": 0, "plan_changed": 1, "canceled": 2, "ended": 3}
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    """One subscription event as the read model keeps it."""
+
+    subscription_id: str
+    effective_at: datetime
+    kind: str
+    event_id: str
+    mrr_after_minor: int
+
+
+def customer_timeline(changes: Iterable[SubscriptionChange]) -> list[tuple[datetime, int, int]]:
+    """(effective_at, MRR, active subscriptions) of one customer in one currency at every instant where either
+    changes, from the events of that customer's subscriptions in any order (equal instants: started, plan
+    changed, ended, then by id). A cancellation only schedules the end, so it moves nothing."""
+    ordered = sorted(
+        (c for c in changes if c.kind != "canceled"),
+        key=lambda c: (c.effective_at, KIND_ORDER[c.kind], c.subscription_id, c.event_id),
+    )
+    state: dict[str, tuple[int, bool]] = {}
+    out: list[tuple[datetime, int, int]] = []
+    last = (0, 0)
+    for i, c in enumerate(ordered):
+        state[c.subscription_id] = (c.mrr_after_minor, c.kind != "ended")
+        if i + 1 < len(ordered) and ordered[i + 1].effective_at == c.effective_at:
+            continue  # the instant's other changes first
+        now = (sum(m for m, _ in state.values()), sum(a for _, a in state.values()))
+        if now != last:
+            out.append((c.effective_at, *now))
+            last = now
+    return out

@@ -1,0 +1,98 @@
+"""Revenue analytics' tables.
+
+Read models (in the read-model schema, rebuilt by `python -m reporting.rebuild` like every other):
+- `subscription_mrr_changes`: one row per subscription event (started, plan changed, canceled, ended) with the
+  subscription's MRR before and after it and when it took effect: the dated history nothing is recomputed from.
+- `customer_mrr_changes`: per customer and currency, the customer's MRR and active subscriptions from each
+  instant on (a row where either changes), derived from the customer's subscription rows whenever one of them
+  arrives. "MRR as of t" reads, per customer, the last row before t; movements compare two such instants.
+
+User data (schema "analytics", which the rebuild never touches, like "bi"):
+- `fx_rates`: the tenant's dated exchange rates, for converted totals next to the per-currency figures;
+- `settings`: the tenant's gross margin for LTV.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from bss_runtime.db import NAMING_CONVENTION
+
+TS = DateTime(timezone=True)
+ID = String(64)
+SCHEMA = "analytics"
+RATE = Numeric(24, 10)
+
+
+def _tenant() -> Column[str]:
+    return Column("tenant_id", String(64), nullable=False)
+
+
+def add_revenue_tables(md: MetaData) -> tuple[Table, Table]:
+    """The two revenue read models, on the read model's metadata (so in its schema, live or twin)."""
+    subscription_changes = Table(
+        "subscription_mrr_changes",
+        md,
+        _tenant(),
+        Column("subscription_id", ID, nullable=False),
+        Column("effective_at", TS, nullable=False),
+        Column("event_id", UUID(as_uuid=True), nullable=False),
+        Column("kind", String(20), nullable=False),  # started | plan_changed | canceled | ended
+        Column("customer_id", ID, nullable=False),
+        Column("plan_id", ID, nullable=False),
+        Column("currency", String(3), nullable=False),
+        Column("mrr_before_minor", BigInteger, nullable=False),
+        Column("mrr_after_minor", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "subscription_id", "effective_at", "event_id"),
+        Index("ix_subscription_mrr_changes_customer", "tenant_id", "customer_id", "currency"),
+    )
+    customer_changes = Table(
+        "customer_mrr_changes",
+        md,
+        _tenant(),
+        Column("customer_id", ID, nullable=False),
+        Column("currency", String(3), nullable=False),
+        Column("effective_at", TS, nullable=False),
+        Column("mrr_minor", BigInteger, nullable=False),
+        Column("active_subscriptions", Integer, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "customer_id", "currency", "effective_at"),
+        Index("ix_customer_mrr_changes_tenant_effective", "tenant_id", "effective_at"),
+    )
+    return subscription_changes, customer_changes
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION, schema=SCHEMA)
+
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    _tenant(),
+    Column("base_currency", String(3), nullable=False),
+    Column("quote_currency", String(3), nullable=False),
+    Column("rate_date", Date, nullable=False),
+    Column("rate", RATE, nullable=False),  # units of quote per one unit of base
+    Column("updated_at", TS, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "base_currency", "quote_currency", "rate_date"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    _tenant(),
+    Column("gross_margin", Numeric(7, 6), nullable=False),
+    Column("updated_at", TS, nullable=False),
+    PrimaryKeyConstraint("tenant_id"),
+)
