@@ -17,6 +17,7 @@ from bss_runtime.errors import install_error_handlers
 from bss_runtime.service import ServiceRuntime
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel, live
+from reporting.analytics.entrypoints import api as analytics_api
 from reporting.bi.adapters.delivery import SmtpMailer, WebhookSender
 from reporting.bi.entrypoints import api as bi_api
 from reporting.bi.entrypoints.worker import BiWorker
@@ -92,7 +93,7 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
 
 def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = None) -> FastAPI:
     service = build_runtime(settings, bi_clock=bi_clock)
-    app = service.runtime.http_app(api.router, bi_api.router, title="Reporting")
+    app = service.runtime.http_app(api.router, bi_api.router, analytics_api.router, title="Reporting")
     bi_api.install(app)
     app.state.reports = service.reports
     app.state.bi = service.bi
