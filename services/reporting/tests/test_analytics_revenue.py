@@ -320,6 +320,7 @@ async def test_bad_input_names_the_field(reporting: Harness, scripted: str) -> N
 
 
 async def test_roles_and_tenant_isolation(reporting: Harness, scripted: str) -> None:
+    assert (await reporting.client.get("/analytics/revenue/mrr")).status_code == 401  # no token
     for role in ("collections", "ops", "support"):
         assert (await call(reporting, "GET", "revenue/mrr", scripted, role)).status_code == 403
     assert (await call(reporting, "GET", "revenue/kpis", scripted, "admin")).status_code == 200
