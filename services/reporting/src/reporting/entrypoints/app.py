@@ -86,6 +86,7 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Reporting (reports, for BI)")
     install_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(analytics_api.router)
     app.state.reports = reports
     app.state.jwt = runtime.jwt
     return app

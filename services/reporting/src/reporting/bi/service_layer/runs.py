@@ -250,7 +250,8 @@ async def _fetch_rows(deps: BiDeps, source: Source, query: dict[str, str], token
     """Every row of the report: one answer, or page after page of a paged report."""
     cap = deps.settings.bi_max_rows
     if source.rows_key is None:
-        body, rows = await _fetch_json(deps, source, query, token)
+        body, answer = await _fetch_json(deps, source, query, token)
+        rows = bi.rows_of(source, answer)
         if len(rows) > cap:
             raise PermanentFailure(f"{len(rows)} rows: more than BI_MAX_ROWS ({cap}); narrow the parameters")
         return Fetched(body, rows, None)
