@@ -12,13 +12,16 @@ from hypothesis import strategies as st
 from reporting.analytics.domain.revenue import (
     DEFAULT_GROSS_MARGIN,
     History,
+    Interval,
     MrrChange,
+    Rollup,
     classify,
     convert_minor,
     decimal_text,
     month_kpis,
     movements,
     periods,
+    periods_from_rollups,
     snapshot,
 )
 
@@ -109,8 +112,8 @@ def test_month_kpis_by_their_formulas() -> None:
         ]
     )
     k = month_kpis(
-        h, date(2026, 1, 1), invoiced={"EUR": 31000}, collected={"EUR": 24800}, receivables={"EUR": 6200},
-        gigabytes=Fraction(1550), gross_margin=DEFAULT_GROSS_MARGIN,
+        movements(h, ts(1), ts(1, 2)), date(2026, 1, 1), invoiced={"EUR": 31000}, collected={"EUR": 24800},
+        receivables={"EUR": 6200}, gigabytes=Fraction(1550), gross_margin=DEFAULT_GROSS_MARGIN,
     )["EUR"]  # fmt: skip
     assert (k.starting_mrr_minor, k.ending_mrr_minor) == (20000, 20000)
     assert k.logo_churn_rate == Fraction(1, 3)
@@ -131,8 +134,8 @@ def test_month_kpis_by_their_formulas() -> None:
 
 def test_no_churn_means_no_ltv_and_no_start_means_no_rates() -> None:
     h = History([MrrChange("a", "EUR", ts(5), 1000)])
-    k = month_kpis(h, date(2026, 1, 1), invoiced={}, collected={}, receivables={}, gigabytes=Fraction(0),
-                   gross_margin=DEFAULT_GROSS_MARGIN)["EUR"]  # fmt: skip
+    k = month_kpis(movements(h, ts(1), ts(1, 2)), date(2026, 1, 1), invoiced={}, collected={}, receivables={},
+                   gigabytes=Fraction(0), gross_margin=DEFAULT_GROSS_MARGIN)["EUR"]  # fmt: skip
     assert k.ltv_minor is None and k.logo_churn_rate is None and k.mrr_growth is None and k.dso_days is None
     assert k.arpu_minor == 1000 and k.revenue_per_gb_minor is None
 
@@ -173,3 +176,44 @@ def test_start_plus_movements_is_end(raw: list[tuple[str, str, int, int]], offse
     for currency, p in whole.items():
         parts = sum(sum(x[currency].amounts.values()) for x in (first, second) if currency in x)
         assert parts == sum(p.amounts.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(changes, st.integers(0, 300), st.integers(1, 120), st.sampled_from(["day", "week", "month"]))
+def test_the_rollups_answer_what_the_history_answers(
+    raw: list[tuple[str, str, int, int]], offset: int, length: int, interval: Interval
+) -> None:
+    """What a customer adds to mrr_days and mrr_movements (day_deltas, period_movements), summed over customers,
+    gives the same periods as classifying every customer over the history."""
+    last = {(c, cur, d): m for c, cur, d, m in raw}  # one change per customer, currency and instant
+    changes_ = [MrrChange(c, cur, ts(1) + timedelta(days=d, hours=d % 5), m) for (c, cur, d), m in last.items()]
+    history = History(changes_)
+    timelines: dict[tuple[str, str], list[tuple[datetime, int, int]]] = {}
+    for change in sorted(changes_, key=lambda c: c.effective_at):
+        line = timelines.setdefault((change.customer_id, change.currency), [])
+        if (line[-1][1] if line else 0) != change.mrr_minor:
+            line.append((change.effective_at, change.mrr_minor, int(change.mrr_minor > 0)))
+    rollup = Rollup()
+    for (_, currency), line in timelines.items():
+        rollup.add("t", currency, line, +1)
+        rollup.add("t", currency, [], -1)
+    first = ts(1).date() + timedelta(days=offset)
+    spans = periods(first, first + timedelta(days=length), interval)
+    begin = spans[0][0]
+    base: dict[str, tuple[int, int]] = {}
+    for (_, currency, day), (mrr, paying, _) in rollup.days.items():
+        if day < begin:
+            old = base.get(currency, (0, 0))
+            base[currency] = (old[0] + mrr, old[1] + paying)
+    deltas = [(cur, day, v[0], v[1]) for (_, cur, day), v in rollup.days.items() if begin <= day < spans[-1][1]]
+    moves = [(cur, start, kind, v[0], v[1]) for (_, cur, iv, start, kind), v in rollup.moves.items()
+             if iv == interval and begin <= start < spans[-1][1] and v != [0, 0]]  # fmt: skip
+    got = periods_from_rollups(spans, base, deltas, moves)
+    for (start, end), period in zip(spans, got, strict=True):
+        a = datetime.combine(start, datetime.min.time(), UTC)
+        b = datetime.combine(end, datetime.min.time(), UTC)
+        want = movements(history, a, b)
+        assert {c: (p.starting_mrr_minor, p.ending_mrr_minor, p.amounts, p.customers, p.starting_customers,
+                    p.ending_customers) for c, p in period.items()} == {
+            c: (p.starting_mrr_minor, p.ending_mrr_minor, p.amounts, p.customers, p.starting_customers,
+                p.ending_customers) for c, p in want.items()}  # fmt: skip

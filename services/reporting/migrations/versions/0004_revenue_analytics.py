@@ -1,4 +1,5 @@
-"""Revenue analytics: dated MRR changes per subscription and per customer (read models), FX rates and the
+"""Revenue analytics: dated MRR changes per subscription and per customer, their daily and per-period rollups
+(read models), FX rates and the
 tenant's gross margin (schema "analytics", user data the rebuild never touches).
 
 Revision ID: 0004
@@ -61,6 +62,31 @@ def upgrade() -> None:
     )
     op.create_index("ix_customer_mrr_changes_tenant_effective", "customer_mrr_changes",
                     ["tenant_id", "effective_at"], schema=SCHEMA)  # fmt: skip
+    op.create_table(
+        "mrr_days",
+        _tenant(),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("mrr_delta_minor", sa.BigInteger(), nullable=False),
+        sa.Column("paying_delta", sa.BigInteger(), nullable=False),
+        sa.Column("active_delta", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "currency", "day", name=op.f("pk_mrr_days")),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "mrr_movements",
+        _tenant(),
+        sa.Column("interval", sa.String(length=5), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("customers", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "interval", "period_start", "currency", "kind", name=op.f("pk_mrr_movements")
+        ),
+        schema=SCHEMA,
+    )
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {ANALYTICS}")
     op.create_table(
         "fx_rates",
@@ -85,5 +111,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP SCHEMA IF EXISTS {ANALYTICS} CASCADE")
+    op.drop_table("mrr_movements", schema=SCHEMA)
+    op.drop_table("mrr_days", schema=SCHEMA)
     op.drop_table("customer_mrr_changes", schema=SCHEMA)
     op.drop_table("subscription_mrr_changes", schema=SCHEMA)

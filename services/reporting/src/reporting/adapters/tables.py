@@ -70,6 +70,8 @@ class ReadModel:
     nas_resets: Table
     subscription_mrr_changes: Table
     customer_mrr_changes: Table
+    mrr_days: Table
+    mrr_movements: Table
 
     @property
     def model_tables(self) -> tuple[Table, ...]:
@@ -91,6 +93,8 @@ class ReadModel:
             self.nas_resets,
             self.subscription_mrr_changes,
             self.customer_mrr_changes,
+            self.mrr_days,
+            self.mrr_movements,
         )
 
 
@@ -374,7 +378,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         PrimaryKeyConstraint("tenant_id", "nas_id", "event_time"),
     )
 
-    subscription_mrr_changes, customer_mrr_changes = add_revenue_tables(md)
+    subscription_mrr_changes, customer_mrr_changes, mrr_days, mrr_movements = add_revenue_tables(md)
 
     return ReadModel(
         schema=schema,
@@ -396,6 +400,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         nas_resets=nas_resets,
         subscription_mrr_changes=subscription_mrr_changes,
         customer_mrr_changes=customer_mrr_changes,
+        mrr_days=mrr_days,
+        mrr_movements=mrr_movements,
     )
 
 

@@ -14,40 +14,61 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reporting.analytics.adapters.tables import fx_rates, settings
-from reporting.analytics.domain.revenue import MrrChange
 
 
-async def mrr_as_of(conn: AsyncConnection, schema: str, tenant: str, at: datetime, currency: str | None) -> list[Any]:
-    """Per currency: MRR, paying customers and active subscriptions after every change effective before `at`
-    (each customer's last row before `at`, read through the primary key)."""
+async def mrr_as_of(conn: AsyncConnection, schema: str, tenant: str, day: date, currency: str | None) -> list[Any]:
+    """Per currency: MRR, paying customers and active subscriptions at the end of `day` (the daily rollup's
+    changes up to that day, summed)."""
     rows = await conn.execute(
         text(f"""
-            SELECT currency, sum(mrr_minor)::bigint, count(*) FILTER (WHERE mrr_minor > 0),
-                   sum(active_subscriptions)::bigint
-            FROM (SELECT DISTINCT ON (customer_id, currency) currency, mrr_minor, active_subscriptions
-                  FROM "{schema}".customer_mrr_changes
-                  WHERE tenant_id = :t AND effective_at < :at AND (CAST(:c AS text) IS NULL OR currency = :c)
-                  ORDER BY customer_id, currency, effective_at DESC) last
-            GROUP BY currency HAVING sum(mrr_minor) > 0 OR sum(active_subscriptions) > 0
+            SELECT currency, sum(mrr_delta_minor)::bigint, sum(paying_delta)::bigint, sum(active_delta)::bigint
+            FROM "{schema}".mrr_days
+            WHERE tenant_id = :t AND day <= :day AND (CAST(:c AS text) IS NULL OR currency = :c)
+            GROUP BY currency HAVING sum(mrr_delta_minor) <> 0 OR sum(active_delta) <> 0
             ORDER BY currency
         """),
-        {"t": tenant, "at": at, "c": currency},
+        {"t": tenant, "day": day, "c": currency},
     )
     return list(rows.all())
 
 
-async def customer_changes(
-    conn: AsyncConnection, schema: str, tenant: str, before: datetime, currency: str | None
-) -> list[MrrChange]:
-    """Every customer's MRR changes effective before `before` (the history movements are classified from)."""
+async def rollup_base(
+    conn: AsyncConnection, schema: str, tenant: str, before: date, currency: str | None
+) -> dict[str, tuple[int, int]]:
+    """(MRR, paying customers) per currency at the start of day `before`."""
     rows = await conn.execute(
-        text(f"""
-            SELECT customer_id, currency, effective_at, mrr_minor FROM "{schema}".customer_mrr_changes
-            WHERE tenant_id = :t AND effective_at < :before AND (CAST(:c AS text) IS NULL OR currency = :c)
-        """),
+        text(f"""SELECT currency, sum(mrr_delta_minor)::bigint, sum(paying_delta)::bigint FROM "{schema}".mrr_days
+                 WHERE tenant_id = :t AND day < :before AND (CAST(:c AS text) IS NULL OR currency = :c)
+                 GROUP BY currency"""),
         {"t": tenant, "before": before, "c": currency},
     )
-    return [MrrChange(*r) for r in rows]
+    return {c: (int(m), int(p)) for c, m, p in rows}
+
+
+async def rollup_days(
+    conn: AsyncConnection, schema: str, tenant: str, first: date, end: date, currency: str | None
+) -> list[tuple[str, date, int, int]]:
+    """(currency, day, MRR change, paying change) of the days first..end-1."""
+    rows = await conn.execute(
+        text(f"""SELECT currency, day, mrr_delta_minor, paying_delta FROM "{schema}".mrr_days
+                 WHERE tenant_id = :t AND day >= :first AND day < :end
+                   AND (CAST(:c AS text) IS NULL OR currency = :c)"""),
+        {"t": tenant, "first": first, "end": end, "c": currency},
+    )
+    return [(c, d, int(m), int(p)) for c, d, m, p in rows]
+
+
+async def rollup_movements(
+    conn: AsyncConnection, schema: str, tenant: str, interval: str, first: date, end: date, currency: str | None
+) -> list[tuple[str, date, str, int, int]]:
+    """(currency, period start, movement, amount, customers) of the periods of `interval` starting in first..end-1."""
+    rows = await conn.execute(
+        text(f"""SELECT currency, period_start, kind, amount_minor, customers FROM "{schema}".mrr_movements
+                 WHERE tenant_id = :t AND interval = :i AND period_start >= :first AND period_start < :end
+                   AND (CAST(:c AS text) IS NULL OR currency = :c)"""),
+        {"t": tenant, "i": interval, "first": first, "end": end, "c": currency},
+    )
+    return [(c, s, k, int(a), int(n)) for c, s, k, a, n in rows]
 
 
 async def invoiced(conn: AsyncConnection, schema: str, tenant: str, first: date, end: date) -> dict[str, int]:

@@ -5,7 +5,13 @@ Read models (in the read-model schema, rebuilt by `python -m reporting.rebuild` 
   subscription's MRR before and after it and when it took effect: the dated history nothing is recomputed from.
 - `customer_mrr_changes`: per customer and currency, the customer's MRR and active subscriptions from each
   instant on (a row where either changes), derived from the customer's subscription rows whenever one of them
-  arrives. "MRR as of t" reads, per customer, the last row before t; movements compare two such instants.
+  arrives.
+- `mrr_days`: per currency and UTC day, the net change of MRR, paying customers and active subscriptions that
+  day (summed over customers): MRR as of day D is the sum of the days up to D, a few rows per day of history.
+- `mrr_movements`: per interval (day, ISO week, month), period, currency and movement, the summed signed amount
+  and the number of customers. Both rollups are kept by net change: when a customer's timeline is derived
+  again, its old contribution is subtracted and its new one added, and rows that come to zero are removed, so
+  they equal the sums over `customer_mrr_changes` whatever the order of the events.
 
 User data (schema "analytics", which the rebuild never touches, like "bi"):
 - `fx_rates`: the tenant's dated exchange rates, for converted totals next to the per-currency figures;
@@ -41,8 +47,8 @@ def _tenant() -> Column[str]:
     return Column("tenant_id", String(64), nullable=False)
 
 
-def add_revenue_tables(md: MetaData) -> tuple[Table, Table]:
-    """The two revenue read models, on the read model's metadata (so in its schema, live or twin)."""
+def add_revenue_tables(md: MetaData) -> tuple[Table, Table, Table, Table]:
+    """The revenue read models, on the read model's metadata (so in its schema, live or twin)."""
     subscription_changes = Table(
         "subscription_mrr_changes",
         md,
@@ -71,7 +77,30 @@ def add_revenue_tables(md: MetaData) -> tuple[Table, Table]:
         PrimaryKeyConstraint("tenant_id", "customer_id", "currency", "effective_at"),
         Index("ix_customer_mrr_changes_tenant_effective", "tenant_id", "effective_at"),
     )
-    return subscription_changes, customer_changes
+    mrr_days = Table(
+        "mrr_days",
+        md,
+        _tenant(),
+        Column("currency", String(3), nullable=False),
+        Column("day", Date, nullable=False),
+        Column("mrr_delta_minor", BigInteger, nullable=False),
+        Column("paying_delta", BigInteger, nullable=False),
+        Column("active_delta", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "currency", "day"),
+    )
+    mrr_movements = Table(
+        "mrr_movements",
+        md,
+        _tenant(),
+        Column("interval", String(5), nullable=False),
+        Column("period_start", Date, nullable=False),
+        Column("currency", String(3), nullable=False),
+        Column("kind", String(12), nullable=False),
+        Column("amount_minor", BigInteger, nullable=False),
+        Column("customers", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "interval", "period_start", "currency", "kind"),
+    )
+    return subscription_changes, customer_changes, mrr_days, mrr_movements
 
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION, schema=SCHEMA)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -261,7 +261,7 @@ class MonthKpis:
 
 
 def month_kpis(
-    history: History,
+    moved: dict[str, PeriodMovements],
     month: date,
     *,
     invoiced: dict[str, int],
@@ -270,11 +270,11 @@ def month_kpis(
     gigabytes: Fraction,
     gross_margin: Fraction,
 ) -> dict[str, MonthKpis]:
-    """The KPIs of the calendar month `month` (its first day) for every currency with MRR or invoices."""
+    """The KPIs of the calendar month `month` (its first day) for every currency with MRR or invoices, from the
+    month's movements (`movements(history, start, end)` or the rollups)."""
     end_day = next_period(month, "month")
     start = datetime(month.year, month.month, 1, tzinfo=UTC)
     end = datetime(end_day.year, end_day.month, 1, tzinfo=UTC)
-    moved = movements(history, start, end)
     currencies = sorted(set(moved) | set(invoiced) | set(collected) | {c for c, v in receivables.items() if v})
     out = {}
     for currency in currencies:
@@ -352,4 +352,127 @@ def customer_timeline(changes: Iterable[SubscriptionChange]) -> list[tuple[datet
         if now != last:
             out.append((c.effective_at, *now))
             last = now
+    return out
+
+
+# ---------------------------------------------------------------- rollups: what one customer adds to the sums
+
+ROLLUP_INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
+Timeline = Sequence[tuple[datetime, int, int]]  # (effective_at, MRR, active subscriptions), as customer_timeline
+
+
+def period_start(day: date, interval: Interval) -> date:
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _state_before(timeline: Timeline, at: datetime) -> int:
+    mrr = 0
+    for when, value, _ in timeline:
+        if when >= at:
+            break
+        mrr = value
+    return mrr
+
+
+def day_deltas(timeline: Timeline) -> dict[date, tuple[int, int, int]]:
+    """Per UTC day, how much the customer changed MRR, paying customers (0/1) and active subscriptions that day:
+    the state as of the end of day D is the sum of the deltas of the days up to D."""
+    out: dict[date, tuple[int, int, int]] = {}
+    previous = (0, 0, 0)
+    for when, mrr, active in timeline:
+        now = (mrr, int(mrr > 0), active)
+        d = when.astimezone(UTC).date()
+        old = out.get(d, (0, 0, 0))
+        out[d] = (old[0] + now[0] - previous[0], old[1] + now[1] - previous[1], old[2] + now[2] - previous[2])
+        previous = now
+    return {d: v for d, v in out.items() if v != (0, 0, 0)}
+
+
+def period_movements(timeline: Timeline) -> dict[tuple[Interval, date, Movement], int]:
+    """The customer's movement (signed amount) in every day, ISO week and month in which its MRR changed."""
+    out: dict[tuple[Interval, date, Movement], int] = {}
+    first_paid = next((when for when, mrr, _ in timeline if mrr > 0), None)
+    for interval in ROLLUP_INTERVALS:
+        starts = sorted({period_start(when.astimezone(UTC).date(), interval) for when, _, _ in timeline})
+        for start in starts:
+            a = datetime.combine(start, datetime.min.time(), UTC)
+            b = datetime.combine(next_period(start, interval), datetime.min.time(), UTC)
+            before, after = _state_before(timeline, a), _state_before(timeline, b)
+            kind = classify(before, after, had_mrr_earlier=first_paid is not None and first_paid < a)
+            if kind is not None:
+                out[(interval, start, kind)] = after - before
+    return out
+
+
+@dataclass
+class Rollup:
+    """Net changes to the rollup tables, accumulated over customers (new contribution minus old)."""
+
+    days: dict[tuple[str, str, date], list[int]] = field(default_factory=dict)  # (tenant, currency, day)
+    moves: dict[tuple[str, str, Interval, date, Movement], list[int]] = field(default_factory=dict)
+
+    def add(self, tenant: str, currency: str, timeline: Timeline, sign: int) -> None:
+        for d, (mrr, paying, active) in day_deltas(timeline).items():
+            row = self.days.setdefault((tenant, currency, d), [0, 0, 0])
+            row[0] += sign * mrr
+            row[1] += sign * paying
+            row[2] += sign * active
+        for (interval, start, kind), amount in period_movements(timeline).items():
+            move = self.moves.setdefault((tenant, currency, interval, start, kind), [0, 0])
+            move[0] += sign * amount
+            move[1] += sign
+
+
+def periods_from_rollups(
+    spans: Sequence[tuple[date, date]],
+    base: dict[str, tuple[int, int]],
+    deltas: Iterable[tuple[str, date, int, int]],
+    moves: Iterable[tuple[str, date, str, int, int]],
+) -> list[dict[str, PeriodMovements]]:
+    """Movements per period from the rollups: `base` = (MRR, paying customers) per currency at the start of the
+    first span; `deltas` = (currency, day, MRR change, paying change) of the days inside the spans; `moves` =
+    (currency, period start, movement, amount, customers) of the spans' interval. Equal to `movements()` over
+    the same history (a property test), and asserted: start + movements = end."""
+    by_day: dict[tuple[str, int], list[int]] = {}
+    index = {start: i for i, (start, _) in enumerate(spans)}
+    starts = [s for s, _ in spans]
+    for currency, day, mrr, paying in deltas:
+        i = bisect_left(starts, day + timedelta(days=1)) - 1  # the span whose start is on or before the day
+        row = by_day.setdefault((currency, i), [0, 0])
+        row[0] += mrr
+        row[1] += paying
+    moved: dict[tuple[str, int], dict[str, tuple[int, int]]] = {}
+    for currency, start, kind, amount, customers in moves:
+        moved.setdefault((currency, index[start]), {})[kind] = (amount, customers)
+    currencies = sorted(set(base) | {c for c, _ in by_day} | {c for c, _ in moved})
+    running = {c: base.get(c, (0, 0)) for c in currencies}
+    out: list[dict[str, PeriodMovements]] = []
+    for i, (start, end) in enumerate(spans):
+        period: dict[str, PeriodMovements] = {}
+        for currency in currencies:
+            mrr, paying = running[currency]
+            change = by_day.get((currency, i), [0, 0])
+            after = (mrr + change[0], paying + change[1])
+            running[currency] = after
+            if not mrr and not after[0]:
+                continue
+            p = PeriodMovements(
+                currency,
+                datetime.combine(start, datetime.min.time(), UTC),
+                datetime.combine(end, datetime.min.time(), UTC),
+                starting_mrr_minor=mrr,
+                ending_mrr_minor=after[0],
+                starting_customers=paying,
+                ending_customers=after[1],
+            )
+            for kind, (amount, customers) in moved.get((currency, i), {}).items():
+                p.amounts[kind] = amount  # type: ignore[index]
+                p.customers[kind] = customers  # type: ignore[index]
+            p.check()
+            period[currency] = p
+        out.append(period)
     return out

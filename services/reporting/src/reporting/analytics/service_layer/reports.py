@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bss_contracts.money import minor_unit_exponent
 from reporting.analytics.adapters import repository as repo
 from reporting.analytics.domain import revenue
-from reporting.analytics.domain.revenue import DEFAULT_GROSS_MARGIN, History, Interval, decimal_text
+from reporting.analytics.domain.revenue import DEFAULT_GROSS_MARGIN, Interval, decimal_text
 
 GB = 10**9
 MONEY_KPIS = ("starting_mrr_minor", "ending_mrr_minor", "invoiced_minor", "collected_minor", "receivables_end_minor")
@@ -58,11 +58,25 @@ class Converter:
         return {"currency": self.target, "amount_minor": total, "rates": rates}
 
 
+async def _movements(
+    conn: AsyncConnection, schema: str, tenant: str, spans: list[tuple[date, date]], interval: Interval,
+    currency: str | None,
+) -> list[dict[str, revenue.PeriodMovements]]:  # fmt: skip
+    """The periods' movements from the rollups: three index range reads, whatever the number of customers."""
+    first, end = spans[0][0], spans[-1][1]
+    return revenue.periods_from_rollups(
+        spans,
+        await repo.rollup_base(conn, schema, tenant, first, currency),
+        await repo.rollup_days(conn, schema, tenant, first, end, currency),
+        await repo.rollup_movements(conn, schema, tenant, interval, first, end, currency),
+    )
+
+
 async def mrr(
     conn: AsyncConnection, schema: str, tenant: str, as_of: date, currency: str | None, reporting: str | None
 ) -> dict[str, Any]:
     at = instant(as_of + timedelta(days=1))
-    rows = await repo.mrr_as_of(conn, schema, tenant, at, currency)
+    rows = await repo.mrr_as_of(conn, schema, tenant, as_of, currency)
     figures = [
         {
             "currency": cur,
@@ -85,10 +99,10 @@ async def movements(
     currency: str | None, reporting: str | None,
 ) -> dict[str, Any]:  # fmt: skip
     spans = revenue.periods(first, last, interval)
-    history = History(await repo.customer_changes(conn, schema, tenant, instant(spans[-1][1]), currency))
     out = []
-    for start, end in spans:
-        moved = revenue.movements(history, instant(start), instant(end))
+    for (start, end), moved in zip(
+        spans, await _movements(conn, schema, tenant, spans, interval, currency), strict=True
+    ):
         figures: list[dict[str, Any]] = []
         for cur, p in moved.items():
             figures.append(
@@ -120,11 +134,11 @@ async def kpis(
 ) -> dict[str, Any]:
     end_day = revenue.next_period(month, "month")
     start, end = instant(month), instant(end_day)
-    history = History(await repo.customer_changes(conn, schema, tenant, end, currency))
+    [moved] = await _movements(conn, schema, tenant, [(month, end_day)], "month", currency)
     margin = await repo.gross_margin(conn, tenant)
     bytes_used = await repo.octets(conn, schema, tenant, month, end_day)
     by_currency = revenue.month_kpis(
-        history,
+        moved,
         month,
         invoiced=await repo.invoiced(conn, schema, tenant, month, end_day),
         collected=await repo.collected(conn, schema, tenant, start, end),

@@ -8,6 +8,8 @@ their order, so a late or replayed event converges to the same rows (tests/test_
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, insert, select, tuple_
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events import billing
 from reporting.adapters.tables import ReadModel
-from reporting.analytics.domain.revenue import SubscriptionChange, customer_timeline
+from reporting.analytics.domain.revenue import Rollup, SubscriptionChange, customer_timeline
 
 CHUNK = 2000  # rows per statement: well under PostgreSQL's 32767 bind parameters
 
@@ -56,6 +58,7 @@ async def subscription_events(
     for i in range(0, len(rows), CHUNK):
         await session.execute(pg_insert(s).values(rows[i : i + CHUNK]).on_conflict_do_nothing())
     keys = sorted({(tenant, e.customer_id, e.currency) for tenant, _, e in events})
+    rollup = Rollup()
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i : i + CHUNK]
         key = tuple_(s.c.tenant_id, s.c.customer_id, s.c.currency)
@@ -66,12 +69,83 @@ async def subscription_events(
         changes: dict[tuple[str, str, str], list[SubscriptionChange]] = {k: [] for k in chunk}
         for tenant, customer, currency, sub, at, kind, event_id, mrr in found:
             changes[(tenant, customer, currency)].append(SubscriptionChange(sub, at, kind, str(event_id), mrr))
-        await session.execute(delete(c).where(tuple_(c.c.tenant_id, c.c.customer_id, c.c.currency).in_(chunk)))
-        derived = [
-            {"tenant_id": t, "customer_id": cu, "currency": cur, "effective_at": at, "mrr_minor": mrr,
-             "active_subscriptions": active}
-            for (t, cu, cur), subs in changes.items()
-            for at, mrr, active in customer_timeline(subs)
-        ]  # fmt: skip
+        ckey = tuple_(c.c.tenant_id, c.c.customer_id, c.c.currency)
+        old: dict[tuple[str, str, str], list[tuple[datetime, int, int]]] = {k: [] for k in chunk}
+        previous = await session.execute(
+            select(c.c.tenant_id, c.c.customer_id, c.c.currency, c.c.effective_at, c.c.mrr_minor,
+                   c.c.active_subscriptions).where(ckey.in_(chunk)).order_by(c.c.effective_at)
+        )  # fmt: skip
+        for tenant, customer, currency, at, mrr, active in previous:
+            old[(tenant, customer, currency)].append((at, mrr, active))
+        timelines = {k: customer_timeline(subs) for k, subs in changes.items()}
+        changed = [k for k in chunk if timelines[k] != old[k]]
+        if not changed:
+            continue
+        await session.execute(delete(c).where(ckey.in_(changed)))
+        derived: list[dict[str, Any]] = []
+        for k in changed:
+            rollup.add(k[0], k[2], old[k], -1)
+            rollup.add(k[0], k[2], timelines[k], +1)
+            derived.extend(
+                {"tenant_id": k[0], "customer_id": k[1], "currency": k[2], "effective_at": at, "mrr_minor": mrr,
+                 "active_subscriptions": active}
+                for at, mrr, active in timelines[k]
+            )  # fmt: skip
         for j in range(0, len(derived), CHUNK):
             await session.execute(insert(c).values(derived[j : j + CHUNK]))
+    await _apply_rollup(session, rm, rollup)
+
+
+async def _apply_rollup(session: AsyncSession, rm: ReadModel, rollup: Rollup) -> None:
+    """Add the net changes to the rollups (one upsert per chunk), then drop the rows that came to zero."""
+    d, m = rm.mrr_days, rm.mrr_movements
+    days = [
+        {"tenant_id": t, "currency": cur, "day": day, "mrr_delta_minor": v[0], "paying_delta": v[1],
+         "active_delta": v[2]}
+        for (t, cur, day), v in sorted(rollup.days.items())
+        if v != [0, 0, 0]
+    ]  # fmt: skip
+    for i in range(0, len(days), CHUNK):
+        stmt = pg_insert(d).values(days[i : i + CHUNK])
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[d.c.tenant_id, d.c.currency, d.c.day],
+                set_={
+                    "mrr_delta_minor": d.c.mrr_delta_minor + stmt.excluded.mrr_delta_minor,
+                    "paying_delta": d.c.paying_delta + stmt.excluded.paying_delta,
+                    "active_delta": d.c.active_delta + stmt.excluded.active_delta,
+                },
+            )
+        )
+        touched = [(r["tenant_id"], r["currency"], r["day"]) for r in days[i : i + CHUNK]]
+        await session.execute(
+            delete(d).where(
+                tuple_(d.c.tenant_id, d.c.currency, d.c.day).in_(touched),
+                d.c.mrr_delta_minor == 0, d.c.paying_delta == 0, d.c.active_delta == 0,
+            )
+        )  # fmt: skip
+    moves = [
+        {"tenant_id": t, "currency": cur, "interval": interval, "period_start": start, "kind": kind,
+         "amount_minor": v[0], "customers": v[1]}
+        for (t, cur, interval, start, kind), v in sorted(rollup.moves.items())
+        if v != [0, 0]
+    ]  # fmt: skip
+    for i in range(0, len(moves), CHUNK):
+        stmt = pg_insert(m).values(moves[i : i + CHUNK])
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[m.c.tenant_id, m.c.interval, m.c.period_start, m.c.currency, m.c.kind],
+                set_={
+                    "amount_minor": m.c.amount_minor + stmt.excluded.amount_minor,
+                    "customers": m.c.customers + stmt.excluded.customers,
+                },
+            )
+        )
+        touched_moves = [(r["tenant_id"], r["interval"], r["period_start"], r["currency"], r["kind"])
+                         for r in moves[i : i + CHUNK]]  # fmt: skip
+        await session.execute(
+            delete(m).where(
+                tuple_(m.c.tenant_id, m.c.interval, m.c.period_start, m.c.currency, m.c.kind).in_(touched_moves),
+                m.c.amount_minor == 0, m.c.customers == 0,
+            )
+        )  # fmt: skip
