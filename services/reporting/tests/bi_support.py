@@ -18,9 +18,9 @@ import httpx
 from bss_runtime.clock import ManualClock
 from bss_testkit.receivers import SmtpServer as SmtpServer  # re-exported: the BI tests import both from here
 from bss_testkit.receivers import WebhookReceiver as WebhookReceiver
+from reporting.bi.entrypoints.worker import BiWorker
 from reporting.config import Settings
 from reporting.entrypoints.app import Reporting, create_app
-from reporting.entrypoints.bi_worker import BiWorker
 
 from .reporting_support import Harness
 

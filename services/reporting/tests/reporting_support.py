@@ -404,3 +404,52 @@ def nas_reset(nas_id: str, when: datetime, reason: str = "accounting-on") -> Dom
     model = radius.NasAccountingOn if reason == "accounting-on" else radius.NasAccountingOff
     event: DomainEvent = model(nas_id=nas_id, nas_ip_address="10.0.1.1", event_time=when, reason=reason)  # type: ignore[arg-type]
     return event
+
+
+def _subscription(customer_id: str, subscription_id: str, plan: str, currency: str) -> dict[str, Any]:
+    return {
+        "subscription_id": subscription_id,
+        "customer_id": customer_id,
+        "subscriber_id": f"sub-{subscription_id}",
+        "username": f"user-{subscription_id}",
+        "plan_id": plan,
+        "currency": currency,
+    }
+
+
+def subscription_started(
+    customer_id: str, subscription_id: str, mrr: int, when: datetime, *, plan: str = "plan", currency: str = "EUR"
+) -> billing.SubscriptionStarted:
+    return billing.SubscriptionStarted(
+        **_subscription(customer_id, subscription_id, plan, currency), mrr_before_minor=0, mrr_after_minor=mrr,
+        effective_at=when, start_date=when.date(), plan_price_minor=mrr,
+    )  # fmt: skip
+
+
+def plan_changed(
+    customer_id: str, subscription_id: str, before: int, after: int, when: datetime, *, currency: str = "EUR"
+) -> billing.SubscriptionPlanChanged:
+    return billing.SubscriptionPlanChanged(
+        **_subscription(customer_id, subscription_id, f"plan-{after}", currency), mrr_before_minor=before,
+        mrr_after_minor=after, effective_at=when, previous_plan_id=f"plan-{before}",
+        timing="now" if after > before else "period_end", requested_at=when, plan_price_minor=after,
+        previous_plan_price_minor=before,
+    )  # fmt: skip
+
+
+def subscription_canceled(
+    customer_id: str, subscription_id: str, mrr: int, when: datetime, ends: datetime, *, currency: str = "EUR"
+) -> billing.SubscriptionCanceled:
+    return billing.SubscriptionCanceled(
+        **_subscription(customer_id, subscription_id, "plan", currency), mrr_before_minor=mrr, mrr_after_minor=mrr,
+        effective_at=when, cause="canceled", ends_at=ends, last_day=(ends - timedelta(days=1)).date(),
+    )  # fmt: skip
+
+
+def subscription_ended(
+    customer_id: str, subscription_id: str, mrr: int, when: datetime, *, currency: str = "EUR"
+) -> billing.SubscriptionEnded:
+    return billing.SubscriptionEnded(
+        **_subscription(customer_id, subscription_id, "plan", currency), mrr_before_minor=mrr, mrr_after_minor=0,
+        effective_at=when, last_day=(when - timedelta(days=1)).date(),
+    )  # fmt: skip

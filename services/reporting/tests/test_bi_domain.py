@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bss_runtime.auth import Principal
-from reporting.domain import bi
-from reporting.domain.bi import Invalid, ReportType
+from reporting.bi.domain import model as bi
+from reporting.bi.domain.model import Invalid, ReportType
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:

@@ -14,8 +14,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from reporting.domain.bi import Status
-from reporting.service_layer import bi_runs
+from reporting.bi.domain.model import Status
+from reporting.bi.service_layer import runs
 from reporting.service_layer.rebuild import Rebuild
 
 from .bi_support import BiHarness, excel_date, flatten, read_xlsx
@@ -142,13 +142,13 @@ async def test_a_refused_report_fails_at_once_and_a_transient_error_is_retried(b
 
     deps = replace(bi.service.bi, reports_app=flaky)
     asked = await bi.request_run(tenant, template["template_id"], "collections")
-    assert await bi_runs.run_next_execution(deps)
+    assert await runs.run_next_execution(deps)
     waiting = await bi.execution(tenant, asked["execution_id"], "collections")
     assert (waiting["status"], waiting["attempts"]) == ("pending", 1)
     assert waiting["error"] == "RuntimeError: the report answered HTTP 503: database restarting"
-    assert not await bi_runs.run_next_execution(deps)  # not before the backoff (60 s)
+    assert not await runs.run_next_execution(deps)  # not before the backoff (60 s)
     bi.clock.advance(timedelta(seconds=61))
-    assert await bi_runs.run_next_execution(deps)
+    assert await runs.run_next_execution(deps)
     done = await bi.execution(tenant, asked["execution_id"], "collections")
     assert (done["status"], done["attempts"], done["error"], done["row_count"]) == ("completed", 2, None, 0)
     csv_out = await bi.download(tenant, asked["execution_id"], "csv", "collections")
@@ -215,7 +215,7 @@ async def test_access_log_retention_and_usage_analytics(bi: BiHarness) -> None:
 async def test_a_paged_report_is_fetched_page_after_page(bi: BiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant = new_tenant()
     await seed_breaches(bi, tenant)
-    monkeypatch.setattr(bi_runs, "PAGE", 2)  # four breaches: pages of 2, 2 and none
+    monkeypatch.setattr(runs, "PAGE", 2)  # four breaches: pages of 2, 2 and none
     template = await bi.template(
         tenant, "ops", name="SLA", report_type="operations", report="sla-breaches",
         output_formats=["json", "csv", "parquet", "xlsx"],
@@ -271,7 +271,7 @@ async def test_an_execution_whose_worker_died_is_taken_over_after_its_lease(bi: 
     template = await bi.template(tenant, "finance", name="Lease", output_formats=["csv"])
     asked = await bi.request_run(tenant, template["template_id"], "finance")
     deps = bi.service.bi
-    dead = await bi_runs.claim_execution(deps)  # a worker claims it, then dies without a word
+    dead = await runs.claim_execution(deps)  # a worker claims it, then dies without a word
     assert dead is not None and dead.execution.execution_id == asked["execution_id"]
     assert (await bi.execution(tenant, asked["execution_id"], "finance"))["status"] == "running"
 
@@ -283,5 +283,5 @@ async def test_an_execution_whose_worker_died_is_taken_over_after_its_lease(bi: 
     assert (done["status"], done["attempts"]) == ("completed", 2)
 
     # The first worker comes back to life: what it reports is discarded.
-    await bi_runs.finish_execution(deps, dead, Status.FAILED, error="late")
+    await runs.finish_execution(deps, dead, Status.FAILED, error="late")
     assert (await bi.execution(tenant, asked["execution_id"], "finance"))["status"] == "completed"

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reporting.adapters.bi_delivery import SmtpMailer
+from reporting.bi.adapters.delivery import SmtpMailer
+from reporting.bi.entrypoints.worker import BiWorker
 from reporting.entrypoints.app import build_runtime
-from reporting.entrypoints.bi_worker import BiWorker
 
 from .bi_support import BiHarness, SmtpServer, WebhookReceiver
 from .reporting_support import new_tenant

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from bss_runtime.auth import Role
-from reporting.domain import bi
-from reporting.entrypoints import api, bi_schemas
+from reporting.analytics.entrypoints import api as analytics_api
+from reporting.bi.domain import model as bi
+from reporting.bi.entrypoints import schemas
+from reporting.entrypoints import api
 
 from .bi_support import BiHarness
 from .reporting_support import new_tenant
@@ -153,11 +155,13 @@ async def test_another_tenant_sees_nothing(bi: BiHarness) -> None:
 
 
 def test_the_sources_roles_are_those_the_report_endpoints_enforce() -> None:
-    assert set(bi.SOURCES) == set(get_args(bi_schemas.ReportName))
+    assert set(bi.SOURCES) == set(get_args(schemas.ReportName))
     enforced = {
         "blocked-customers": api.BLOCKED_ROLES, "aging/by-partner": api.AGING_ROLES, "aging/by-region": api.AGING_ROLES,
         "services/export": api.EXPORT_ROLES, "sla-breaches": api.SLA_ROLES, "sessions/history": api.SESSION_ROLES,
+        **dict.fromkeys(("analytics/revenue/mrr", "analytics/revenue/movements", "analytics/revenue/kpis"),
+                        analytics_api.ROLES),
     }  # fmt: skip
     for name, source in bi.SOURCES.items():
         assert source.roles == {Role(r).value for r in enforced[name]}, name
-        assert source.path == f"/billing/reports/{name}"
+        assert source.path == (f"/{name}" if name.startswith("analytics/") else f"/billing/reports/{name}")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reporting.network.domain.concurrency import (
+from reporting.analytics.domain.concurrency import (
     ALL_NAS,
     HOUR,
     STALE_AFTER,

@@ -30,10 +30,14 @@ from .reporting_support import (
     nas_reset,
     paid,
     payment,
+    plan_changed,
     session_event,
     sla_credit,
     status,
     subscriber,
+    subscription_canceled,
+    subscription_ended,
+    subscription_started,
 )
 
 T = "isp-converge"
@@ -68,6 +72,16 @@ def history() -> list[DomainEvent]:
         session_event("start", "K3", "u2", start=start, when=start, nas_id="nas-2"),
         nas_reset("nas-1", start + timedelta(hours=2)),
         nas_reset("nas-1", start + timedelta(hours=3), reason="accounting-off"),
+        # c1's subscriptions in the order billing wrote them, the plan change (a downgrade at the cycle's end)
+        # written before the second subscription began; then a cancellation, the end and a win-back.
+        subscription_started("c1", "s1", 3_000, datetime(2025, 1, 5, tzinfo=UTC)),
+        plan_changed("c1", "s1", 3_000, 2_000, datetime(2025, 3, 5, tzinfo=UTC)),
+        subscription_started("c1", "s2", 1_500, datetime(2025, 2, 10, tzinfo=UTC)),
+        subscription_canceled("c1", "s1", 2_000, datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 5, 5, tzinfo=UTC)),
+        subscription_ended("c1", "s1", 2_000, datetime(2025, 5, 5, tzinfo=UTC)),
+        subscription_ended("c1", "s2", 1_500, datetime(2025, 5, 5, tzinfo=UTC)),
+        subscription_started("c1", "s3", 2_500, datetime(2025, 8, 1, tzinfo=UTC)),
+        subscription_started("c2", "s4", 900, datetime(2025, 2, 1, tzinfo=UTC), currency="USD"),
     ]  # fmt: skip
 
 
@@ -138,4 +152,15 @@ async def test_every_cross_topic_order_gives_the_same_read_model(database: Datab
         assert await rows("SELECT breach_id, detected_at IS NOT NULL, resolved_at IS NOT NULL, credit_issued_minor "
                           "FROM {s}.sla_breaches") == [("b1", True, True, 300)]  # fmt: skip
         assert await rows("SELECT status, outcome FROM {s}.dunning_executions") == [("completed", "recovered")]
+        assert await rows(
+            "SELECT customer_id, currency, effective_at::date, mrr_minor, active_subscriptions "
+            "FROM {s}.customer_mrr_changes ORDER BY 1, 2, 3"
+        ) == [
+            ("c1", "EUR", date(2025, 1, 5), 3_000, 1),
+            ("c1", "EUR", date(2025, 2, 10), 4_500, 2),
+            ("c1", "EUR", date(2025, 3, 5), 3_500, 2),  # the cancellation moved nothing
+            ("c1", "EUR", date(2025, 5, 5), 0, 0),  # both ended at the same instant: one row
+            ("c1", "EUR", date(2025, 8, 1), 2_500, 1),
+            ("c2", "USD", date(2025, 2, 1), 900, 1),
+        ]
         assert await rows("SELECT status, suspended_at IS NOT NULL FROM {s}.subscribers") == [("suspended", True)]

@@ -17,6 +17,8 @@ from reporting.adapters.tables import live
 
 from .reporting_support import Harness, new_tenant, payment, running_reporting
 from .test_aging import AS_OF, seed_receivables
+from .test_analytics_revenue import answers as analytics_answers
+from .test_analytics_revenue import seed_year
 from .test_blocked_customers import seed_collections_book
 from .test_services_export import seed_services
 from .test_sessions_history import seed_sessions
@@ -73,6 +75,7 @@ async def reports(h: Harness, tenants: list[str]) -> list[Any]:
         out.append({k: v for k, v in sessions["summary"].items() if not k.startswith("period")})
         out.append(sessions["sessions"])
         out.append((await h.get("services/export", t, "admin", include_suspended="true")).text)
+        out.extend(await analytics_answers(h, t))
     return out
 
 
@@ -95,12 +98,13 @@ async def rebuild(h: Harness, *args: str) -> tuple[int, dict[str, Any]]:
 
 
 async def test_rebuilt_state_equals_the_incremental_one_row_by_row(own: Harness) -> None:
-    tenants = [new_tenant() for _ in range(5)]
+    tenants = [new_tenant() for _ in range(6)]
     await seed_collections_book(own, tenants[0])
     await seed_receivables(own, tenants[1])
     await seed_breaches(own, tenants[2])
     await seed_sessions(own, tenants[3])
     await seed_services(own, tenants[4])
+    await seed_year(own, tenants[5])  # revenue analytics: subscription, invoice, payment and session events
     applied = await own.scalar("SELECT count(*) FROM readmodel.processed_events")
     incremental, shape, answers = await snapshot(own), await structure(own), await reports(own, tenants)
     assert sum(map(len, incremental.values())) > 100

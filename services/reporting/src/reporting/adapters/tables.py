@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from bss_runtime.db import NAMING_CONVENTION
 from bss_runtime.tables import RuntimeTables, add_runtime_tables
-from reporting.network.adapters.tables import add_concurrency_tables
+from reporting.analytics.adapters.tables import add_concurrency_tables, add_revenue_tables
 
 LIVE_SCHEMA = "readmodel"
 SESSION_SUMS = ["start_time", "input_octets", "output_octets", "session_time_seconds"]
@@ -68,6 +68,10 @@ class ReadModel:
     session_hours: Table
     session_days: Table
     nas_resets: Table
+    subscription_mrr_changes: Table
+    customer_mrr_changes: Table
+    mrr_days: Table
+    mrr_movements: Table
     concurrency_changes: Table
     concurrency_buckets: Table
 
@@ -89,6 +93,10 @@ class ReadModel:
             self.session_hours,
             self.session_days,
             self.nas_resets,
+            self.subscription_mrr_changes,
+            self.customer_mrr_changes,
+            self.mrr_days,
+            self.mrr_movements,
             self.concurrency_changes,
             self.concurrency_buckets,
         )
@@ -374,6 +382,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         PrimaryKeyConstraint("tenant_id", "nas_id", "event_time"),
     )
 
+    subscription_mrr_changes, customer_mrr_changes, mrr_days, mrr_movements = add_revenue_tables(md)
     concurrency_changes, concurrency_buckets = add_concurrency_tables(md)
 
     return ReadModel(
@@ -394,6 +403,10 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         session_hours=session_hours,
         session_days=session_days,
         nas_resets=nas_resets,
+        subscription_mrr_changes=subscription_mrr_changes,
+        customer_mrr_changes=customer_mrr_changes,
+        mrr_days=mrr_days,
+        mrr_movements=mrr_movements,
         concurrency_changes=concurrency_changes,
         concurrency_buckets=concurrency_buckets,
     )

@@ -15,14 +15,17 @@ from sqlalchemy import event
 from bss_runtime.clock import Clock, SystemClock
 from bss_runtime.errors import install_error_handlers
 from bss_runtime.service import ServiceRuntime
-from reporting.adapters.bi_delivery import SmtpMailer, WebhookSender
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel, live
+from reporting.analytics.entrypoints import api as analytics_api
+from reporting.analytics.entrypoints import network as network_api
+from reporting.bi.adapters.delivery import SmtpMailer, WebhookSender
+from reporting.bi.entrypoints import api as bi_api
+from reporting.bi.entrypoints.worker import BiWorker
+from reporting.bi.service_layer.deps import BiDeps
 from reporting.config import Settings
-from reporting.entrypoints import api, bi_api, handlers
-from reporting.entrypoints.bi_worker import BiWorker
+from reporting.entrypoints import api, handlers
 from reporting.entrypoints.workers import PartitionMaintenance
-from reporting.service_layer.bi_deps import BiDeps
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
@@ -84,6 +87,7 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Reporting (reports, for BI)")
     install_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(analytics_api.router)
     app.state.reports = reports
     app.state.jwt = runtime.jwt
     return app
@@ -91,7 +95,9 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
 
 def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = None) -> FastAPI:
     service = build_runtime(settings, bi_clock=bi_clock)
-    app = service.runtime.http_app(api.router, bi_api.router, title="Reporting")
+    app = service.runtime.http_app(
+        api.router, bi_api.router, analytics_api.router, network_api.router, title="Reporting"
+    )
     bi_api.install(app)
     app.state.reports = service.reports
     app.state.bi = service.bi

@@ -15,6 +15,7 @@ from bss_contracts import DomainEvent, Envelope
 from bss_contracts.events import billing, customers, dunning, radius
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel
+from reporting.analytics.service_layer import revenue as revenue_views
 from reporting.service_layer import customers as customer_views
 from reporting.service_layer import dunning as dunning_views
 from reporting.service_layer import invoices as invoice_views
@@ -67,6 +68,15 @@ def register(registry: Registry, rm: ReadModel, partitions: SessionPartitions, c
     @registry.on_batch(billing.InvoiceIssued)
     async def invoices_issued(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
         await invoice_views.invoices_issued(session, rm, [(e.tenant_id, e.id, e.data) for e in events])
+
+    @registry.on_batch(
+        billing.SubscriptionStarted,
+        billing.SubscriptionPlanChanged,
+        billing.SubscriptionCanceled,
+        billing.SubscriptionEnded,
+    )
+    async def subscriptions(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await revenue_views.subscription_events(session, rm, [(e.tenant_id, e.id, e.data) for e in events])
 
     invoice_projections: dict[type[DomainEvent], Any] = {
         billing.InvoiceOverdue: invoice_views.invoice_overdue,

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bss_contracts.events import radius as ev
 from reporting.adapters.partitions import SessionPartitions, month_of
 from reporting.adapters.tables import ReadModel
+from reporting.analytics.domain.concurrency import SessionSpan, session_interval
+from reporting.analytics.service_layer.concurrency import apply_moves
 from reporting.domain.sessions import START_DRIFT, NasReset, RowChange, SessionRow, fold, reset_lookup
-from reporting.network.domain.concurrency import SessionSpan, session_interval
-from reporting.network.service_layer.concurrency import apply_moves
 
 SessionEvent = ev.SessionStarted | ev.SessionUpdated | ev.SessionStopped
 _ROW_FIELDS = list(SessionRow._fields)

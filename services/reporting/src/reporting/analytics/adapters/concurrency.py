@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from reporting.network.domain.concurrency import HourLevel, bucket_start
+from reporting.analytics.domain.concurrency import HourLevel, bucket_start
 
 # The level before `:at` (an hour's start) per NAS: whole months, then days, then hours before it.
 _LEVEL_BEFORE = """

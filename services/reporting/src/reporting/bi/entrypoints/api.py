@@ -1,7 +1,7 @@
 """/business-intelligence/*: report templates, executions and their outputs, schedules, usage analytics.
 
 Every route needs a token with a staff role (admin, finance, collections, ops, support); what each may do with
-which template is decided by the template's report type and report (domain/bi.py, README). Things a caller may
+which template is decided by the template's report type and report (bi/domain/model.py, README). Things a caller may
 not see answer 404, as do other tenants' ids.
 """
 
@@ -19,13 +19,13 @@ from sqlalchemy import Row
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import DomainError, NotFound, SafeJSONResponse
 from bss_runtime.inputs import Day, Id, Offset, limit
-from reporting.adapters import bi_repository as repo
-from reporting.adapters import bi_storage
-from reporting.domain import bi
-from reporting.domain.bi import Invalid, InvalidRequest, ReportType
-from reporting.entrypoints import bi_schemas as s
-from reporting.service_layer import bi_catalog, bi_runs
-from reporting.service_layer.bi_deps import BiDeps
+from reporting.bi.adapters import repository as repo
+from reporting.bi.adapters import storage
+from reporting.bi.domain import model as bi
+from reporting.bi.domain.model import Invalid, InvalidRequest, ReportType
+from reporting.bi.entrypoints import schemas as s
+from reporting.bi.service_layer import catalog, runs
+from reporting.bi.service_layer.deps import BiDeps
 
 router = APIRouter(prefix="/business-intelligence", tags=["business intelligence"])
 
@@ -77,8 +77,8 @@ def _template_out(row: Row[Any]) -> s.TemplateOut:
 
 @router.post("/report-templates", status_code=status.HTTP_201_CREATED, response_model=s.TemplateOut)
 async def create_template(body: s.TemplateIn, deps: Deps, principal: Staff) -> s.TemplateOut:
-    spec = bi_catalog.TemplateSpec(**body.model_dump())
-    template_id = await bi_catalog.create_template(deps, principal, spec)
+    spec = catalog.TemplateSpec(**body.model_dump())
+    template_id = await catalog.create_template(deps, principal, spec)
     return await get_template(template_id, deps, principal)
 
 
@@ -98,7 +98,7 @@ async def list_templates(
     chosen = [
         r
         for r in rows
-        if bi_catalog.visible(principal, r)
+        if catalog.visible(principal, r)
         and (report_type is None or r.report_type == report_type)
         and (report is None or r.report == report)
     ]
@@ -108,7 +108,7 @@ async def list_templates(
 @router.get("/report-templates/{template_id}", response_model=s.TemplateOut)
 async def get_template(template_id: str, deps: Deps, principal: Staff) -> s.TemplateOut:
     async with deps.database.transaction() as session:
-        return _template_out(await bi_catalog.template_for(session, principal, template_id))
+        return _template_out(await catalog.template_for(session, principal, template_id))
 
 
 @router.patch("/report-templates/{template_id}", response_model=s.TemplateOut)
@@ -118,13 +118,13 @@ async def update_template(template_id: str, body: s.TemplatePatch, deps: Deps, p
                      "is_public"):  # fmt: skip
         if required in changes and changes[required] is None:
             raise Invalid((required,), "may be changed, not removed")
-    await bi_catalog.update_template(deps, principal, template_id, changes)
+    await catalog.update_template(deps, principal, template_id, changes)
     return await get_template(template_id, deps, principal)
 
 
 @router.delete("/report-templates/{template_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_template(template_id: str, deps: Deps, principal: Staff) -> Response:
-    await bi_catalog.delete_template(deps, principal, template_id)
+    await catalog.delete_template(deps, principal, template_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -188,7 +188,7 @@ def _execution_out(
 @router.post("/report-executions", status_code=status.HTTP_202_ACCEPTED, response_model=s.ExecutionOut)
 async def request_execution(body: s.ExecutionIn, deps: Deps, principal: Staff) -> s.ExecutionOut:
     """Queue a run of the template; the worker renders every output format (poll the execution)."""
-    execution_id = await bi_runs.request_execution(deps, principal, body.template_id, body.parameters)
+    execution_id = await runs.request_execution(deps, principal, body.template_id, body.parameters)
     return await get_execution(execution_id, deps, principal)
 
 
@@ -206,7 +206,7 @@ async def list_executions(
         templates = {
             t.template_id: t
             for t in await repo.list_templates(session, principal.tenant_id, with_deleted=True)
-            if bi_catalog.visible(principal, t) and (template_id is None or t.template_id == template_id)
+            if catalog.visible(principal, t) and (template_id is None or t.template_id == template_id)
         }
         rows = await repo.list_executions(
             session, principal.tenant_id, template_ids=list(templates),
@@ -218,7 +218,7 @@ async def list_executions(
 @router.get("/report-executions/{execution_id}", response_model=s.ExecutionOut)
 async def get_execution(execution_id: str, deps: Deps, principal: Staff) -> s.ExecutionOut:
     async with deps.database.transaction() as session:
-        execution, template = await bi_runs.execution_for(session, principal, execution_id)
+        execution, template = await runs.execution_for(session, principal, execution_id)
     return (await _executions_out(deps, principal.tenant_id, [execution], {template.template_id: template}))[0]
 
 
@@ -232,7 +232,7 @@ async def download_output(execution_id: str, output_format: str, deps: Deps, pri
     """The output's bytes, as an attachment; every download is recorded in the access log."""
     tenant = principal.tenant_id
     async with deps.database.transaction() as session:
-        _, template = await bi_runs.execution_for(session, principal, execution_id)
+        _, template = await runs.execution_for(session, principal, execution_id)
         output = await repo.get_output(session, tenant, execution_id, output_format)
         if output is None:
             raise NotFound(f"execution {execution_id} has no {output_format} output")
@@ -244,7 +244,7 @@ async def download_output(execution_id: str, output_format: str, deps: Deps, pri
 
     async def body() -> AsyncIterator[bytes]:
         async with deps.database.transaction() as session:
-            async for chunk in bi_storage.chunks(session, tenant, execution_id, output_format):
+            async for chunk in storage.chunks(session, tenant, execution_id, output_format):
                 yield chunk
 
     return StreamingResponse(
@@ -279,8 +279,8 @@ def _schedule_fields(body: s.ScheduleIn | s.SchedulePatch, *, partial: bool) -> 
 
 @router.post("/report-schedules", status_code=status.HTTP_201_CREATED, response_model=s.ScheduleOut)
 async def create_schedule(body: s.ScheduleIn, deps: Deps, principal: Staff) -> s.ScheduleOut:
-    spec = bi_catalog.ScheduleSpec(**_schedule_fields(body, partial=False))
-    schedule_id = await bi_catalog.create_schedule(deps, principal, spec)
+    spec = catalog.ScheduleSpec(**_schedule_fields(body, partial=False))
+    schedule_id = await catalog.create_schedule(deps, principal, spec)
     return await get_schedule(schedule_id, deps, principal)
 
 
@@ -290,14 +290,14 @@ async def list_schedules(
 ) -> list[s.ScheduleOut]:
     """A page of the schedules this caller may see (cut from the visible ones, as templates are)."""
     async with deps.database.transaction() as session:
-        visible = await bi_catalog.visible_schedules(session, principal)
+        visible = await catalog.visible_schedules(session, principal)
     return [_schedule_out(r) for r in visible[offset : offset + limit]]
 
 
 @router.get("/report-schedules/{schedule_id}", response_model=s.ScheduleOut)
 async def get_schedule(schedule_id: str, deps: Deps, principal: Staff) -> s.ScheduleOut:
     async with deps.database.transaction() as session:
-        return _schedule_out(await bi_catalog.schedule_for(session, principal, schedule_id))
+        return _schedule_out(await catalog.schedule_for(session, principal, schedule_id))
 
 
 @router.patch("/report-schedules/{schedule_id}", response_model=s.ScheduleOut)
@@ -306,13 +306,13 @@ async def update_schedule(schedule_id: str, body: s.SchedulePatch, deps: Deps, p
     for required in ("name", "parameters", "cron", "timezone", "enabled", "email_recipients"):
         if required in changes and changes[required] is None:
             raise Invalid((required,), "may be changed, not removed")
-    await bi_catalog.update_schedule(deps, principal, schedule_id, changes)
+    await catalog.update_schedule(deps, principal, schedule_id, changes)
     return await get_schedule(schedule_id, deps, principal)
 
 
 @router.delete("/report-schedules/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_schedule(schedule_id: str, deps: Deps, principal: Staff) -> Response:
-    await bi_catalog.delete_schedule(deps, principal, schedule_id)
+    await catalog.delete_schedule(deps, principal, schedule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

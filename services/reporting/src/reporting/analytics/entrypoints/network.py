@@ -12,9 +12,8 @@ from fastapi.responses import Response
 
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.inputs import Id, NaiveOrAwareTimestamp, Text
-from reporting.entrypoints.api import Deps, invalid, json_response, snapshot
-from reporting.network.adapters import repository as repo
-from reporting.network.domain.concurrency import (
+from reporting.analytics.adapters import concurrency as repo
+from reporting.analytics.domain.concurrency import (
     ALL_NAS,
     HOUR,
     STALE_AFTER,
@@ -23,7 +22,8 @@ from reporting.network.domain.concurrency import (
     daily_peaks,
     hourly_peaks,
 )
-from reporting.network.entrypoints import schemas
+from reporting.analytics.entrypoints import schemas
+from reporting.entrypoints.api import Deps, invalid, json_response, snapshot
 
 router = APIRouter(prefix="/analytics/network", tags=["network"])
 Reader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.SUPPORT))]

@@ -22,14 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_runtime.auth import Principal, issue_token
 from bss_runtime.errors import NotFound
-from reporting.adapters import bi_render, bi_storage
-from reporting.adapters import bi_repository as repo
-from reporting.adapters.bi_report_call import call_report
-from reporting.adapters.bi_tables import deliveries, executions
-from reporting.domain import bi
-from reporting.domain.bi import Forbidden, InvalidRequest, ReportType, Source, Status
-from reporting.service_layer.bi_catalog import template_for
-from reporting.service_layer.bi_deps import BiDeps
+from reporting.bi.adapters import render, storage
+from reporting.bi.adapters import repository as repo
+from reporting.bi.adapters.report_call import call_report
+from reporting.bi.adapters.tables import deliveries, executions
+from reporting.bi.domain import model as bi
+from reporting.bi.domain.model import Forbidden, InvalidRequest, ReportType, Source, Status
+from reporting.bi.service_layer.catalog import template_for
+from reporting.bi.service_layer.deps import BiDeps
 
 log = logging.getLogger(__name__)
 PAGE = 1000  # the paged reports' largest page
@@ -148,7 +148,7 @@ async def run_next_execution(deps: BiDeps) -> bool:
         if problems:
             raise PermanentFailure("parameters no longer fit the template: " + "; ".join(p.message for p in problems))
         row_count = await _render(deps, claimed)
-    except (PermanentFailure, bi_render.RenderError) as exc:
+    except (PermanentFailure, render.RenderError) as exc:
         await finish_execution(deps, claimed, Status.FAILED, error=str(exc))
     except Exception as exc:
         log.exception("report execution failed", extra={"execution_id": execution.execution_id})
@@ -250,7 +250,8 @@ async def _fetch_rows(deps: BiDeps, source: Source, query: dict[str, str], token
     """Every row of the report: one answer, or page after page of a paged report."""
     cap = deps.settings.bi_max_rows
     if source.rows_key is None:
-        body, rows = await _fetch_json(deps, source, query, token)
+        body, answer = await _fetch_json(deps, source, query, token)
+        rows = bi.rows_of(source, answer)
         if len(rows) > cap:
             raise PermanentFailure(f"{len(rows)} rows: more than BI_MAX_ROWS ({cap}); narrow the parameters")
         return Fetched(body, rows, None)
@@ -280,7 +281,7 @@ async def _render(deps: BiDeps, claimed: Claimed) -> int | None:
     # The services export writes csv/json/xlsx/parquet itself: its bytes are stored as they stream in.
     for fmt in [f for f in formats if f in source.native_formats]:
         async with deps.database.transaction() as session:
-            writer = bi_storage.OutputWriter(session, e.tenant_id, e.execution_id, fmt)
+            writer = storage.OutputWriter(session, e.tenant_id, e.execution_id, fmt)
             await writer.begin(bi.output_filename(t.name, filename_at, fmt), deps.clock.now())
             answer = await call_report(deps.reports_app, source.path, query | {"format": fmt}, token, writer.write)
             if answer.status != 200:
@@ -300,7 +301,7 @@ async def _render(deps: BiDeps, claimed: Claimed) -> int | None:
         )
         async with deps.database.transaction() as session:
             name = bi.output_filename(t.name, filename_at, fmt)
-            await bi_storage.store(session, e.tenant_id, e.execution_id, fmt, name, deps.clock.now(), data)
+            await storage.store(session, e.tenant_id, e.execution_id, fmt, name, deps.clock.now(), data)
     return len(fetched.rows)
 
 
@@ -318,15 +319,15 @@ def _encode(
     if fmt == "json":
         return fetched.body
     if fmt == "csv":
-        return bi_render.to_csv(rows, columns)
+        return render.to_csv(rows, columns)
     if fmt == "xlsx":
-        return bi_render.to_xlsx(rows, columns, timestamps, sheet_name=report.replace("/", " "))
+        return render.to_xlsx(rows, columns, timestamps, sheet_name=report.replace("/", " "))
     if fmt == "parquet":
-        return bi_render.to_parquet(rows, columns, timestamps)
+        return render.to_parquet(rows, columns, timestamps)
     if fmt == "html":
-        return bi_render.to_html(rows, columns, title=title, generated_at=now, parameters=parameters,
+        return render.to_html(rows, columns, title=title, generated_at=now, parameters=parameters,
                                  summary=fetched.summary)  # fmt: skip
-    raise bi_render.RenderError(f"unknown format {fmt}")
+    raise render.RenderError(f"unknown format {fmt}")
 
 
 # ---------------------------------------------------------------- reading

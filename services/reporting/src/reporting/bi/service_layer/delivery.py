@@ -20,10 +20,10 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_runtime.delivery import DeliveryFailed
-from reporting.adapters import bi_repository as repo
-from reporting.adapters import bi_storage
-from reporting.domain import bi
-from reporting.service_layer.bi_deps import BiDeps
+from reporting.bi.adapters import repository as repo
+from reporting.bi.adapters import storage
+from reporting.bi.domain import model as bi
+from reporting.bi.service_layer.deps import BiDeps
 
 
 def download_url(deps: BiDeps, execution_id: str, output_format: str) -> str:
@@ -99,7 +99,7 @@ async def _email(
             lines.append(f"- {output.filename}: {download_url(deps, execution.execution_id, output.format)}")
     message.set_content("\n".join(lines) + "\n")
     for output in attachments:
-        data = await bi_storage.read_all(session, delivery.tenant_id, execution.execution_id, output.format)
+        data = await storage.read_all(session, delivery.tenant_id, execution.execution_id, output.format)
         maintype, _, subtype = output.media_type.split(";")[0].partition("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=output.filename)
     await deps.mailer.send(message)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Row, and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.adapters.bi_tables import (
+from reporting.bi.adapters.tables import (
     access_log,
     deliveries,
     executions,

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from reporting.service_layer import bi_delivery, bi_runs
-from reporting.service_layer.bi_deps import BiDeps
+from reporting.bi.service_layer import delivery, runs
+from reporting.bi.service_layer.deps import BiDeps
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,17 @@ class BiWorker:
 
     # Each returns how much it did; tests and tools call them directly.
     async def start_due_schedules(self) -> int:
-        return await _drain(lambda: bi_runs.run_due_schedule(self.deps))
+        return await _drain(lambda: runs.run_due_schedule(self.deps))
 
     async def run_pending_executions(self) -> int:
-        return await _drain(lambda: bi_runs.run_next_execution(self.deps))
+        return await _drain(lambda: runs.run_next_execution(self.deps))
 
     async def make_due_deliveries(self) -> int:
-        return await _drain(lambda: bi_delivery.deliver_next(self.deps))
+        return await _drain(lambda: delivery.deliver_next(self.deps))
 
     async def clean_expired_outputs(self) -> int:
         done = 0
-        while n := await bi_runs.clean_expired_outputs(self.deps):
+        while n := await runs.clean_expired_outputs(self.deps):
             done += n
         return done
 

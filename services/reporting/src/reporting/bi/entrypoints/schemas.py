@@ -8,12 +8,20 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from bss_runtime.inputs import Id, JsonObject, Text
-from reporting.domain.bi import ReportType
+from reporting.bi.domain.model import ReportType
 
 OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html"]
 ReportName = Literal[
-    "blocked-customers", "aging/by-partner", "aging/by-region", "services/export", "sla-breaches", "sessions/history"
-]  # = domain.bi.SOURCES (a test checks)
+    "blocked-customers",
+    "aging/by-partner",
+    "aging/by-region",
+    "services/export",
+    "sla-breaches",
+    "sessions/history",
+    "analytics/revenue/mrr",
+    "analytics/revenue/movements",
+    "analytics/revenue/kpis",
+]  # = bi.domain.model.SOURCES (a test checks)
 Email = Annotated[str, Text(320, pattern=r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")]
 Name = Annotated[str, Text(200, strip_whitespace=True)]
 Description = Annotated[str, Text(2000, min_length=0)]
@@ -30,7 +38,9 @@ class TemplateIn(_Strict):
     name: Name
     description: Description | None = None
     report_type: ReportType
-    report: ReportName = Field(description="The data source: one of the reports of /billing/reports")
+    report: ReportName = Field(
+        description="The data source: one of the reports of /billing/reports or /analytics/revenue"
+    )
     output_formats: list[OutputFormat] = Field(min_length=1)
     parameters_schema: JsonObject = Field(
         default_factory=lambda: {"type": "object"},

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_runtime.auth import Principal
 from bss_runtime.errors import Conflict, NotFound
-from reporting.adapters import bi_repository as repo
-from reporting.adapters.bi_tables import schedules, templates
-from reporting.domain import bi
-from reporting.domain.bi import Forbidden, Invalid, InvalidRequest, ReportType
-from reporting.service_layer.bi_deps import BiDeps
+from reporting.bi.adapters import repository as repo
+from reporting.bi.adapters.tables import schedules, templates
+from reporting.bi.domain import model as bi
+from reporting.bi.domain.model import Forbidden, Invalid, InvalidRequest, ReportType
+from reporting.bi.service_layer.deps import BiDeps
 
 _ANY_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
 

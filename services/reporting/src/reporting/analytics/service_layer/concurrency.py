@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.network.domain.concurrency import (
+from reporting.analytics.domain.concurrency import (
     ChangeKey,
     SessionSpan,
     bucket_start,

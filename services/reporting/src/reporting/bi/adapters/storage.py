@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.adapters.bi_render import MEDIA_TYPES
-from reporting.adapters.bi_tables import output_chunks, outputs
+from reporting.bi.adapters.render import MEDIA_TYPES
+from reporting.bi.adapters.tables import output_chunks, outputs
 
 CHUNK_BYTES = 1024 * 1024
 

@@ -1,7 +1,7 @@
 """Delivering reports: email through a real SMTP server and webhook POSTs signed with HMAC-SHA256 (both from
 bss_runtime.delivery; re-exported here for the service's other modules).
 
-One try per call: the worker records each try and schedules the next (service_layer/bi_delivery.py).
+One try per call: the worker records each try and schedules the next (service_layer/delivery.py).
 """
 
 from __future__ import annotations

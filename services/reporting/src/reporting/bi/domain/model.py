@@ -49,6 +49,9 @@ class Source:
     rows_key: str | None = None  # a paged answer: the rows are under this key (else the answer is the rows)
     timestamps: frozenset[str] = frozenset()  # ISO date-time columns, typed in xlsx and Parquet
     native_formats: frozenset[str] = frozenset()  # formats the endpoint writes itself (`format=` parameter)
+    # An answer that is one object (not paged): "currencies" = its rows are answer["currencies"]; "periods" =
+    # one row per period and currency (the period's start and end, then that currency's figures).
+    unwrap: str | None = None
 
 
 _FINANCE, _COLLECTIONS, _OPS, _SUPPORT = Role.FINANCE.value, Role.COLLECTIONS.value, Role.OPS.value, Role.SUPPORT.value
@@ -87,6 +90,25 @@ SOURCES: dict[str, Source] = {
         frozenset({"subscriber_id", "username", "start_date", "end_date"}),
         rows_key="sessions",
         timestamps=frozenset({"time", "session_start_time", "session_stop_time"}),
+    ),
+    # Revenue analytics (reporting/analytics): per currency, the KPI pack of a month and its inputs.
+    "analytics/revenue/mrr": Source(
+        "/analytics/revenue/mrr",
+        frozenset({_FINANCE}),
+        frozenset({"as_of", "currency", "reporting_currency"}),
+        unwrap="currencies",
+    ),
+    "analytics/revenue/movements": Source(
+        "/analytics/revenue/movements",
+        frozenset({_FINANCE}),
+        frozenset({"from", "to", "interval", "currency", "reporting_currency"}),
+        unwrap="periods",
+    ),
+    "analytics/revenue/kpis": Source(
+        "/analytics/revenue/kpis",
+        frozenset({_FINANCE}),
+        frozenset({"month", "currency", "reporting_currency"}),
+        unwrap="currencies",
     ),
 }
 
@@ -245,6 +267,15 @@ def output_filename(template_name: str, requested_at: datetime, output_format: s
     slug = "".join(c if c.isalnum() else "_" for c in ascii_name.lower()).strip("_")  # headers are latin-1
     slug = "_".join(part for part in slug.split("_") if part)[:80] or "report"
     return f"{slug}_{requested_at.astimezone(UTC):%Y%m%d_%H%M%S}.{EXTENSIONS[output_format]}"
+
+
+def rows_of(source: Source, answer: Any) -> list[dict[str, Any]]:
+    """The rows of an answer that is not paged (see `Source.unwrap`)."""
+    if source.unwrap == "currencies":
+        return list(answer["currencies"])
+    if source.unwrap == "periods":
+        return [{"start": p["start"], "end": p["end"], **c} for p in answer["periods"] for c in p["currencies"]]
+    return list(answer)
 
 
 def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
