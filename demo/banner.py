@@ -20,6 +20,16 @@ REPORTS = (
 )  # fmt: skip
 
 
+ANALYTICS = (
+    ("MRR, paying customers and ARPU per currency (as_of=YYYY-MM-DD for any past day)", "/analytics/revenue/mrr"),
+    ("MRR movements per month: new, expansion, contraction, churn, reactivation",
+     "/analytics/revenue/movements?interval=month"),
+    ("this month's KPIs: churn, NRR, ARPU, LTV, DSO, collected vs invoiced", "/analytics/revenue/kpis"),
+    ("peak concurrent sessions per hour (nas_id=, interval=day, tz=)", "/analytics/network/concurrency"),
+    ("sessions online now, per NAS", "/analytics/network/online"),
+)  # fmt: skip
+
+
 def service_calls(sample_username: str | None) -> tuple[tuple[str, str], ...]:
     return (
         ("customers: customers, partners, subscribers", "/customers?limit=3"),
@@ -66,6 +76,9 @@ def render(gateway: str, tenant: str, token: str, expires: datetime, summary: di
         "Reports:",
     ]
     for title, path in REPORTS:
+        lines += [f"  # {title}", f"  {curl(path)}"]
+    lines += ["", "Analytics (revenue, network):"]
+    for title, path in ANALYTICS:
         lines += [f"  # {title}", f"  {curl(path)}"]
     lines += ["", "Business intelligence (templates, schedules, outputs):"]
     for title, path in bi_calls(bi_execution):
