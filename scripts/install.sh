@@ -21,7 +21,7 @@ if ((${#missing[@]})); then
   $SUDO service nginx stop >/dev/null 2>&1 || true
 fi
 
-if ! command -v uv >/dev/null 2>&1; then
+if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
   echo "installing uv"
   python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
 fi
