@@ -11,7 +11,7 @@ from typing import Any
 
 from .reporting_support import Harness, at, nas_reset, new_tenant, session_event
 
-MIGRATION = Path(__file__).resolve().parents[1] / "migrations/versions/0005_concurrency.py"
+MIGRATION = Path(__file__).resolve().parents[1] / "migrations/versions/0005_network_usage.py"
 H = (datetime.now(UTC) - timedelta(hours=48)).replace(minute=0, second=0, microsecond=0)
 
 
@@ -99,7 +99,9 @@ async def test_the_migration_fills_what_the_consumer_keeps(reporting: Harness) -
     ]  # fmt: skip
     await reporting.publish(*[(e, tenant) for e in events], (nas_reset("nas-2", m(100)), tenant))
     query = "SELECT * FROM readmodel.{} ORDER BY 1, 2, 3, 4"
-    kept = {t: await reporting.rows(query.format(t)) for t in ("concurrency_changes", "concurrency_buckets")}
+    kept = {
+        t: await reporting.rows(query.format(t)) for t in ("concurrency_changes", "concurrency_buckets", "usage_days")
+    }
     assert any(row[0] == tenant for row in kept["concurrency_buckets"])
 
     spec = importlib.util.spec_from_file_location("concurrency_migration", MIGRATION)

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from bss_runtime.db import NAMING_CONVENTION
 from bss_runtime.tables import RuntimeTables, add_runtime_tables
-from reporting.analytics.adapters.tables import add_concurrency_tables, add_revenue_tables
+from reporting.analytics.adapters.tables import add_concurrency_tables, add_revenue_tables, add_usage_tables
 
 LIVE_SCHEMA = "readmodel"
 SESSION_SUMS = ["start_time", "input_octets", "output_octets", "session_time_seconds"]
@@ -74,6 +74,7 @@ class ReadModel:
     mrr_movements: Table
     concurrency_changes: Table
     concurrency_buckets: Table
+    usage_days: Table
 
     @property
     def model_tables(self) -> tuple[Table, ...]:
@@ -99,6 +100,7 @@ class ReadModel:
             self.mrr_movements,
             self.concurrency_changes,
             self.concurrency_buckets,
+            self.usage_days,
         )
 
 
@@ -117,6 +119,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         Column("partner_id", ID),
         Column("region", String(100)),
         Column("billing_country", String(2)),
+        Column("timezone", String(64), nullable=False, server_default="UTC"),
         Column("source_updated_at", TS, nullable=False),
         PrimaryKeyConstraint("tenant_id", "customer_id"),
     )
@@ -384,6 +387,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
 
     subscription_mrr_changes, customer_mrr_changes, mrr_days, mrr_movements = add_revenue_tables(md)
     concurrency_changes, concurrency_buckets = add_concurrency_tables(md)
+    usage_days = add_usage_tables(md)
 
     return ReadModel(
         schema=schema,
@@ -409,6 +413,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         mrr_movements=mrr_movements,
         concurrency_changes=concurrency_changes,
         concurrency_buckets=concurrency_buckets,
+        usage_days=usage_days,
     )
 
 

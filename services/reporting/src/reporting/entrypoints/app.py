@@ -19,6 +19,7 @@ from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel, live
 from reporting.analytics.entrypoints import api as analytics_api
 from reporting.analytics.entrypoints import network as network_api
+from reporting.analytics.entrypoints import usage as usage_api
 from reporting.bi.adapters.delivery import SmtpMailer, WebhookSender
 from reporting.bi.entrypoints import api as bi_api
 from reporting.bi.entrypoints.worker import BiWorker
@@ -96,7 +97,7 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
 def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = None) -> FastAPI:
     service = build_runtime(settings, bi_clock=bi_clock)
     app = service.runtime.http_app(
-        api.router, bi_api.router, analytics_api.router, network_api.router, title="Reporting"
+        api.router, bi_api.router, analytics_api.router, network_api.router, usage_api.router, title="Reporting"
     )
     bi_api.install(app)
     app.state.reports = service.reports

@@ -42,6 +42,7 @@ async def upsert_customers(
         "partner_id": ("text", [s.partner_id for _, s in rows]),
         "region": ("text", [s.region for _, s in rows]),
         "billing_country": ("text", [s.billing_country for _, s in rows]),
+        "timezone": ("text", [s.timezone for _, s in rows]),
         "source_updated_at": ("timestamptz", [s.updated_at for _, s in rows]),
     }
     kept = [n for n in columns if n not in ("tenant_id", "customer_id")]

@@ -95,14 +95,18 @@ async def session_events(
     await _upsert_rows(session, rm, changes)
     await apply_moves(session, rm.schema, [(c.tenant_id, span(c.before), span(c.after)) for c in changes])
     hours: dict[tuple[str, datetime], list[int]] = {}
+    usage: dict[tuple[str, str, date], list[int]] = {}
     for c in changes:
         for counted, sign in ((c.before, -1), (c.after, 1)):
             if counted is not None:
                 sums = hours.setdefault((c.tenant_id, hour_of(counted.time)), [0, 0, 0, 0])
+                used = usage.setdefault((c.tenant_id, counted.username, counted.time.astimezone(UTC).date()), [0] * 4)
                 figures = (1, counted.input_octets, counted.output_octets, counted.session_time_seconds)
                 for i, value in enumerate(figures):
                     sums[i] += sign * value
+                    used[i] += sign * value
     await _add_to_rollups(session, rm, hours)
+    await _add_to_usage(session, rm, usage)
 
 
 def _resets_reported_by_stops(
@@ -198,6 +202,41 @@ async def _upsert_rows(session: AsyncSession, rm: ReadModel, changes: Sequence[R
     )
 
 
+async def _add_to_usage(session: AsyncSession, rm: ReadModel, usage: dict[tuple[str, str, date], list[int]]) -> None:
+    """Add net changes to the per-subscriber daily usage (one upsert); days left with no session go."""
+    moved = sorted((k, v) for k, v in usage.items() if any(v))
+    if not moved:
+        return
+    keys = {"tenants": [k[0] for k, _ in moved], "users": [k[1] for k, _ in moved], "days": [k[2] for k, _ in moved]}
+    sums = {c: [v[i] for _, v in moved] for i, c in enumerate(("n", "i", "o", "t"))}
+    await session.execute(
+        text(
+            f"""
+            INSERT INTO "{rm.schema}".usage_days AS u
+                (tenant_id, username, day, sessions, input_octets, output_octets, session_time_seconds)
+            SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:users AS text[]), CAST(:days AS date[]),
+                                 CAST(:n AS bigint[]), CAST(:i AS bigint[]), CAST(:o AS bigint[]), CAST(:t AS bigint[]))
+            ON CONFLICT (tenant_id, username, day) DO UPDATE SET
+                sessions = u.sessions + EXCLUDED.sessions,
+                input_octets = u.input_octets + EXCLUDED.input_octets,
+                output_octets = u.output_octets + EXCLUDED.output_octets,
+                session_time_seconds = u.session_time_seconds + EXCLUDED.session_time_seconds
+            """
+        ),
+        keys | sums,
+    )
+    await session.execute(
+        text(
+            f"""
+            DELETE FROM "{rm.schema}".usage_days u
+            USING unnest(CAST(:tenants AS text[]), CAST(:users AS text[]), CAST(:days AS date[])) AS k(t, n, d)
+            WHERE (u.tenant_id, u.username, u.day) = (k.t, k.n, k.d) AND u.sessions = 0
+            """
+        ),
+        keys,
+    )
+
+
 async def _add_to_rollups(session: AsyncSession, rm: ReadModel, hours: dict[tuple[str, datetime], list[int]]) -> None:
     """Add net changes to the hourly and daily rollups (one upsert each); rows left with no session go."""
     days: dict[tuple[str, date], list[int]] = {}
@@ -275,7 +314,7 @@ async def nas_reset(
                 FROM target t
                 WHERE s.tenant_id = :tenant AND s.session_key = t.session_key AND s.start_time = t.start_time
                 RETURNING t.old_time, s.input_octets, s.output_octets, s.session_time_seconds,
-                          s.nas_id, s.start_time, t.old_stop, s.event_time
+                          s.nas_id, s.start_time, t.old_stop, s.event_time, s.username
             )
             SELECT * FROM closed
             """
@@ -285,12 +324,19 @@ async def nas_reset(
     hours: dict[tuple[str, datetime], list[int]] = {}
     arrive = hours.setdefault((tenant, hour_of(data.event_time)), [0, 0, 0, 0])
     moves = []
-    for old_time, octets_in, octets_out, seconds, nas, start, old_stop, last_record in moved.all():
+    usage: dict[tuple[str, str, date], list[int]] = {}
+    reset_day = data.event_time.astimezone(UTC).date()
+    for old_time, octets_in, octets_out, seconds, nas, start, old_stop, last_record, username in moved.all():
         leave = hours.setdefault((tenant, hour_of(old_time)), [0, 0, 0, 0])
+        left = usage.setdefault((tenant, username, old_time.astimezone(UTC).date()), [0] * 4)
+        arrived = usage.setdefault((tenant, username, reset_day), [0] * 4)
         for i, value in enumerate((1, octets_in, octets_out, seconds)):
             leave[i] -= value
             arrive[i] += value
+            left[i] -= value
+            arrived[i] += value
         before = session_interval(nas, start, old_stop, last_record)
         moves.append((tenant, before, session_interval(nas, start, data.event_time, last_record)))
     await _add_to_rollups(session, rm, hours)
+    await _add_to_usage(session, rm, usage)
     await apply_moves(session, rm.schema, moves)

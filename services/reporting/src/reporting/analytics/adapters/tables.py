@@ -13,6 +13,8 @@ Read models (in the read-model schema, rebuilt by `python -m reporting.rebuild` 
   again, its old contribution is subtracted and its new one added, and rows that come to zero are removed, so
   they equal the sums over `customer_mrr_changes` whatever the order of the events.
 
+Usage: `usage_days` (see `add_usage_tables`).
+
 Concurrency (rules in domain/concurrency.py):
 - `concurrency_changes`: per tenant, NAS (`ALL_NAS` = '': the whole tenant) and instant, the net change of the
   number of sessions online at that instant (+1 per start, -1 per end).
@@ -158,3 +160,22 @@ def add_concurrency_tables(md: MetaData) -> tuple[Table, Table]:
         PrimaryKeyConstraint("tenant_id", "grain", "nas_id", "bucket_start"),
     )
     return changes, buckets
+
+
+def add_usage_tables(md: MetaData) -> Table:
+    """`usage_days`: per tenant, username and UTC day, the sessions whose latest record (stop, else last update)
+    falls that day, with their bytes and seconds: kept by net change as the sessions read model changes, like
+    `session_days` but per subscriber, for top users over any range."""
+    return Table(
+        "usage_days",
+        md,
+        Column("tenant_id", String(64), nullable=False),
+        Column("username", String(253), nullable=False),
+        Column("day", Date, nullable=False),
+        Column("sessions", BigInteger, nullable=False),
+        Column("input_octets", BigInteger, nullable=False),
+        Column("output_octets", BigInteger, nullable=False),
+        Column("session_time_seconds", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "username", "day"),
+        Index("ix_usage_days_tenant_day", "tenant_id", "day"),
+    )

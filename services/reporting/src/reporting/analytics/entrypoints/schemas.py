@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -73,3 +73,40 @@ class OnlineOut(BaseModel):
     online: int = Field(description="Sessions online now in the whole tenant")
     stale_after_seconds: int
     by_nas: list[NasOnline] = Field(description="Every NAS with sessions online, most first")
+
+
+class UsageFigures(BaseModel):
+    sessions: int
+    input_octets: int
+    output_octets: int
+    total_bytes: int
+    session_time_seconds: int
+
+
+class UsageDay(UsageFigures):
+    day: date
+
+
+class UsageOut(UsageFigures):
+    subscriber_id: str | None
+    customer_id: str | None
+    usernames: list[str]
+    time_zone: str = Field(description="The customer's: days and hours are counted there")
+    period_from: date
+    period_to: date
+    average_session_seconds: int | None
+    peak_hour: int | None = Field(description="The hour of the day (0-23) with the most bytes; null: no sessions")
+    daily: list[UsageDay]
+
+
+class TopUserOut(BaseModel):
+    username: str
+    subscriber_id: str | None
+    plan_id: str | None
+    customer_id: str | None
+    customer_name: str | None
+    sessions: int
+    input_octets: int
+    output_octets: int
+    total_bytes: int
+    session_time_seconds: int

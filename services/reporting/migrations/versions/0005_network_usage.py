@@ -1,5 +1,6 @@
-"""Concurrency: level changes per instant and month/day/hour buckets (read models), filled from the sessions
-already in the read model, by the rules of reporting/analytics/domain/concurrency.py (stale timeout 1 hour).
+"""Network and usage analytics: concurrency's level changes per instant and month/day/hour buckets, and the
+per-subscriber daily usage (read models), both filled from the sessions already in the read model (concurrency by
+the rules of reporting/analytics/domain/concurrency.py, stale timeout 1 hour); customers' time zone.
 
 Revision ID: 0005
 Revises: 0004
@@ -60,12 +61,22 @@ ORDER BY k.tenant_id, k.nas_id, k.h, k.lvl DESC, k.at
 """
 
 
+FILL_USAGE = """
+INSERT INTO {s}.usage_days
+    (tenant_id, username, day, sessions, input_octets, output_octets, session_time_seconds)
+SELECT tenant_id, username, (time AT TIME ZONE 'UTC')::date, count(*), sum(input_octets), sum(output_octets),
+       sum(session_time_seconds)
+FROM {s}.sessions GROUP BY 1, 2, 3
+"""
+
+
 def fill(execute: Callable[[str], object], schema: str = SCHEMA) -> None:
-    """Fill both tables from the sessions of `schema` (`execute(sql)` runs a statement)."""
+    """Fill the three tables from the sessions of `schema` (`execute(sql)` runs a statement)."""
     execute(FILL_CHANGES.format(s=schema))
     for grain in ("month", "day"):
         execute(FILL_NETS.format(s=schema, grain=grain))
     execute(FILL_HOURS.format(s=schema))
+    execute(FILL_USAGE.format(s=schema))
 
 
 def upgrade() -> None:
@@ -96,9 +107,29 @@ def upgrade() -> None:
         ),
         schema=SCHEMA,
     )
+    op.create_table(
+        "usage_days",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=253), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("sessions", sa.BigInteger(), nullable=False),
+        sa.Column("input_octets", sa.BigInteger(), nullable=False),
+        sa.Column("output_octets", sa.BigInteger(), nullable=False),
+        sa.Column("session_time_seconds", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "username", "day", name=op.f("pk_usage_days")),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_usage_days_tenant_day", "usage_days", ["tenant_id", "day"], unique=False, schema=SCHEMA)
+    op.add_column(
+        "customers",
+        sa.Column("timezone", sa.String(length=64), nullable=False, server_default="UTC"),
+        schema=SCHEMA,
+    )
     fill(op.execute)
 
 
 def downgrade() -> None:
+    op.drop_column("customers", "timezone", schema=SCHEMA)
+    op.drop_table("usage_days", schema=SCHEMA)
     op.drop_table("concurrency_buckets", schema=SCHEMA)
     op.drop_table("concurrency_changes", schema=SCHEMA)
