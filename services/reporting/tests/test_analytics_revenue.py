@@ -280,6 +280,16 @@ async def test_converted_totals_name_their_rate_and_date(reporting: Harness, scr
     }}  # fmt: skip
     kpis = await ok(reporting, "revenue/kpis", scripted, month=month(5).isoformat()[:7], reporting_currency="USD")
     assert kpis["converted"]["invoiced_minor"]["amount_minor"] == 22242 + 3500  # 20500 EUR at 1.085 + 3500 USD
+    moved = await ok(reporting, "revenue/movements", scripted, reporting_currency="USD",
+                     **{"from": month(5).isoformat(), "to": last_day(5).isoformat()})  # fmt: skip
+    converted = moved["periods"][0]["converted"]
+    assert converted["ending_mrr_minor"]["amount_minor"] == 28752 + 3500  # 265.00 EUR x 1.085 = 287.525 -> 28752
+    assert converted["churn_mrr_minor"]["amount_minor"] == -2170  # -20.00 EUR x 1.085, no USD churn
+    assert converted["new_mrr_minor"]["rates"] == [
+        {"pair": "EUR/USD", "rate": "1.0850000000", "rate_date": month(5).isoformat()}
+    ]
+    only = await ok(reporting, "revenue/kpis", scripted, month=month(5).isoformat()[:7], currency="USD")
+    assert [c["currency"] for c in only["currencies"]] == ["USD"]
     rates = await ok(reporting, "fx-rates", scripted)
     assert rates == [{"base_currency": "EUR", "quote_currency": "USD", "rate_date": month(5).isoformat(),
                       "rate": "1.0850000000"}]  # fmt: skip
