@@ -119,8 +119,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         Column("partner_id", ID),
         Column("region", String(100)),
         Column("billing_country", String(2)),
-        Column("timezone", String(64), nullable=False, server_default="UTC"),
         Column("source_updated_at", TS, nullable=False),
+        Column("timezone", String(64), nullable=False, server_default="UTC"),  # last: added by migration 0005
         PrimaryKeyConstraint("tenant_id", "customer_id"),
     )
 
