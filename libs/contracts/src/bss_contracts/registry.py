@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bss_contracts.envelope import DomainEvent
-from bss_contracts.events import billing, customers, dunning, radius
+from bss_contracts.events import alerts, billing, customers, dunning, radius
 
 EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     customers.CustomerCreated,
@@ -42,6 +42,8 @@ EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     radius.SessionStopped,
     radius.NasAccountingOn,
     radius.NasAccountingOff,
+    alerts.AlertFiring,
+    alerts.AlertResolved,
 )
 
 BY_TYPE: dict[str, type[DomainEvent]] = {m.event_type: m for m in EVENT_MODELS}

@@ -148,6 +148,16 @@ NAS = Topic(
     retention_ms=400 * DAY_MS,
     description="NAS Accounting-On/Off: every open session of that NAS is closed.",
 )
+ALERTS = Topic(
+    "bss.reporting.alert",
+    "alert_id",
+    3,
+    REP,
+    (),
+    retention_ms=400 * DAY_MS,
+    description="Business alerts firing and resolved (one alert per rule and subject): for paging and chat "
+    "tools that subscribe; reporting also notifies by email and signed webhook.",
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (
     CUSTOMERS,
@@ -161,6 +171,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     NOTIFICATIONS,
     SESSIONS,
     NAS,
+    ALERTS,
 )
 
 
