@@ -45,3 +45,13 @@ class Settings(ServiceSettings, SmtpSettings):
     # Report emails go to a real SMTP server (SMTP_* settings from SmtpSettings).
     mail_from: str = "Reports <reports@isp.example>"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # ---- Alerts (rules, evaluation, notifications): see docs/reporting.md, "Business alerts"
+    alert_worker_enabled: bool = Field(default=True, description="Run the alerts worker (evaluation, delivery)")
+    alert_poll_seconds: float = Field(default=5.0, gt=0, description="How often the idle alerts worker looks")
+    alert_delivery_lease_seconds: float = Field(
+        default=120.0, gt=0, description="A notification being sent is taken over by another worker after this"
+    )
+    alert_delivery_max_attempts: int = Field(default=5, ge=1, description="Tries of one alert notification")
+    alert_retry_backoff_seconds: float = Field(default=30.0, ge=0, description="First retry delay; doubles each time")
+    alert_mail_from: str = "Alerts <alerts@isp.example>"

@@ -12,11 +12,17 @@ from fastapi import FastAPI
 from faststream import FastStream
 from sqlalchemy import event
 
+from bss_contracts import topics
 from bss_runtime.clock import Clock, SystemClock
 from bss_runtime.errors import install_error_handlers
 from bss_runtime.service import ServiceRuntime
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel, live
+from reporting.alerts.adapters.measures import KafkaProbe
+from reporting.alerts.adapters.notify import WebhookPoster
+from reporting.alerts.entrypoints import api as alerts_api
+from reporting.alerts.entrypoints.worker import AlertsWorker
+from reporting.alerts.service_layer.deps import AlertsDeps
 from reporting.analytics.entrypoints import api as analytics_api
 from reporting.analytics.entrypoints import network as network_api
 from reporting.analytics.entrypoints import usage as usage_api
@@ -44,6 +50,8 @@ class Reporting:
     reports: api.Reports
     bi: BiDeps
     bi_worker: BiWorker
+    alerts: AlertsDeps
+    alerts_worker: AlertsWorker
 
 
 def new_partitions(settings: Settings, schema: str) -> SessionPartitions:
@@ -64,7 +72,7 @@ def build_runtime(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow, bi_clock: Clock | None = None
 ) -> Reporting:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, live.runtime, produces=[], migrations_dir=MIGRATIONS)
+    runtime = ServiceRuntime(settings, live.runtime, produces=[topics.ALERTS], migrations_dir=MIGRATIONS)
     event.listen(runtime.database.engine.sync_engine, "connect", _session_defaults)
     partitions = new_partitions(settings, live.schema)
     handlers.register(runtime.consumer, live, partitions, clock)
@@ -80,7 +88,15 @@ def build_runtime(
     bi_worker = BiWorker(bi)
     if settings.bi_worker_enabled:
         runtime.add_worker(bi_worker.run)
-    return Reporting(runtime, live, partitions, maintenance, reports, bi, bi_worker)
+    alerts = AlertsDeps(
+        runtime.database, live.schema, settings, bi_clock or SystemClock(), runtime.events,
+        KafkaProbe(settings.kafka_bootstrap_servers, settings.kafka_topic_prefix), SmtpMailer(settings),
+        WebhookPoster(settings.webhook_timeout_seconds),
+    )  # fmt: skip
+    alerts_worker = AlertsWorker(alerts)
+    if settings.alert_worker_enabled:
+        runtime.add_worker(alerts_worker.run)
+    return Reporting(runtime, live, partitions, maintenance, reports, bi, bi_worker, alerts, alerts_worker)
 
 
 def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
@@ -97,9 +113,16 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
 def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = None) -> FastAPI:
     service = build_runtime(settings, bi_clock=bi_clock)
     app = service.runtime.http_app(
-        api.router, bi_api.router, analytics_api.router, network_api.router, usage_api.router, title="Reporting"
+        api.router,
+        bi_api.router,
+        analytics_api.router,
+        network_api.router,
+        usage_api.router,
+        alerts_api.router,
+        title="Reporting",
     )
     bi_api.install(app)
+    alerts_api.install(app, service.alerts)
     app.state.reports = service.reports
     app.state.bi = service.bi
     app.state.service = service

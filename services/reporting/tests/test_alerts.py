@@ -1,0 +1,314 @@
+"""Business alerts end to end: session events through Kafka into the read model, a usage-drop rule evaluated
+on the test's clock, its alert pending -> firing -> resolved with exactly one email (real SMTP server) and one
+signed webhook per transition, the transitions as events on Kafka; silences; two evaluators and two senders at
+once; NAS capacity; bad input; tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bss_runtime.db import Database
+from reporting.alerts.service_layer import delivery, evaluation
+from reporting.alerts.service_layer.deps import AlertsDeps
+
+from .alerts_support import AlertsHarness, alert_events, running_alerts
+from .reporting_support import new_tenant, session_event
+
+
+@pytest.fixture(scope="module")
+async def env(fresh_database: Any, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[AlertsHarness]:
+    async with running_alerts(await fresh_database("reporting_alerts"), kafka_bootstrap, f"{topic_prefix}al.") as h:
+        yield h
+
+
+@pytest.fixture(autouse=True)
+async def _earlier_rules_off(env: AlertsHarness) -> None:
+    """The tests share one service and clock: rules of earlier tests stop, so a round's counts are this test's."""
+    await env.execute("UPDATE alerts.alert_rules SET enabled = false")
+
+
+def _window_end(env: AlertsHarness) -> Any:
+    return env.clock.now().replace(minute=0, second=0, microsecond=0)
+
+
+async def _usage(env: AlertsHarness, tenant: str, key: str, stop_at: Any, octets: int, nas_id: str = "nas-1") -> None:
+    """One session of one hour stopped at `stop_at`, with `octets` bytes in (through Kafka, applied)."""
+    await env.publish(
+        (
+            session_event(
+                "stop",
+                f"{tenant}-{key}",
+                f"user-{key}",
+                start=stop_at - timedelta(hours=1),
+                when=stop_at,
+                seconds=3600,
+                octets_in=octets,
+                nas_id=nas_id,
+            ),
+            tenant,
+        ),
+    )
+
+
+async def test_a_usage_drop_goes_pending_firing_resolved_with_one_email_and_one_webhook_per_transition(
+    env: AlertsHarness,
+) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=2), 10_000)
+    await _usage(env, tenant, "today", end - timedelta(hours=2), 5_000)  # 50 % below the same hours last week
+    rule = await env.rule(tenant, for_seconds=600)
+
+    assert await env.round() == (1, 0)
+    [pending] = await env.req("GET", "/alerts", tenant, params={"state": "pending"})
+    assert (pending["subject"], pending["value"], pending["threshold"]) == ("tenant", 50.0, 20.0)
+    assert env.emails(tenant) == [] and env.hooks(tenant) == []
+
+    env.clock.advance(timedelta(minutes=5))
+    assert await env.round() == (1, 0)  # evaluated again, still waiting out its `for`
+    assert [a["state"] for a in await env.req("GET", "/alerts", tenant)] == ["pending"]
+
+    env.clock.advance(timedelta(minutes=5))
+    assert await env.round() == (1, 2)
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    assert firing["alert_id"] == pending["alert_id"]
+    assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant"]
+    [hook] = env.hooks(tenant)
+    assert (hook["event"], hook["alert_id"], hook["value"]) == ("alert.firing", firing["alert_id"], 50.0)
+
+    env.clock.advance(timedelta(minutes=1))
+    assert await env.round() == (1, 0)  # still firing: no duplicate, the reminder is 4 h away
+    assert len(env.emails(tenant)) == 1 and len(env.hooks(tenant)) == 1
+
+    await _usage(env, tenant, "later", end - timedelta(hours=1), 6_000)  # 11,000 bytes now: no drop
+    env.clock.advance(timedelta(minutes=1))
+    assert await env.round() == (1, 2)
+    [resolved] = await env.req("GET", "/alerts", tenant, params={"state": "resolved"})
+    assert resolved["alert_id"] == firing["alert_id"] and resolved["resolved_at"] is not None
+    assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant", "[RESOLVED] Usage dropped: tenant"]
+    assert [h["event"] for h in env.hooks(tenant)] == ["alert.firing", "alert.resolved"]
+    detail = await env.req("GET", f"/alerts/{firing['alert_id']}", tenant)
+    assert sorted((n["transition"], n["channel"], n["status"]) for n in detail["notifications"]) == [
+        ("firing", "email", "delivered"),
+        ("firing", "webhook", "delivered"),
+        ("resolved", "email", "delivered"),
+        ("resolved", "webhook", "delivered"),
+    ]
+    assert rule["rule_id"] == firing["rule_id"]
+
+    async def on_kafka() -> bool:
+        found = await alert_events(
+            env.settings.kafka_bootstrap_servers, env.settings.kafka_topic_prefix, {firing["alert_id"]}
+        )
+        return found == [
+            ("bss.reporting.alert.firing", firing["alert_id"]),
+            ("bss.reporting.alert.resolved", firing["alert_id"]),
+        ]
+
+    from bss_testkit.events import eventually
+
+    await eventually(on_kafka, timeout=60)
+
+
+async def test_no_notification_during_a_silence_and_events_still_written(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    rule = await env.rule(tenant)
+    await env.req(
+        "POST",
+        "/alerts/silences",
+        tenant,
+        status=201,
+        json={"rule_id": rule["rule_id"], "ends_at": (env.clock.now() + timedelta(hours=1)).isoformat()},
+    )
+
+    assert await env.round() == (1, 0)  # 100 % drop: fires at once (for = 0), silenced
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    assert firing["last_notified_at"] is None
+    await _usage(env, tenant, "today", end - timedelta(hours=2), 8_000)
+    env.clock.advance(timedelta(minutes=2))
+    assert await env.round() == (1, 0)  # resolved, still silenced
+    assert [a["state"] for a in await env.req("GET", "/alerts", tenant)] == ["resolved"]
+    assert env.emails(tenant) == [] and env.hooks(tenant) == []
+    outbox = await env.scalar(
+        "SELECT count(*) FROM readmodel.outbox WHERE tenant_id = :t AND topic LIKE '%bss.reporting.alert'",
+        t=tenant,
+    )
+    assert outbox == 2  # AlertFiring and AlertResolved: the record is kept, only the people are not told
+
+    # After the silence, a new drop is notified again.
+    env.clock.advance(timedelta(hours=1))
+    await _usage(env, tenant, "last-week-2", env.clock.now().replace(minute=0) - timedelta(days=7, hours=1), 100_000)
+    assert await env.round() == (1, 2)
+    assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant"]
+
+
+async def test_a_firing_alert_silenced_then_unsilenced_is_reminded_and_acknowledged_is_not(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    rule = await env.rule(tenant, repeat_seconds=3600)
+    assert await env.round() == (1, 2)
+    silence = await env.req(
+        "POST",
+        "/alerts/silences",
+        tenant,
+        status=201,
+        json={
+            "rule_id": rule["rule_id"],
+            "subject": "tenant",
+            "ends_at": (env.clock.now() + timedelta(hours=3)).isoformat(),
+        },
+    )
+    env.clock.advance(timedelta(hours=2))
+    assert await env.round() == (1, 0)  # a reminder was due, silenced
+    await env.req("DELETE", f"/alerts/silences/{silence['silence_id']}", tenant, status=204)
+    env.clock.advance(timedelta(minutes=1))
+    assert await env.round() == (1, 2)
+    assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant", "[STILL FIRING] Usage dropped: tenant"]
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    acked = await env.req("POST", f"/alerts/{firing['alert_id']}/acknowledge", tenant, "ops")
+    assert acked["acknowledged_by"] == "tester"
+    env.clock.advance(timedelta(hours=2))
+    assert await env.round() == (1, 0)  # acknowledged: no reminder
+
+
+async def test_two_evaluators_and_two_senders_at_once_notify_each_transition_once(env: AlertsHarness) -> None:
+    tenants = [new_tenant() for _ in range(6)]
+    end = _window_end(env)
+    for tenant in tenants:
+        await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+        await env.rule(tenant)
+    replicas = [Database(env.settings.database_url, pool_size=3) for _ in range(2)]
+    twins = [
+        AlertsDeps(
+            db,
+            env.deps.read_schema,
+            env.settings,
+            env.clock,
+            env.deps.events,
+            env.deps.kafka,
+            env.deps.mailer,
+            env.deps.webhooks,
+        )
+        for db in replicas
+    ]
+    try:
+        evaluated = await asyncio.gather(*(evaluation.evaluate_due(t) for t in twins))
+        assert sum(evaluated) == len(tenants)
+        sent = await asyncio.gather(*(delivery.deliver_due(t) for t in twins))
+        assert sum(sent) == 2 * len(tenants)
+    finally:
+        for db in replicas:
+            await db.close()
+    for tenant in tenants:
+        assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant"]
+        assert [h["event"] for h in env.hooks(tenant)] == ["alert.firing"]
+        assert len(await env.req("GET", "/alerts", tenant)) == 1
+
+
+async def test_nas_concurrency_against_its_configured_capacity(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    now = env.clock.now()
+    for i in range(3):
+        await env.publish(
+            (
+                session_event(
+                    "start",
+                    f"{tenant}-open-{i}",
+                    f"u{i}",
+                    start=now - timedelta(minutes=10),
+                    when=now - timedelta(minutes=10),
+                    nas_id="bng-7",
+                ),
+                tenant,
+            )
+        )
+    capacity = await env.req("PUT", "/alerts/nas-capacities/bng-7", tenant, "ops", json={"max_sessions": 3})
+    assert capacity["max_sessions"] == 3
+    await env.rule(tenant, name="BNG full", kind="nas_concurrency", parameters={"threshold_percent": 80})
+    assert await env.round() == (1, 2)
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    assert (firing["subject"], firing["value"]) == ("bng-7", 100.0)
+    await env.req("PUT", "/alerts/nas-capacities/bng-7", tenant, "ops", json={"max_sessions": 10})
+    env.clock.advance(timedelta(minutes=1))
+    assert await env.round() == (1, 2)
+    assert env.emails(tenant) == ["[FIRING] BNG full: bng-7", "[RESOLVED] BNG full: bng-7"]
+
+
+def _loc(response: Any) -> list[str]:
+    return [".".join(str(p) for p in d["loc"]) for d in response.json()["detail"]]
+
+
+async def test_bad_input_answers_422_naming_the_field(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    base = {"name": "x", "kind": "usage_drop", "parameters": {"threshold_percent": 20}}
+    cases = [
+        (base | {"kind": "revenue_vibes"}, "body.kind"),
+        (base | {"parameters": {"threshold_percent": -5}}, "body.parameters.threshold_percent"),
+        (base | {"parameters": {}}, "body.parameters.threshold_percent"),
+        (base | {"parameters": {"threshold_percent": 5, "scope": "planet"}}, "body.parameters.scope"),
+        (base | {"parameters": {"threshold_percent": 5, "colour": "red"}}, "body.parameters.colour"),
+        (base | {"kind": "sla_breaches", "parameters": {"count": 0}}, "body.parameters.count"),
+        (base | {"for_seconds": -1}, "body.for_seconds"),
+        (base | {"webhook_url": "http://example.test/h"}, "body.webhook_secret"),
+        (base | {"email_to": ["not an address"]}, "body.email_to.0"),
+    ]
+    for body, field in cases:
+        response = await env.call("POST", "/alerts/rules", tenant, json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert field in _loc(response), (field, response.text)
+    unknown_nas = await env.call("PUT", "/alerts/nas-capacities/no-such-nas", tenant, json={"max_sessions": 5})
+    assert unknown_nas.status_code == 422 and "body.nas_id" in _loc(unknown_nas)
+    negative = await env.call("PUT", "/alerts/nas-capacities/any", tenant, json={"max_sessions": -1})
+    assert negative.status_code == 422 and "body.max_sessions" in _loc(negative)
+    bad_state = await env.call("GET", "/alerts", tenant, params={"state": "on-fire"})
+    assert bad_state.status_code == 422 and "query.state" in _loc(bad_state)
+    past = await env.call("POST", "/alerts/silences", tenant, json={"rule_id": "r", "ends_at": "2020-01-01T00:00:00Z"})
+    assert past.status_code == 422 and "body.ends_at" in _loc(past)
+
+
+async def test_tenants_see_and_touch_only_their_own_rules_and_alerts(env: AlertsHarness) -> None:
+    mine, theirs = new_tenant(), new_tenant()
+    end = _window_end(env)
+    await _usage(env, mine, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    rule = await env.rule(mine)
+    await env.round()
+    [alert] = await env.req("GET", "/alerts", mine)
+    assert await env.req("GET", "/alerts", theirs) == []
+    assert await env.req("GET", "/alerts/rules", theirs) == []
+    await env.req("GET", f"/alerts/rules/{rule['rule_id']}", theirs, status=404)
+    await env.req("GET", f"/alerts/{alert['alert_id']}", theirs, status=404)
+    await env.req("POST", f"/alerts/{alert['alert_id']}/acknowledge", theirs, status=404)
+    await env.req("DELETE", f"/alerts/rules/{rule['rule_id']}", theirs, status=404)
+    await env.req(
+        "POST",
+        "/alerts/silences",
+        theirs,
+        status=422,
+        json={"rule_id": rule["rule_id"], "ends_at": (env.clock.now() + timedelta(hours=1)).isoformat()},
+    )
+    assert (await env.req("GET", f"/alerts/rules/{rule['rule_id']}", mine))["name"] == "Usage dropped"
+
+
+async def test_roles_and_default_rules(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    mrr = {"name": "MRR", "kind": "mrr_drop", "parameters": {"threshold_percent": 10}}
+    await env.req("POST", "/alerts/rules", tenant, "ops", json=mrr, status=403)
+    await env.req("POST", "/alerts/rules", tenant, "finance", json=mrr, status=201)
+    await env.req("GET", "/alerts", tenant, "support", status=403)
+    await env.req("POST", "/alerts/rules/defaults", tenant, "ops", json={}, status=403)
+    created = await env.req(
+        "POST", "/alerts/rules/defaults", tenant, json={"email_to": ["noc@isp.example"]}, status=201
+    )
+    assert sorted((r["kind"], r["parameters"]["threshold_percent"]) for r in created) == [
+        ("logo_churn", 5),
+        ("usage_drop", 20),
+    ]  # mrr_drop exists already
+    assert await env.req("POST", "/alerts/rules/defaults", tenant, json={}, status=201) == []
