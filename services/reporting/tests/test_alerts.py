@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bss_contracts import topics
 from bss_runtime.db import Database
+from bss_testkit.events import eventually
+from reporting.alerts.adapters.measures import KafkaProbe
 from reporting.alerts.service_layer import delivery, evaluation
 from reporting.alerts.service_layer.deps import AlertsDeps
 
 from .alerts_support import AlertsHarness, alert_events, running_alerts
-from .reporting_support import new_tenant, session_event
+from .reporting_support import breach, new_tenant, session_event, subscription_ended, subscription_started
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +114,6 @@ async def test_a_usage_drop_goes_pending_firing_resolved_with_one_email_and_one_
             ("bss.reporting.alert.firing", firing["alert_id"]),
             ("bss.reporting.alert.resolved", firing["alert_id"]),
         ]
-
-    from bss_testkit.events import eventually
 
     await eventually(on_kafka, timeout=60)
 
@@ -312,3 +315,135 @@ async def test_roles_and_default_rules(env: AlertsHarness) -> None:
         ("usage_drop", 20),
     ]  # mrr_drop exists already
     assert await env.req("POST", "/alerts/rules/defaults", tenant, json={}, status=201) == []
+
+
+# ---------------------------------------------------------------- the other kinds, on real events and a real broker
+
+
+async def test_mrr_drop_and_logo_churn_from_subscription_events(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    now = env.clock.now()
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    long_ago = now - timedelta(days=70)
+    await env.publish(
+        *[
+            (subscription_started(c, f"{c}-s", mrr, long_ago), tenant)
+            for c, mrr in (("A", 5000), ("B", 3000), ("C", 2000), ("D", 1000))
+        ]
+    )
+    await env.publish((subscription_ended("B", "B-s", 3000, max(first, now - timedelta(hours=1))), tenant))
+    await env.rule(tenant, name="MRR", kind="mrr_drop", parameters={"threshold_percent": 10})
+    await env.rule(tenant, name="Churn", kind="logo_churn", parameters={"threshold_percent": 5})
+    assert await env.round() == (2, 4)
+    firing = {a["kind"]: a for a in await env.req("GET", "/alerts", tenant, params={"state": "firing"})}
+    assert firing["mrr_drop"]["subject"] == "EUR"
+    assert firing["mrr_drop"]["value"] == pytest.approx(3000 * 100 / 11000)
+    assert (firing["logo_churn"]["subject"], firing["logo_churn"]["value"]) == ("EUR", 25.0)
+    assert sorted(env.emails(tenant)) == ["[FIRING] Churn: EUR", "[FIRING] MRR: EUR"]
+
+
+async def test_sla_breaches_at_or_above_n_in_the_period(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    now = env.clock.now()
+    await env.publish(
+        (breach("b1", "i1", "c1", credit=100, detected_at=now - timedelta(hours=30)), tenant),  # outside 24 h
+        (breach("b2", "i2", "c1", credit=100, detected_at=now - timedelta(hours=2)), tenant),
+    )
+    await env.rule(tenant, name="SLA", kind="sla_breaches", parameters={"count": 2})
+    assert await env.round() == (1, 0)
+    assert await env.req("GET", "/alerts", tenant) == []
+    await env.publish((breach("b3", "i3", "c2", credit=100, detected_at=now - timedelta(hours=1)), tenant))
+    env.clock.advance(timedelta(minutes=1))
+    assert await env.round() == (1, 2)
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    assert (firing["subject"], firing["value"]) == ("tenant", 2.0)
+
+
+async def test_a_dead_letter_topic_with_records_fires(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    bootstrap, prefix = env.settings.kafka_bootstrap_servers, env.settings.kafka_topic_prefix
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:  # an envelope the consumer cannot read: dead-lettered at once, by the real consumer
+        await producer.send_and_wait(
+            f"{prefix}{topics.SLA.name}",
+            b"not json",
+            key=b"x",
+            headers=[("ce_type", b"bss.billing.sla.breach-detected")],
+        )
+    finally:
+        await producer.stop()
+    await env.rule(tenant, name="DLQ", kind="dead_letters", parameters={})
+
+    async def fired() -> bool:
+        env.clock.advance(timedelta(minutes=1))
+        await env.round()
+        return bool(await env.req("GET", "/alerts", tenant, params={"state": "firing"}))
+
+    await eventually(fired, timeout=60)
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    assert (firing["subject"], firing["value"]) == (f"{topics.SLA.name}.dlq", 1.0)
+
+
+async def test_consumer_lag_above_n_for_t_minutes(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    bootstrap, prefix = env.settings.kafka_bootstrap_servers, env.settings.kafka_topic_prefix
+    group = f"{prefix}lag-watch"  # a group of this test's own: the services' groups on the shared broker stay untouched
+    deps = replace(env.deps, kafka=KafkaProbe(bootstrap, prefix, groups=[group]))
+    topic = f"{prefix}{topics.SESSIONS.name}"
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(topics.SESSIONS.partitions)]
+        consumer.assign(tps)  # assigned, not subscribed: the group commits without joining (no rebalance)
+        await consumer.commit(dict(await consumer.end_offsets(tps)))
+        await env.rule(tenant, name="Lag", kind="consumer_lag", parameters={"max_lag": 1}, for_seconds=300)
+        assert await evaluation.evaluate_due(deps) == 1
+        assert await env.req("GET", "/alerts", tenant) == []  # lag 0
+        end = _window_end(env)
+        await _usage(env, tenant, "a", end - timedelta(hours=1), 1)
+        await _usage(env, tenant, "b", end - timedelta(hours=1), 1)
+        env.clock.advance(timedelta(minutes=1))
+        assert await evaluation.evaluate_due(deps) == 1
+        [pending] = await env.req("GET", "/alerts", tenant, params={"state": "pending"})
+        assert (pending["subject"], pending["value"]) == (group, 2.0)
+        env.clock.advance(timedelta(minutes=5))
+        assert await evaluation.evaluate_due(deps) == 1
+        assert [a["state"] for a in await env.req("GET", "/alerts", tenant)] == ["firing"]
+        await consumer.commit(dict(await consumer.end_offsets(tps)))
+        env.clock.advance(timedelta(minutes=1))
+        assert await evaluation.evaluate_due(deps) == 1
+        assert [a["state"] for a in await env.req("GET", "/alerts", tenant)] == ["resolved"]
+        assert await delivery.deliver_due(env.deps) == 4
+        assert env.emails(tenant) == [f"[FIRING] Lag: {group}", f"[RESOLVED] Lag: {group}"]
+    finally:
+        await consumer.stop()
+
+
+async def test_a_failing_webhook_is_retried_with_backoff_and_its_tries_recorded(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    await env.rule(tenant)
+    env.hook.fail_with.extend([500, 503])
+    assert await env.round() == (1, 2)  # email delivered, the webhook's first try refused
+    [alert] = await env.req("GET", "/alerts", tenant)
+    hook = next(
+        n
+        for n in (await env.req("GET", f"/alerts/{alert['alert_id']}", tenant))["notifications"]
+        if n["channel"] == "webhook"
+    )
+    assert (hook["status"], hook["attempts"], hook["last_error"]) == ("pending", 1, f"webhook {env.hook.url}: HTTP 500")
+    assert await delivery.deliver_due(env.deps) == 0  # not before its backoff (60 s)
+    env.clock.advance(timedelta(seconds=61))
+    assert await delivery.deliver_due(env.deps) == 1  # 503
+    env.clock.advance(timedelta(seconds=121))
+    assert await delivery.deliver_due(env.deps) == 1
+    hook = next(
+        n
+        for n in (await env.req("GET", f"/alerts/{alert['alert_id']}", tenant))["notifications"]
+        if n["channel"] == "webhook"
+    )
+    assert (hook["status"], hook["attempts"], hook["last_error"]) == ("delivered", 3, None)
+    assert [h["event"] for h in env.hooks(tenant)] == ["alert.firing"] * 3  # two refused, one accepted
+    assert len({h["notification_id"] for h in env.hooks(tenant)}) == 1

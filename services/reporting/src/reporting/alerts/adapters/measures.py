@@ -5,6 +5,7 @@ operator's kinds, from the Kafka broker (read-only admin calls on the topic regi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -165,29 +166,45 @@ class KafkaProbe:
     """Read-only looks at the broker: records held by dead-letter topics, and consumer groups' lag, over the
     topic registry with this deployment's topic prefix (consumer groups are the services' names)."""
 
-    def __init__(self, bootstrap: str, prefix: str) -> None:
+    def __init__(self, bootstrap: str, prefix: str, groups: Sequence[str] | None = None) -> None:
         self._bootstrap = bootstrap
         self._prefix = prefix
+        # The consumer groups watched: every service that consumes a registry topic (their group is their name).
+        self.groups = (
+            list(groups)
+            if groups is not None
+            else [s.value for s in Service if any(s in t.consumers for t in ALL_TOPICS)]
+        )
 
-    async def _offsets(self, consumer: AIOKafkaConsumer, names: list[str]) -> tuple[dict[Any, int], dict[Any, int]]:
-        tps = [TopicPartition(name, p) for name in names for p in sorted(consumer.partitions_for_topic(name) or ())]
-        if not tps:
-            return {}, {}
-        return dict(await consumer.beginning_offsets(tps)), dict(await consumer.end_offsets(tps))
+    async def _partitions(self, admin: AIOKafkaAdminClient, names: list[str]) -> list[TopicPartition]:
+        """The partitions of those of `names` that exist on the broker."""
+        if not names:
+            return []
+        described = await admin.describe_topics(names)
+        return sorted(
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            if d["error_code"] == 0
+            for p in d["partitions"]
+        )
 
     async def dead_letters(self) -> list[Measurement]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=KAFKA_TIMEOUT_MS)
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, request_timeout_ms=KAFKA_TIMEOUT_MS)
+        await admin.start()
         await consumer.start()
         try:
-            names = [f"{self._prefix}{t.dead_letter}" for t in ALL_TOPICS]
-            existing = await consumer.topics()
-            begins, ends = await self._offsets(consumer, [n for n in names if n in existing])
+            existing = set(await admin.list_topics())
+            names = [n for t in ALL_TOPICS if (n := f"{self._prefix}{t.dead_letter}") in existing]
+            tps = await self._partitions(admin, names)
+            begins = dict(await consumer.beginning_offsets(tps)) if tps else {}
+            ends = dict(await consumer.end_offsets(tps)) if tps else {}
         finally:
             await consumer.stop()
-        held: dict[str, int] = {}
+            await admin.close()
+        held = {n.removeprefix(self._prefix): 0 for n in names}
         for tp, end in ends.items():
-            name = tp.topic.removeprefix(self._prefix)
-            held[name] = held.get(name, 0) + end - begins.get(tp, 0)
+            held[tp.topic.removeprefix(self._prefix)] += end - begins.get(tp, 0)
         return [
             Measurement(name, float(n), f"dead-letter topic {name} holds {n} records")
             for name, n in sorted(held.items())
@@ -201,21 +218,17 @@ class KafkaProbe:
         try:
             ours = {f"{self._prefix}{t.name}" for t in ALL_TOPICS}
             out = []
-            for service in Service:
-                if not any(service in t.consumers for t in ALL_TOPICS):
-                    continue
+            for group in self.groups:
                 committed = {
                     tp: meta.offset
-                    for tp, meta in (await admin.list_consumer_group_offsets(service.value)).items()
+                    for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
                     if tp.topic in ours and meta.offset >= 0
                 }
                 if not committed:
                     continue
                 ends = await consumer.end_offsets(list(committed))
                 lag = sum(max(ends[tp] - offset, 0) for tp, offset in committed.items())
-                out.append(
-                    Measurement(service.value, float(lag), f"consumer group {service.value} is {lag} events behind")
-                )
+                out.append(Measurement(group, float(lag), f"consumer group {group} is {lag} events behind"))
             return out
         finally:
             await consumer.stop()
