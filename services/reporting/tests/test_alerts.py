@@ -22,7 +22,7 @@ from reporting.alerts.service_layer import delivery, evaluation
 from reporting.alerts.service_layer.deps import AlertsDeps
 
 from .alerts_support import AlertsHarness, alert_events, running_alerts
-from .reporting_support import breach, new_tenant, session_event, subscription_ended, subscription_started
+from .reporting_support import breach, invoice, new_tenant, session_event, subscription_ended, subscription_started
 
 
 @pytest.fixture(scope="module")
@@ -447,3 +447,17 @@ async def test_a_failing_webhook_is_retried_with_backoff_and_its_tries_recorded(
     assert (hook["status"], hook["attempts"], hook["last_error"]) == ("delivered", 3, None)
     assert [h["event"] for h in env.hooks(tenant)] == ["alert.firing"] * 3  # two refused, one accepted
     assert len({h["notification_id"] for h in env.hooks(tenant)}) == 1
+
+
+async def test_receivables_over_90_days_growing(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    today = env.clock.now().date()
+    await env.publish(
+        (invoice(f"{tenant}-old", "c1", 1000, due=today - timedelta(days=200)), tenant),  # over 90 days then and now
+        (invoice(f"{tenant}-new", "c2", 500, due=today - timedelta(days=100)), tenant),  # 70 days past due a month ago
+        (invoice(f"{tenant}-due", "c3", 9000, due=today - timedelta(days=10)), tenant),  # not over 90
+    )
+    await env.rule(tenant, name="AR 90", kind="ar_90_growth", parameters={"threshold_percent": 10, "lookback_days": 30})
+    assert await env.round() == (1, 2)
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    assert (firing["subject"], firing["value"]) == ("EUR", 50.0)
