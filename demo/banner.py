@@ -30,6 +30,13 @@ ANALYTICS = (
 )  # fmt: skip
 
 
+ALERTS = (
+    ("alerts firing now (state=pending|firing|resolved)", "/alerts?state=firing"),
+    ("alert rules: seed 003's defaults and the BNG capacity rule", "/alerts/rules"),
+    ("each BNG's capacity (sessions it is built for)", "/alerts/nas-capacities"),
+)
+
+
 def service_calls(sample_username: str | None) -> tuple[tuple[str, str], ...]:
     return (
         ("customers: customers, partners, subscribers", "/customers?limit=3"),
@@ -59,7 +66,8 @@ def bi_calls(execution_id: str | None) -> tuple[tuple[str, str], ...]:
 
 
 def render(gateway: str, tenant: str, token: str, expires: datetime, summary: dict[str, Any],
-           sample_username: str | None, mail_dir: str, bi_execution: str | None = None) -> str:  # fmt: skip
+           sample_username: str | None, mail_dir: str, bi_execution: str | None = None,
+           firing_alert: str | None = None) -> str:  # fmt: skip
     def curl(path: str) -> str:
         return f'curl -s -H "Authorization: Bearer $TOKEN" "{gateway}{path}"'
 
@@ -82,6 +90,11 @@ def render(gateway: str, tenant: str, token: str, expires: datetime, summary: di
         lines += [f"  # {title}", f"  {curl(path)}"]
     lines += ["", "Business intelligence (templates, schedules, outputs):"]
     for title, path in bi_calls(bi_execution):
+        lines += [f"  # {title}", f"  {curl(path)}"]
+    lines += ["", "Business alerts (notified to the mail catcher):"]
+    if firing_alert:
+        lines.append(f"  FIRING: {firing_alert}")
+    for title, path in ALERTS:
         lines += [f"  # {title}", f"  {curl(path)}"]
     lines += ["", "Each service's API:"]
     for title, path in service_calls(sample_username):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from bss_runtime.auth import JwtConfig, issue_token
-from demo import banner, bi, collections, money, onboarding, people, revenue, sla, traffic
+from demo import alerts, banner, bi, collections, money, onboarding, people, revenue, sla, traffic
 from demo.api import Api, ApiError
 from demo.config import Config, State
 from demo.dataset import Generator
@@ -137,6 +137,11 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         progress("BI: report templates, their schedules (emailed), and one report run now (reporting)")
         bi_setup = await bi.set_up(api)
         print(f"    templates: {len(bi_setup['templates'])}; execution {bi_setup['execution_id']} completed")
+        progress("alerts: BNG capacities, default rules (seed 003), a capacity rule; one BNG's alert fires (reporting)")
+        alert_setup = await alerts.set_up(api)
+        firing = alert_setup.get("firing", [])
+        print(f"    NAS capacities: {alert_setup.get('capacities', 0)}; rules: {alert_setup.get('rules', 0)}; "
+              f"firing: {len(firing)}")  # fmt: skip
         summary: dict[str, object] = {
             "customers": len(customers), "subscribers": len(lines), "partners": len(partner_ids),
             "invoices": invoice_count, "payments": payments,
@@ -146,6 +151,7 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
             "sla_contracts": sla_counts["instances"], "outages": sla_counts["outages"], "sla_breaches": breach_count,
             "sessions": len(sessions), "radius_packets": sent["packets"] + stopped,
             "report_templates": len(bi_setup["templates"]), "bi_execution": bi_setup["execution_id"],
+            "alerts_firing": len(firing), "firing_alert": firing[0]["summary"] if firing else None,
         }  # fmt: skip
         sample = next((s.identity.username for s in sessions if len(s.reports) > 2), None)
         print(f"    done in {time.monotonic() - progress.started:.0f} s, {api.requests} HTTP requests")
@@ -195,11 +201,13 @@ async def main(argv: list[str]) -> int:
         failures = await banner.check_reports(api)
     finally:
         await api.close()
-    shown = {k: v for k, v in summary.items() if k not in ("sample_username", "bi_execution")}
+    shown = {k: v for k, v in summary.items() if k not in ("sample_username", "bi_execution", "firing_alert")}
     execution = summary.get("bi_execution")
+    firing_alert = summary.get("firing_alert")
     text = banner.render(config.gateway_url, state.tenant_id, token, expires, shown,
                          str(sample) if sample else None, str(config.state_dir / "mail"),
-                         str(execution) if execution else None)  # fmt: skip
+                         str(execution) if execution else None,
+                         str(firing_alert) if firing_alert else None)  # fmt: skip
     config.banner_file.write_text(text)
     if failures:
         print("demo: some reports do not answer yet:\n  " + "\n  ".join(failures), file=sys.stderr)
