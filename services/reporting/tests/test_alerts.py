@@ -461,3 +461,17 @@ async def test_receivables_over_90_days_growing(env: AlertsHarness) -> None:
     assert await env.round() == (1, 2)
     [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
     assert (firing["subject"], firing["value"]) == ("EUR", 50.0)
+
+
+async def test_deleting_a_rule_resolves_its_firing_alert(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    rule = await env.rule(tenant)
+    assert await env.round() == (1, 2)
+    await env.req("DELETE", f"/alerts/rules/{rule['rule_id']}", tenant, "ops", status=204)
+    assert await env.round() == (0, 2)
+    [alert] = await env.req("GET", "/alerts", tenant)
+    assert (alert["state"], alert["rule_name"]) == ("resolved", None)
+    assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant", "[RESOLVED] Usage dropped: tenant"]
+    assert [h["event"] for h in env.hooks(tenant)] == ["alert.firing", "alert.resolved"]  # signed, rule gone

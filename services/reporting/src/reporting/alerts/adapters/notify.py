@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from bss_runtime.delivery import DeliveryFailed, Mailer, SmtpMailer, webhook_headers
+from bss_runtime.delivery import SIGNATURE_HEADER, DeliveryFailed, Mailer, SmtpMailer
 
 __all__ = ["NOTIFICATION_HEADER", "DeliveryFailed", "Mailer", "SmtpMailer", "WebhookPoster"]
 
@@ -16,9 +16,14 @@ class WebhookPoster:
     def __init__(self, timeout_seconds: float) -> None:
         self._timeout = timeout_seconds
 
-    async def post(self, url: str, body: bytes, *, secret: str, notification_id: str) -> None:
-        # The notification id is the same on every try: receivers can drop repeats.
-        headers = webhook_headers(secret, body) | {NOTIFICATION_HEADER: notification_id}
+    async def post(self, url: str, body: bytes, *, signature: str, notification_id: str) -> None:
+        """POST the exact bytes with their signature (made when the notification was owed: `sign_body` of
+        bss_runtime.delivery). The notification id is the same on every try: receivers can drop repeats."""
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature,
+            NOTIFICATION_HEADER: notification_id,
+        }
         try:
             async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
                 response = await client.post(url, content=body, headers=headers)

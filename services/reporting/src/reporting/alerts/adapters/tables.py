@@ -4,7 +4,9 @@
   next evaluated: evaluators claim due rules with `FOR UPDATE SKIP LOCKED`.
 - `alerts`: one row per alert; at most one pending or firing alert per rule and subject (a partial unique index).
 - `alert_silences`: no notifications for a rule (one subject, or all) until `ends_at`.
-- `alert_notifications`: every notification owed (intent), claimed for a try by a lease, and its outcome.
+- `alert_notifications`: every notification owed (intent: its body and, for a webhook, its signature, fixed at
+  the transition, so that it is sent as it was owed even if the rule changes or goes), claimed for a try by a
+  lease, and its outcome.
 - `nas_capacities`: the sessions a NAS is built for, for the concurrency rule.
 """
 
@@ -117,7 +119,8 @@ notifications = Table(
     Column("transition", String(10), nullable=False),  # firing | reminder | resolved
     Column("channel", String(10), nullable=False),  # email | webhook
     Column("target", String(2000), nullable=False),
-    Column("body", JSONB, nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON bytes sent (webhook) or rendered (email)
+    Column("signature", String(64)),  # webhooks: HMAC-SHA256 of `body` with the rule's secret at the transition
     Column("status", String(10), nullable=False),  # pending | delivered | failed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", TS),

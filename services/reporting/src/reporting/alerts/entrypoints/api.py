@@ -27,6 +27,7 @@ from reporting.alerts.domain.rules import PARAMETER_SCHEMAS, RuleKind, schema_of
 from reporting.alerts.entrypoints import schemas
 from reporting.alerts.service_layer import rules as use
 from reporting.alerts.service_layer.deps import AlertsDeps
+from reporting.alerts.service_layer.evaluation import close_alerts_of_deleted_rule
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 Reader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.FINANCE))]
@@ -132,12 +133,14 @@ async def replace_rule(
 
 
 @router.delete("/rules/{rule_id}", status_code=204)
-async def delete_rule(rule_id: Id, principal: Writer, session: Session) -> Response:
-    """Deletes the rule; its alerts stay as a record (a firing one is not resolved: nobody measures it)."""
+async def delete_rule(rule_id: Id, principal: Writer, session: Session, deps: Deps) -> Response:
+    """Deletes the rule: its pending alerts go, its firing ones resolve (notified); resolved ones stay as a
+    record."""
     existing = await repo.get_rule(session, principal.tenant_id, rule_id)
     if existing is None:
         raise NotFound(f"alert rule {rule_id} not found")
     _may_manage(principal, RuleKind(existing.kind))
+    await close_alerts_of_deleted_rule(deps, session, existing, deps.clock.now())
     await repo.delete_rule(session, principal.tenant_id, rule_id)
     return Response(status_code=204)
 

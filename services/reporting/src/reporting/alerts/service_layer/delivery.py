@@ -35,17 +35,19 @@ async def deliver_next(deps: AlertsDeps) -> bool:
         claimed = await repo.claim_notification(session, now, now + timedelta(seconds=s.alert_delivery_lease_seconds))
         if claimed is None:
             return False
-        rule = await repo.get_rule(session, claimed.tenant_id, claimed.body.get("rule_id", ""))
     attempts = claimed.attempts + 1
     try:
         if claimed.channel == "email":
-            await deps.mailer.send(_email(deps, claimed.target, claimed.body, now))
+            await deps.mailer.send(_email(deps, claimed.target, json.loads(claimed.body), now))
         else:
-            secret = rule.webhook_secret if rule is not None else None
-            if not secret:
-                raise DeliveryFailed("the rule of this notification has no webhook secret any more")
-            body = json.dumps(claimed.body, separators=(",", ":"), sort_keys=True).encode()
-            await deps.webhooks.post(claimed.target, body, secret=secret, notification_id=claimed.notification_id)
+            if not claimed.signature:
+                raise DeliveryFailed("a webhook notification without a signature is not sent")
+            await deps.webhooks.post(
+                claimed.target,
+                claimed.body.encode(),
+                signature=claimed.signature,
+                notification_id=claimed.notification_id,
+            )
     except DeliveryFailed as exc:
         last = attempts >= s.alert_delivery_max_attempts
         delay = timedelta(seconds=retry_delay(s.alert_retry_backoff_seconds, attempts))

@@ -12,6 +12,7 @@ evaluation and the failure is logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events.alerts import AlertFiring, AlertResolved
+from bss_runtime.delivery import sign_body
 from reporting.alerts.adapters import measures
 from reporting.alerts.adapters import repository as repo
 from reporting.alerts.domain.measures import Measurement
@@ -156,6 +158,20 @@ async def _apply(
     await repo.update_alert(session, tenant, alert_id, **changes)
 
 
+async def close_alerts_of_deleted_rule(deps: AlertsDeps, session: AsyncSession, rule: Row[Any], now: datetime) -> None:
+    """A rule being deleted: its pending alerts go, its firing ones resolve (AlertResolved, notified), since
+    nobody will measure them again."""
+    for subject, row in (await repo.active_alerts(session, rule.tenant_id, rule.rule_id)).items():
+        silenced = await repo.silenced_subjects(session, rule.tenant_id, rule.rule_id, now)
+        step = Step.DROP_PENDING if row.state == AlertState.PENDING else Step.RESOLVE
+        gone = (
+            Measurement(subject, row.value, f"{subject}: rule {rule.name!r} deleted") if row.value is not None else None
+        )
+        await _apply(
+            deps, session, rule, subject, row, gone, row.threshold, step, None in silenced or subject in silenced, now
+        )
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
@@ -199,7 +215,8 @@ async def _owe_notifications(
                 "transition": transition,
                 "channel": channel,
                 "target": target,
-                "body": body | {"notification_id": notification_id},
+                "body": (exact := json.dumps(body | {"notification_id": notification_id}, separators=(",", ":"))),
+                "signature": sign_body(rule.webhook_secret or "", exact.encode()) if channel == "webhook" else None,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
