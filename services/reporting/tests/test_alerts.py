@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bss_contracts import topics
 from bss_runtime.db import Database
 from bss_testkit.events import eventually
+from reporting.alerts.adapters import repository as repo
 from reporting.alerts.adapters.measures import KafkaProbe
 from reporting.alerts.service_layer import delivery, evaluation
 from reporting.alerts.service_layer.deps import AlertsDeps
@@ -475,3 +476,26 @@ async def test_deleting_a_rule_resolves_its_firing_alert(env: AlertsHarness) -> 
     assert (alert["state"], alert["rule_name"]) == ("resolved", None)
     assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant", "[RESOLVED] Usage dropped: tenant"]
     assert [h["event"] for h in env.hooks(tenant)] == ["alert.firing", "alert.resolved"]  # signed, rule gone
+
+
+async def test_a_rule_another_evaluator_holds_is_skipped_then_no_longer_due(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    await env.rule(tenant)
+    replica = Database(env.settings.database_url, pool_size=2)
+    other = replace(env.deps, database=replica)
+    try:
+        async with env.deps.database.transaction() as holding:  # replica A, mid-evaluation of the rule
+            claimed = await repo.claim_due_rule(holding, env.clock.now())
+            assert claimed is not None and claimed.tenant_id == tenant
+            assert await evaluation.evaluate_next(other) is False  # replica B skips it, does not wait
+            await evaluation.evaluate_rule(env.deps, holding, claimed, env.clock.now())
+            await repo.update_rule(
+                holding, tenant, claimed.rule_id, next_evaluation_at=env.clock.now() + timedelta(minutes=1)
+            )
+        assert await evaluation.evaluate_next(other) is False  # committed: no longer due
+    finally:
+        await replica.close()
+    assert await delivery.deliver_due(env.deps) == 2
+    assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant"]
