@@ -217,29 +217,41 @@ async def test_two_evaluators_and_two_senders_at_once_notify_each_transition_onc
         assert len(await env.req("GET", "/alerts", tenant)) == 1
 
 
-async def test_nas_concurrency_against_its_configured_capacity(env: AlertsHarness) -> None:
+async def test_nas_concurrency_peak_against_its_configured_capacity(env: AlertsHarness) -> None:
     tenant = new_tenant()
     now = env.clock.now()
-    for i in range(3):
-        await env.publish(
-            (
-                session_event(
-                    "start",
-                    f"{tenant}-open-{i}",
-                    f"u{i}",
-                    start=now - timedelta(minutes=10),
-                    when=now - timedelta(minutes=10),
-                    nas_id="bng-7",
-                ),
-                tenant,
-            )
-        )
-    capacity = await env.req("PUT", "/alerts/nas-capacities/bng-7", tenant, "ops", json={"max_sessions": 3})
-    assert capacity["max_sessions"] == 3
-    await env.rule(tenant, name="BNG full", kind="nas_concurrency", parameters={"threshold_percent": 80})
+    opened = now - timedelta(minutes=10)
+    events = [
+        (session_event("start", f"{tenant}-open-{i}", f"u{i}", start=opened, when=opened, nas_id="bng-7"), tenant)
+        for i in range(3)
+    ]
+    # A fourth session overlapped them and ended: the peak (4) is above what is online now (3).
+    short = now - timedelta(minutes=20)
+    events += [
+        (session_event("start", f"{tenant}-short", "u9", start=short, when=short, nas_id="bng-7"), tenant),
+        (
+            session_event(
+                "stop",
+                f"{tenant}-short",
+                "u9",
+                start=short,
+                when=now - timedelta(minutes=5),
+                seconds=900,
+                nas_id="bng-7",
+            ),
+            tenant,
+        ),
+        (session_event("start", f"{tenant}-elsewhere", "u8", start=opened, when=opened, nas_id="bng-8"), tenant),
+    ]
+    await env.publish(*events)
+    capacity = await env.req("PUT", "/alerts/nas-capacities/bng-7", tenant, "ops", json={"max_sessions": 5})
+    assert capacity["max_sessions"] == 5
+    await env.rule(
+        tenant, name="BNG full", kind="nas_concurrency", parameters={"threshold_percent": 75, "window_hours": 2}
+    )
     assert await env.round() == (1, 2)
     [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
-    assert (firing["subject"], firing["value"]) == ("bng-7", 100.0)
+    assert (firing["subject"], firing["value"]) == ("bng-7", 80.0)  # bng-8 has no capacity: not measured
     await env.req("PUT", "/alerts/nas-capacities/bng-7", tenant, "ops", json={"max_sessions": 10})
     env.clock.advance(timedelta(minutes=1))
     assert await env.round() == (1, 2)

@@ -19,7 +19,8 @@ from reporting.alerts.adapters.tables import SCHEMA as ALERTS
 from reporting.alerts.domain.measures import TENANT, Measurement, same_day_previous_month, usage_windows
 from reporting.alerts.domain.rules import RuleKind, percent_drop, percent_growth
 from reporting.analytics.adapters import repository as revenue
-from reporting.analytics.adapters.concurrency import levels_at
+from reporting.analytics.adapters.concurrency import hours_kept, levels_before
+from reporting.analytics.domain.concurrency import HOUR, bucket_start, hourly_peaks
 
 KAFKA_TIMEOUT_MS = 10_000
 
@@ -98,22 +99,32 @@ async def usage_drop(
     return out
 
 
-async def nas_concurrency(conn: AsyncConnection, schema: str, tenant: str, now: datetime) -> list[Measurement]:
+async def nas_concurrency(
+    conn: AsyncConnection, schema: str, tenant: str, now: datetime, parameters: dict[str, Any]
+) -> list[Measurement]:
+    """Per NAS with a capacity: the exact peak of concurrent sessions over the last `window_hours` hours (the
+    current hour included), from the concurrency read model, as a percent of the capacity."""
     capacities = {
         nas: int(cap)
         for nas, cap in await conn.execute(
             text(f'SELECT nas_id, max_sessions FROM "{ALERTS}".nas_capacities WHERE tenant_id = :t'), {"t": tenant}
         )
     }
-    if not capacities:
-        return []
-    levels = await levels_at(conn, schema, tenant, now)
+    hours = int(parameters["window_hours"])
+    first = bucket_start(now, "hour") - (hours - 1) * HOUR
     out = []
     for nas, capacity in sorted(capacities.items()):
-        online = max(levels.get(nas, 0), 0)
-        used = online * 100.0 / capacity
+        start = (await levels_before(conn, schema, tenant, first, nas)).get(nas, 0)
+        kept = await hours_kept(conn, schema, tenant, nas, first, first + hours * HOUR)
+        best = max(hourly_peaks(start, first, hours, kept), key=lambda p: p.peak)
+        used = max(best.peak, 0) * 100.0 / capacity
         out.append(
-            Measurement(nas, used, f"NAS {nas}: {online} sessions online of a capacity of {capacity} ({used:.1f} %)")
+            Measurement(
+                nas,
+                used,
+                f"NAS {nas}: peak of {best.peak} sessions at {best.at:%Y-%m-%d %H:%M} UTC "
+                f"(last {hours} h) of a capacity of {capacity} ({used:.1f} %)",
+            )
         )
     return out
 
@@ -253,7 +264,7 @@ async def measure(
         case RuleKind.USAGE_DROP:
             return await usage_drop(conn, schema, tenant, now, parameters)
         case RuleKind.NAS_CONCURRENCY:
-            return await nas_concurrency(conn, schema, tenant, now)
+            return await nas_concurrency(conn, schema, tenant, now, parameters)
         case RuleKind.AR_90_GROWTH:
             return await ar_90_growth(conn, schema, tenant, now, parameters)
         case RuleKind.SLA_BREACHES:

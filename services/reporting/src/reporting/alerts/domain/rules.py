@@ -55,9 +55,10 @@ PARAMETER_SCHEMAS: dict[RuleKind, dict[str, Any]] = {
         "required": ["threshold_percent"],
     },
     RuleKind.NAS_CONCURRENCY: {
-        "description": "Sessions online on a NAS now, as a percent of the NAS's configured capacity "
+        "description": "The exact peak of concurrent sessions on a NAS over the last window_hours hours (the "
+        "current hour included), as a percent of the NAS's configured capacity "
         "(PUT /alerts/nas-capacities/{nas_id}); NASes without a capacity are not measured.",
-        "properties": {"threshold_percent": _PERCENT},
+        "properties": {"threshold_percent": _PERCENT, "window_hours": _HOURS},
         "required": ["threshold_percent"],
     },
     RuleKind.AR_90_GROWTH: {
@@ -90,6 +91,7 @@ PARAMETER_SCHEMAS: dict[RuleKind, dict[str, Any]] = {
 
 DEFAULTS: dict[RuleKind, dict[str, Any]] = {
     RuleKind.USAGE_DROP: {"scope": "tenant", "window_hours": 24},
+    RuleKind.NAS_CONCURRENCY: {"window_hours": 1},
     RuleKind.AR_90_GROWTH: {"lookback_days": 30},
     RuleKind.SLA_BREACHES: {"period_hours": 24},
 }
