@@ -511,3 +511,27 @@ async def test_a_rule_another_evaluator_holds_is_skipped_then_no_longer_due(env:
         await replica.close()
     assert await delivery.deliver_due(env.deps) == 2
     assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant"]
+
+
+async def test_twenty_long_addresses_are_owed_one_email(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    addresses = [f"ops{i}@{'a' * 60}.{'b' * 60}.example" for i in range(20)]
+    await env.rule(tenant, email_to=addresses, webhook_url=None, webhook_secret=None)
+    assert await evaluation.evaluate_due(env.deps) == 1
+    [(channel, target)] = await env.rows(
+        "SELECT channel, target FROM alerts.alert_notifications WHERE tenant_id = :t", t=tenant
+    )
+    assert (channel, target.split(",")) == ("email", addresses)
+    assert await delivery.deliver_due(env.deps) == 1
+    [(status, error)] = await env.rows(
+        "SELECT status, last_error FROM alerts.alert_notifications WHERE tenant_id = :t", t=tenant
+    )
+    assert (status, error) == ("delivered", None), error
+    [message] = [
+        m
+        for m, rcpts in zip(env.smtp.messages, env.smtp.inbox.recipients, strict=True)
+        if sorted(rcpts) == sorted(addresses)
+    ]
+    assert message["Subject"] == "[FIRING] Usage dropped: tenant"

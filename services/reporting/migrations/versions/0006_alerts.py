@@ -24,7 +24,7 @@ CREATE TABLE alerts.alert_notifications (
 	alert_id VARCHAR(64) NOT NULL,
 	transition VARCHAR(10) NOT NULL,
 	channel VARCHAR(10) NOT NULL,
-	target VARCHAR(2000) NOT NULL,
+	target TEXT NOT NULL,
 	body TEXT NOT NULL,
 	signature VARCHAR(64),
 	status VARCHAR(10) NOT NULL,

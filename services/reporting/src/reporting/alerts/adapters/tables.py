@@ -118,7 +118,7 @@ notifications = Table(
     Column("alert_id", ID, nullable=False),
     Column("transition", String(10), nullable=False),  # firing | reminder | resolved
     Column("channel", String(10), nullable=False),  # email | webhook
-    Column("target", String(2000), nullable=False),
+    Column("target", Text, nullable=False),  # the addresses (comma-separated) or the webhook URL
     Column("body", Text, nullable=False),  # the exact JSON bytes sent (webhook) or rendered (email)
     Column("signature", String(64)),  # webhooks: HMAC-SHA256 of `body` with the rule's secret at the transition
     Column("status", String(10), nullable=False),  # pending | delivered | failed

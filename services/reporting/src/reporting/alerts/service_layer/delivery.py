@@ -78,7 +78,7 @@ def subject_line(body: dict[str, Any]) -> str:
 def _email(deps: AlertsDeps, to: str, body: dict[str, Any], now: datetime) -> EmailMessage:
     message = EmailMessage()
     message["From"] = deps.settings.alert_mail_from
-    message["To"] = to
+    message["To"] = ", ".join(to.split(","))  # with spaces: a long list is folded, not one line past SMTP's limit
     message["Subject"] = subject_line(body)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=body["notification_id"], domain="alerts.ispbss.local")
