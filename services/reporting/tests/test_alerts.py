@@ -311,6 +311,11 @@ async def test_tenants_see_and_touch_only_their_own_rules_and_alerts(env: Alerts
         json={"rule_id": rule["rule_id"], "ends_at": (env.clock.now() + timedelta(hours=1)).isoformat()},
     )
     assert (await env.req("GET", f"/alerts/rules/{rule['rule_id']}", mine))["name"] == "Usage dropped"
+    # A NAS known only in another tenant's sessions is unknown here.
+    nas = await env.call("PUT", "/alerts/nas-capacities/nas-1", theirs, json={"max_sessions": 5})
+    assert nas.status_code == 422 and "body.nas_id" in _loc(nas)
+    await env.req("PUT", "/alerts/nas-capacities/nas-1", mine, json={"max_sessions": 5})
+    assert await env.req("GET", "/alerts/nas-capacities", theirs) == []
 
 
 async def test_roles_and_default_rules(env: AlertsHarness) -> None:
@@ -535,3 +540,23 @@ async def test_twenty_long_addresses_are_owed_one_email(env: AlertsHarness) -> N
         if sorted(rcpts) == sorted(addresses)
     ]
     assert message["Subject"] == "[FIRING] Usage dropped: tenant"
+
+
+async def test_a_sender_that_died_mid_call_leaves_the_lease_to_run_out_then_it_is_sent(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    end = _window_end(env)
+    await _usage(env, tenant, "last-week", end - timedelta(days=7, hours=3), 8_000)
+    await env.rule(tenant, webhook_url=None, webhook_secret=None)
+    assert await evaluation.evaluate_due(env.deps) == 1
+    async with env.deps.database.transaction() as session:  # a sender claimed it, then its process died
+        now = env.clock.now()
+        lease = now + timedelta(seconds=env.settings.alert_delivery_lease_seconds)
+        assert await repo.claim_notification(session, now, lease) is not None
+    assert await delivery.deliver_due(env.deps) == 0  # leased: nobody else sends it meanwhile
+    env.clock.advance(timedelta(seconds=env.settings.alert_delivery_lease_seconds + 1))
+    assert await delivery.deliver_due(env.deps) == 1
+    [(status, attempts)] = await env.rows(
+        "SELECT status, attempts FROM alerts.alert_notifications WHERE tenant_id = :t", t=tenant
+    )
+    assert (status, attempts) == ("delivered", 2)
+    assert env.emails(tenant) == ["[FIRING] Usage dropped: tenant"]
