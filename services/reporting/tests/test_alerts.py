@@ -268,7 +268,7 @@ async def test_bad_input_answers_422_naming_the_field(env: AlertsHarness) -> Non
     cases = [
         (base | {"kind": "revenue_vibes"}, "body.kind"),
         (base | {"parameters": {"threshold_percent": -5}}, "body.parameters.threshold_percent"),
-        (base | {"parameters": {}}, "body.parameters.threshold_percent"),
+        (base | {"kind": "nas_concurrency", "parameters": {}}, "body.parameters.threshold_percent"),
         (base | {"parameters": {"threshold_percent": 5, "scope": "planet"}}, "body.parameters.scope"),
         (base | {"parameters": {"threshold_percent": 5, "colour": "red"}}, "body.parameters.colour"),
         (base | {"kind": "sla_breaches", "parameters": {"count": 0}}, "body.parameters.count"),

@@ -42,7 +42,7 @@ def test_next_step(alert: ActiveAlert | None, condition: bool, for_s: int, expec
     [
         (RuleKind.USAGE_DROP, {"threshold_percent": -1}, "threshold_percent"),
         (RuleKind.USAGE_DROP, {"threshold_percent": 0}, "threshold_percent"),
-        (RuleKind.USAGE_DROP, {}, "threshold_percent"),
+        (RuleKind.NAS_CONCURRENCY, {}, "threshold_percent"),
         (RuleKind.USAGE_DROP, {"threshold_percent": 5, "window_hours": 0}, "window_hours"),
         (RuleKind.MRR_DROP, {"threshold_percent": "ten"}, "threshold_percent"),
         (RuleKind.CONSUMER_LAG, {"max_lag": -3}, "max_lag"),
@@ -56,6 +56,9 @@ def test_bad_parameters_name_their_field(kind: RuleKind, parameters: dict[str, o
 
 
 def test_parameters_get_the_kind_defaults() -> None:
+    assert check_parameters(RuleKind.MRR_DROP, {}) == {"threshold_percent": 10}  # seed 003's thresholds
+    assert check_parameters(RuleKind.LOGO_CHURN, {}) == {"threshold_percent": 5}
+    assert check_parameters(RuleKind.USAGE_DROP, {})["threshold_percent"] == 20
     assert check_parameters(RuleKind.USAGE_DROP, {"threshold_percent": 20}) == {
         "threshold_percent": 20,
         "scope": "tenant",

@@ -5,7 +5,8 @@ value is above it (`>`), or for `sla_breaches` and `consumer_lag` at or above it
 events). Percent drops and growths are `(before - now) / before * 100` and `(now - before) / before * 100`; a
 `before` of zero gives no value (nothing to drop from), so no alert.
 
-Defaults (seed 003's thresholds): revenue (MRR) drop > 10 %, logo churn > 5 %, usage drop > 20 %.
+Defaults (seed 003's thresholds): revenue (MRR) drop > 10 %, logo churn > 5 %, usage drop > 20 %: a rule of these
+kinds created without `threshold_percent` gets them, and POST /alerts/rules/defaults creates the three rules.
 """
 
 from __future__ import annotations
@@ -35,24 +36,24 @@ PARAMETER_SCHEMAS: dict[RuleKind, dict[str, Any]] = {
     RuleKind.MRR_DROP: {
         "description": "MRR (per currency) at the end of today is more than threshold_percent below the MRR of "
         "the same day of the previous month.",
-        "properties": {"threshold_percent": _PERCENT},
-        "required": ["threshold_percent"],
+        "properties": {"threshold_percent": _PERCENT | {"default": 10}},
+        "required": [],
     },
     RuleKind.LOGO_CHURN: {
         "description": "Paying customers lost since the start of the month (churn movements), as a percent of "
         "the paying customers at its start, per currency.",
-        "properties": {"threshold_percent": _PERCENT},
-        "required": ["threshold_percent"],
+        "properties": {"threshold_percent": _PERCENT | {"default": 5}},
+        "required": [],
     },
     RuleKind.USAGE_DROP: {
         "description": "Bytes (in + out) of the last window_hours whole hours are more than threshold_percent "
         "below the same hours one week earlier (same weekday last week): for the tenant, or per NAS.",
         "properties": {
-            "threshold_percent": _PERCENT,
-            "scope": {"enum": ["tenant", "nas"]},
-            "window_hours": _HOURS,
+            "threshold_percent": _PERCENT | {"default": 20},
+            "scope": {"enum": ["tenant", "nas"], "default": "tenant"},
+            "window_hours": _HOURS | {"default": 24},
         },
-        "required": ["threshold_percent"],
+        "required": [],
     },
     RuleKind.NAS_CONCURRENCY: {
         "description": "The exact peak of concurrent sessions on a NAS over the last window_hours hours (the "
@@ -90,7 +91,9 @@ PARAMETER_SCHEMAS: dict[RuleKind, dict[str, Any]] = {
 }
 
 DEFAULTS: dict[RuleKind, dict[str, Any]] = {
-    RuleKind.USAGE_DROP: {"scope": "tenant", "window_hours": 24},
+    RuleKind.MRR_DROP: {"threshold_percent": 10},
+    RuleKind.LOGO_CHURN: {"threshold_percent": 5},
+    RuleKind.USAGE_DROP: {"threshold_percent": 20, "scope": "tenant", "window_hours": 24},
     RuleKind.NAS_CONCURRENCY: {"window_hours": 1},
     RuleKind.AR_90_GROWTH: {"lookback_days": 30},
     RuleKind.SLA_BREACHES: {"period_hours": 24},
