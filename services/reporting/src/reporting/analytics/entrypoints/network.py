@@ -26,7 +26,8 @@ from reporting.analytics.entrypoints import schemas
 from reporting.entrypoints.api import Deps, invalid, json_response, snapshot
 
 router = APIRouter(prefix="/analytics/network", tags=["network"])
-Reader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.SUPPORT))]
+ROLES = (Role.OPS, Role.SUPPORT)
+Reader = Annotated[Principal, Depends(require_roles(*ROLES))]
 DEFAULT_SPAN = {"hour": timedelta(days=1), "day": timedelta(days=30)}
 ZoneName = Annotated[str, Text(64)]
 MAX_SPAN = {"hour": timedelta(days=93), "day": timedelta(days=3 * 366)}
