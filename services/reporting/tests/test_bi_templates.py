@@ -7,6 +7,8 @@ from typing import Any, get_args
 
 from bss_runtime.auth import Role
 from reporting.analytics.entrypoints import api as analytics_api
+from reporting.analytics.entrypoints import network as network_api
+from reporting.analytics.entrypoints import usage as usage_api
 from reporting.bi.domain import model as bi
 from reporting.bi.entrypoints import schemas
 from reporting.entrypoints import api
@@ -161,6 +163,8 @@ def test_the_sources_roles_are_those_the_report_endpoints_enforce() -> None:
         "services/export": api.EXPORT_ROLES, "sla-breaches": api.SLA_ROLES, "sessions/history": api.SESSION_ROLES,
         **dict.fromkeys(("analytics/revenue/mrr", "analytics/revenue/movements", "analytics/revenue/kpis"),
                         analytics_api.ROLES),
+        "analytics/usage/top": usage_api.ROLES,
+        **dict.fromkeys(("analytics/network/concurrency", "analytics/network/online"), network_api.ROLES),
     }  # fmt: skip
     for name, source in bi.SOURCES.items():
         assert source.roles == {Role(r).value for r in enforced[name]}, name

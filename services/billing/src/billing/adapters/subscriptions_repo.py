@@ -482,3 +482,51 @@ async def periods_of(session: AsyncSession, tenant_id: str, subscription_id: str
         .order_by(usage_periods.c.period_start)
     )
     return (await session.execute(stmt)).all()
+
+
+# --- plan fit ---------------------------------------------------------------------------------------------------
+
+
+async def plan_catalogue(session: AsyncSession, tenant_id: str) -> Sequence[Row[Any]]:
+    """The tenant's plans open to new subscriptions (the id as `plan_id`, as in `cycles_starting`)."""
+    stmt = (
+        select(plans.c.id.label("plan_id"), *(c for c in plans.c if c.name != "id"))
+        .where(plans.c.tenant_id == tenant_id, plans.c.active.is_(True))
+        .order_by(plans.c.code)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def cycles_starting(
+    session: AsyncSession, tenant_id: str, first: date, last: date, *, limit: int, offset: int
+) -> Sequence[Any]:
+    """A page of the billing cycles that start between first and last (inclusive), with their subscription's plan
+    and what the cycle's usage was billed, by subscriber."""
+    u, s, p = usage_periods.c, subscriptions.c, plans.c
+    stmt = (
+        select(
+            s.id.label("subscription_id"),
+            s.subscriber_id,
+            s.customer_id,
+            u.period_start,
+            u.period_end,
+            (u.input_octets + u.output_octets).label("used_octets"),
+            u.overage_octets,
+            u.billed_minor,
+            p.id.label("plan_id"),
+            p.code,
+            p.name,
+            p.currency,
+            p.price_minor,
+            p.included_octets,
+            p.overage_price_per_gb_minor,
+            p.overage_increment_octets,
+        )
+        .join(subscriptions, (s.tenant_id == u.tenant_id) & (s.id == u.subscription_id))
+        .join(plans, p.id == s.plan_id)
+        .where(u.tenant_id == tenant_id, u.period_start >= first, u.period_start <= last)
+        .order_by(s.subscriber_id, u.period_start, s.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await session.execute(stmt)).all()

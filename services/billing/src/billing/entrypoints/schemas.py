@@ -458,3 +458,26 @@ class ResolveIn(BaseModel):
 
 class TriggerOut(BaseModel):
     processed: int = Field(description="Invoices reported, cycles closed, or periods evaluated")
+
+
+class PlanFitOut(BaseModel):
+    subscription_id: str
+    subscriber_id: str
+    customer_id: str
+    period_start: date
+    period_end: date = Field(description="Exclusive")
+    plan_id: str
+    plan_name: str
+    currency: str
+    price_minor: int = Field(description="The plan's fee per cycle, tax excluded")
+    included_octets: int | None
+    used_octets: int
+    overage_octets: int
+    overage_paid_minor: int = Field(description="Overage billed for the cycle, late adjustments included")
+    paid_minor: int = Field(description="Fee plus overage, tax excluded")
+    effective_price_per_gb_minor: int | None = Field(description="paid / GB used; null without usage")
+    advice: Literal["keep", "upgrade", "downgrade"]
+    recommended_plan_id: str
+    recommended_plan_name: str
+    recommended_cost_minor: int = Field(description="What the cycle's usage would have cost on that plan")
+    monthly_saving_minor: int

@@ -105,6 +105,8 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(analytics_api.router)
+    app.include_router(network_api.router)
+    app.include_router(usage_api.router)
     app.state.reports = reports
     app.state.jwt = runtime.jwt
     return app

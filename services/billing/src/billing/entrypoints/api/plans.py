@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi import status as http
 
 from billing.adapters import subscriptions_repo as repo
+from billing.domain.plan_fit import PlanTerms, best_plan, price_per_gb
 from billing.entrypoints.api.common import BillingDeps, Finance, Limit, Operator, Reader
 from billing.entrypoints.schemas import (
     CancelIn,
     PlanChangeIn,
     PlanCreate,
+    PlanFitOut,
     PlanOut,
     SubscriptionCreate,
     SubscriptionOut,
@@ -52,6 +55,62 @@ async def get_plan(plan_id: str, who: Reader, deps: BillingDeps) -> PlanOut:
 async def retire_plan(plan_id: str, who: Finance, deps: BillingDeps) -> PlanOut:
     async with deps.database.transaction() as session:
         return PlanOut.model_validate(await cases.retire_plan(session, who.tenant_id, plan_id))
+
+
+def _terms(row: Any) -> PlanTerms:
+    return PlanTerms(
+        plan_id=row.plan_id, code=row.code, name=row.name,
+        currency=row.currency, price_minor=row.price_minor, included_octets=row.included_octets,
+        overage_price_per_gb_minor=row.overage_price_per_gb_minor,
+        overage_increment_octets=row.overage_increment_octets,
+    )  # fmt: skip
+
+
+@router.get("/plan-fit")
+async def plan_fit(
+    who: Reader,
+    deps: BillingDeps,
+    month: Annotated[str, Query(pattern=r"^(19|2[0-1])\d\d-(0[1-9]|1[0-2])$", description="YYYY-MM")],
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[PlanFitOut]:
+    """Per subscriber, each billing cycle that starts in `month`: its plan, allowance, usage, the overage paid,
+    the effective price per GB, and the cheapest plan of the catalogue for that usage (same currency) with the
+    saving: upgrade and downgrade recommendations. The rule is the one that bills (fee + overage, tax excluded)."""
+    first = date(int(month[:4]), int(month[5:7]), 1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    async with deps.database.transaction() as session:
+        catalogue = [_terms(p) for p in await repo.plan_catalogue(session, who.tenant_id)]
+        cycles = await repo.cycles_starting(session, who.tenant_id, first, last, limit=limit, offset=offset)
+    out = []
+    for c in cycles:
+        paid = c.price_minor + c.billed_minor
+        fit = best_plan(_terms(c), paid, c.used_octets, catalogue)
+        out.append(
+            PlanFitOut(
+                subscription_id=c.subscription_id,
+                subscriber_id=c.subscriber_id,
+                customer_id=c.customer_id,
+                period_start=c.period_start,
+                period_end=c.period_end,
+                plan_id=c.plan_id,
+                plan_name=c.name,
+                currency=c.currency,
+                price_minor=c.price_minor,
+                included_octets=c.included_octets,
+                used_octets=c.used_octets,
+                overage_octets=c.overage_octets,
+                overage_paid_minor=c.billed_minor,
+                paid_minor=paid,
+                effective_price_per_gb_minor=price_per_gb(paid, c.used_octets),
+                advice=fit.advice,
+                recommended_plan_id=fit.plan.plan_id,
+                recommended_plan_name=fit.plan.name,
+                recommended_cost_minor=fit.cost_minor,
+                monthly_saving_minor=fit.saving_minor,
+            )
+        )
+    return out
 
 
 @router.post("/subscriptions", status_code=http.HTTP_201_CREATED)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,22 +37,25 @@ async def levels_before(
     return {nas: int(level) for nas, level in found.all()}
 
 
-async def levels_at(conn: AsyncConnection, schema: str, tenant: str, moment: datetime) -> dict[str, int]:
-    """The number of sessions online at `moment` (changes at that instant included), per NAS key."""
+async def levels_at(driver: Any, schema: str, tenant: str, moment: datetime) -> dict[str, int]:
+    """The number of sessions online at `moment` (changes at that instant included), per NAS key, in one
+    statement on an asyncpg connection: whole months, days and hours before its hour, then that hour's changes."""
     hour = bucket_start(moment, "hour")
-    levels = await levels_before(conn, schema, tenant, hour, None)
-    found = await conn.execute(
-        text(
-            f"""
-            SELECT nas_id, sum(change)::bigint FROM "{schema}".concurrency_changes
-            WHERE tenant_id = :tenant AND at >= :hour AND at <= :moment GROUP BY nas_id
-            """
-        ),
-        {"tenant": tenant, "hour": hour, "moment": moment},
-    )
-    for nas, change in found.all():
-        levels[nas] = levels.get(nas, 0) + int(change)
-    return levels
+    rows = await driver.fetch(
+        f"""
+        SELECT nas_id, sum(n)::bigint FROM (
+            SELECT nas_id, net AS n FROM "{schema}".concurrency_buckets
+            WHERE tenant_id = $1 AND (
+                (grain = 'month' AND bucket_start < $2)
+                OR (grain = 'day' AND bucket_start >= $2 AND bucket_start < $3)
+                OR (grain = 'hour' AND bucket_start >= $3 AND bucket_start < $4))
+            UNION ALL
+            SELECT nas_id, change FROM "{schema}".concurrency_changes WHERE tenant_id = $1 AND at >= $4 AND at <= $5
+        ) AS levels GROUP BY nas_id
+        """,
+        tenant, bucket_start(hour, "month"), bucket_start(hour, "day"), hour, moment,
+    )  # fmt: skip
+    return {nas: int(level) for nas, level in rows}
 
 
 async def hours_kept(

@@ -23,10 +23,11 @@ from reporting.analytics.domain.concurrency import (
     hourly_peaks,
 )
 from reporting.analytics.entrypoints import schemas
-from reporting.entrypoints.api import Deps, invalid, json_response, snapshot
+from reporting.entrypoints.api import Deps, driver_connection, invalid, json_response, snapshot
 
 router = APIRouter(prefix="/analytics/network", tags=["network"])
-Reader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.SUPPORT))]
+ROLES = (Role.OPS, Role.SUPPORT)
+Reader = Annotated[Principal, Depends(require_roles(*ROLES))]
 DEFAULT_SPAN = {"hour": timedelta(days=1), "day": timedelta(days=30)}
 ZoneName = Annotated[str, Text(64)]
 MAX_SPAN = {"hour": timedelta(days=93), "day": timedelta(days=3 * 366)}
@@ -96,8 +97,8 @@ async def concurrency(
 async def online(deps: Deps, principal: Reader) -> Response:
     """Sessions online now, in the whole tenant and per NAS: counted, not listed, so never capped."""
     now = deps.now()
-    async with snapshot(deps) as conn:
-        levels = await repo.levels_at(conn, deps.schema, principal.tenant_id, now)
+    async with driver_connection(deps) as driver:  # one statement: one snapshot, no BEGIN/COMMIT round trips
+        levels = await repo.levels_at(driver, deps.schema, principal.tenant_id, now)
     by_nas = sorted(((n, c) for n, c in levels.items() if n != ALL_NAS and c), key=lambda x: (-x[1], x[0]))
     return json_response(
         {

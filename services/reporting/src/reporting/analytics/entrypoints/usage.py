@@ -20,7 +20,8 @@ from reporting.analytics.entrypoints import schemas
 from reporting.entrypoints.api import Deps, invalid, json_response, snapshot
 
 router = APIRouter(prefix="/analytics/usage", tags=["usage"])
-Reader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.SUPPORT, Role.FINANCE))]
+ROLES = (Role.OPS, Role.SUPPORT, Role.FINANCE)
+Reader = Annotated[Principal, Depends(require_roles(*ROLES))]
 MAX_DAYS = 366
 From = Annotated[Day | None, Query(alias="from", description="First day (the customer's), inclusive")]
 To = Annotated[Day | None, Query(alias="to", description="Last day (the customer's), inclusive; default today")]

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.analytics.domain.concurrency import (
+    GRAINS,
     ChangeKey,
     SessionSpan,
     bucket_start,
@@ -50,46 +51,46 @@ async def apply_moves(session: AsyncSession, schema: str, moves: Iterable[Move])
         ),
         columns,
     )
-    for grain in ("month", "day"):
-        await _add_nets(session, schema, grain, changes)
+    await _add_nets(session, schema, changes)
     await _summarize_hours(session, schema, sorted({(t, n, bucket_start(a, "hour")) for t, n, a in keys}))
 
 
-async def _add_nets(session: AsyncSession, schema: str, grain: str, changes: dict[ChangeKey, int]) -> None:
-    nets: dict[tuple[str, str, datetime], int] = defaultdict(int)
+async def _add_nets(session: AsyncSession, schema: str, changes: dict[ChangeKey, int]) -> None:
+    """Move the month and day buckets' nets by the changes (one upsert, one delete of the buckets left at 0)."""
+    nets: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
     for (tenant, nas, at), change in changes.items():
-        nets[(tenant, nas, bucket_start(at, grain))] += change  # type: ignore[arg-type]
+        for grain in GRAINS[:2]:
+            nets[(tenant, grain, nas, bucket_start(at, grain))] += change
     moved = sorted((key, net) for key, net in nets.items() if net)
     if not moved:
         return
-    params = {
-        "g": grain,
+    keys = {
         "t": [k[0] for k, _ in moved],
-        "n": [k[1] for k, _ in moved],
-        "b": [k[2] for k, _ in moved],
-        "d": [net for _, net in moved],
+        "g": [k[1] for k, _ in moved],
+        "n": [k[2] for k, _ in moved],
+        "b": [k[3] for k, _ in moved],
     }
     await session.execute(
         text(
             f"""
             INSERT INTO "{schema}".concurrency_buckets AS b (tenant_id, grain, nas_id, bucket_start, net)
-            SELECT k.t, :g, k.n, k.b, k.d
-            FROM unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[]), CAST(:d AS int[]))
-                AS k(t, n, b, d)
+            SELECT * FROM unnest(CAST(:t AS text[]), CAST(:g AS text[]), CAST(:n AS text[]),
+                                 CAST(:b AS timestamptz[]), CAST(:d AS int[]))
             ON CONFLICT (tenant_id, grain, nas_id, bucket_start) DO UPDATE SET net = b.net + EXCLUDED.net
             """
         ),
-        params,
+        keys | {"d": [net for _, net in moved]},
     )
     await session.execute(
         text(
             f"""
             DELETE FROM "{schema}".concurrency_buckets b
-            USING unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[])) AS k(t, n, b)
-            WHERE (b.tenant_id, b.grain, b.nas_id, b.bucket_start) = (k.t, :g, k.n, k.b) AND b.net = 0
+            USING unnest(CAST(:t AS text[]), CAST(:g AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[]))
+                AS k(t, g, n, b)
+            WHERE (b.tenant_id, b.grain, b.nas_id, b.bucket_start) = (k.t, k.g, k.n, k.b) AND b.net = 0
             """
         ),
-        {key: value for key, value in params.items() if key != "d"},
+        keys,
     )
 
 

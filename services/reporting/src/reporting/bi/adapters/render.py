@@ -1,4 +1,4 @@
-"""Report rows (the endpoint's JSON objects, flattened) written as csv, xlsx, Parquet and HTML.
+"""Report rows (the endpoint's JSON objects, flattened) written as csv, xlsx, Parquet, HTML and fixed-width text.
 
 Unlike the services export's writers (adapters/exporters.py: strings and timestamps only, streamed), these keep
 the JSON types: numbers stay numbers in xlsx and Parquet (finance sums them), booleans stay booleans, and the
@@ -21,7 +21,8 @@ import xlsxwriter
 from reporting.adapters.exporters import MEDIA_TYPES as EXPORT_MEDIA_TYPES
 from reporting.adapters.exporters import XLSX_MAX_ROWS
 
-MEDIA_TYPES = EXPORT_MEDIA_TYPES | {"html": "text/html; charset=utf-8"}
+MEDIA_TYPES = EXPORT_MEDIA_TYPES | {"html": "text/html; charset=utf-8", "txt": "text/plain; charset=utf-8"}
+TXT_MAX_WIDTH = 40  # a text column is cut to this many characters (the end marked with ~)
 
 Row = Mapping[str, Any]
 
@@ -65,7 +66,13 @@ def to_xlsx(rows: Sequence[Row], columns: Sequence[str], timestamps: set[str], s
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "remove_timezone": True})
     sheet = workbook.add_worksheet(sheet_name[:31])
     when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    sheet.write_row(0, 0, [f"{c} (UTC)" if c in timestamps else c for c in columns])
+    header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "bottom": 1})
+    titles = [f"{c} (UTC)" if c in timestamps else c for c in columns]
+    sheet.write_row(0, 0, titles, header)
+    sheet.freeze_panes(1, 0)  # the header stays in view
+    for c, name in enumerate(columns):  # wide enough for the header and the longest value, within reason
+        longest = max([len(titles[c]), *(19 if name in timestamps else len(_text(row.get(name))) for row in rows)])
+        sheet.set_column(c, c, min(60, longest + 2))
     for r, row in enumerate(rows, start=1):
         for c, name in enumerate(columns):
             value = row.get(name)
@@ -140,3 +147,41 @@ def to_html(
     parts.append(_table(rows, columns))
     parts.append("</body></html>\n")
     return "\n".join(parts).encode()
+
+
+def _cell(value: Any) -> str:
+    text = _text(value).replace("\n", " ")
+    return text if len(text) <= TXT_MAX_WIDTH else text[: TXT_MAX_WIDTH - 1] + "~"
+
+
+def _fixed_width(rows: Sequence[Row], columns: Sequence[str]) -> list[str]:
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row.get(c), int | float) and not isinstance(row.get(c), bool) for row in rows if
+                   row.get(c) is not None) for c in columns]  # fmt: skip
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True))
+
+    return [line(columns).rstrip(), "  ".join("-" * w for w in widths), *(line(r).rstrip() for r in cells)]
+
+
+def to_txt(
+    rows: Sequence[Row],
+    columns: Sequence[str],
+    *,
+    title: str,
+    generated_at: datetime,
+    parameters: Mapping[str, Any],
+    summary: Mapping[str, Any] | None,
+) -> bytes:
+    """A fixed-width text report (seed 004's TXT): title, when and with which parameters, the summary, then one
+    line per row with aligned columns (numbers right-aligned); UTF-8, LF line ends."""
+    params = ", ".join(f"{k}={_text(v)}" for k, v in sorted(parameters.items())) or "none"
+    lines = [title, "=" * len(title), f"Generated {generated_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+             f"Parameters: {params}", f"Rows: {len(rows)}", ""]  # fmt: skip
+    if summary:
+        lines += ["Summary", *_fixed_width([{"name": k, "value": v} for k, v in summary.items()], ["name", "value"])]
+        lines.append("")
+    lines += _fixed_width(rows, columns)
+    return ("\n".join(lines) + "\n").encode()

@@ -35,8 +35,8 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
-OUTPUT_FORMATS = ("csv", "json", "xlsx", "parquet", "html")
-EXTENSIONS = {"csv": "csv", "json": "json", "xlsx": "xlsx", "parquet": "parquet", "html": "html"}
+OUTPUT_FORMATS = ("csv", "json", "xlsx", "parquet", "html", "txt")
+EXTENSIONS = {"csv": "csv", "json": "json", "xlsx": "xlsx", "parquet": "parquet", "html": "html", "txt": "txt"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class Source:
     timestamps: frozenset[str] = frozenset()  # ISO date-time columns, typed in xlsx and Parquet
     native_formats: frozenset[str] = frozenset()  # formats the endpoint writes itself (`format=` parameter)
     # An answer that is one object (not paged): "currencies" = its rows are answer["currencies"]; "periods" =
-    # one row per period and currency (the period's start and end, then that currency's figures).
+    # one row per period and currency (the period's start and end, then that currency's figures); any other key:
+    # the rows are that list of the answer ("peaks" of the concurrency report).
     unwrap: str | None = None
 
 
@@ -109,6 +110,20 @@ SOURCES: dict[str, Source] = {
         frozenset({_FINANCE}),
         frozenset({"month", "currency", "reporting_currency"}),
         unwrap="currencies",
+    ),
+    # Usage and network analytics (reporting/analytics).
+    "analytics/usage/top": Source(
+        "/analytics/usage/top", frozenset({_OPS, _SUPPORT, _FINANCE}), frozenset({"by", "from", "to", "limit"})
+    ),
+    "analytics/network/concurrency": Source(
+        "/analytics/network/concurrency",
+        frozenset({_OPS, _SUPPORT}),
+        frozenset({"from", "to", "interval", "nas_id", "tz"}),
+        timestamps=frozenset({"period_start", "peak_at"}),
+        unwrap="peaks",
+    ),
+    "analytics/network/online": Source(
+        "/analytics/network/online", frozenset({_OPS, _SUPPORT}), frozenset(), unwrap="by_nas"
     ),
 }
 
@@ -275,6 +290,8 @@ def rows_of(source: Source, answer: Any) -> list[dict[str, Any]]:
         return list(answer["currencies"])
     if source.unwrap == "periods":
         return [{"start": p["start"], "end": p["end"], **c} for p in answer["periods"] for c in p["currencies"]]
+    if source.unwrap is not None:  # any other key: the rows are that list of the answer
+        return list(answer[source.unwrap])
     return list(answer)
 
 

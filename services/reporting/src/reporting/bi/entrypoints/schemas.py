@@ -10,7 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from bss_runtime.inputs import Id, JsonObject, Text
 from reporting.bi.domain.model import ReportType
 
-OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html"]
+OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html", "txt"]
 ReportName = Literal[
     "blocked-customers",
     "aging/by-partner",
@@ -21,6 +21,9 @@ ReportName = Literal[
     "analytics/revenue/mrr",
     "analytics/revenue/movements",
     "analytics/revenue/kpis",
+    "analytics/usage/top",
+    "analytics/network/concurrency",
+    "analytics/network/online",
 ]  # = bi.domain.model.SOURCES (a test checks)
 Email = Annotated[str, Text(320, pattern=r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")]
 Name = Annotated[str, Text(200, strip_whitespace=True)]
@@ -38,9 +41,7 @@ class TemplateIn(_Strict):
     name: Name
     description: Description | None = None
     report_type: ReportType
-    report: ReportName = Field(
-        description="The data source: one of the reports of /billing/reports or /analytics/revenue"
-    )
+    report: ReportName = Field(description="The data source: one of the reports of /billing/reports or /analytics")
     output_formats: list[OutputFormat] = Field(min_length=1)
     parameters_schema: JsonObject = Field(
         default_factory=lambda: {"type": "object"},

@@ -327,6 +327,9 @@ def _encode(
     if fmt == "html":
         return render.to_html(rows, columns, title=title, generated_at=now, parameters=parameters,
                                  summary=fetched.summary)  # fmt: skip
+    if fmt == "txt":
+        return render.to_txt(rows, columns, title=title, generated_at=now, parameters=parameters,
+                             summary=fetched.summary)  # fmt: skip
     raise render.RenderError(f"unknown format {fmt}")
 
 
