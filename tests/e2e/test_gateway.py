@@ -137,6 +137,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int])
         ),
         ("/analytics/revenue/mrr?as_of=2026-11-30", "reporting", "/analytics/revenue/mrr?as_of=2026-11-30"),
         ("/analytics/network/online", "reporting", "/analytics/network/online"),
+        ("/alerts?state=firing", "reporting", "/alerts?state=firing"),
+        ("/alerts/rules", "reporting", "/alerts/rules"),
         ("/dunning/stats", "dunning", "/dunning/stats"),
         ("/dunning/executions/e-1", "dunning", "/dunning/executions/e-1"),
         ("/radius/nas-clients", "radius_ingest", "/nas-clients"),
@@ -171,7 +173,7 @@ def test_paths_no_service_publishes_are_not_found(gateway: str, path: str) -> No
 
 INTERNALS = ("healthz", "readyz", "metrics")
 PUBLIC_PREFIXES = ("/customers", "/partners", "/subscribers", "/billing", "/billing/reports",
-                   "/business-intelligence", "/analytics", "/dunning", "/radius")  # fmt: skip
+                   "/business-intelligence", "/analytics", "/alerts", "/dunning", "/radius")  # fmt: skip
 
 
 @pytest.mark.parametrize("prefix", PUBLIC_PREFIXES)
