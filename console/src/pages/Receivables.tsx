@@ -40,10 +40,12 @@ function AgingChart(props: {
   asOf: string;
   currency: string;
   rows: AgingRow[];
+  names: Record<string, string>;
   onBar: (group: string, bucket: string) => void;
 }) {
   const rows = props.rows.filter((r) => r.currency === props.currency);
-  const label = (r: AgingRow) => (props.group === "partner" ? r.partner_id : r.region) ?? "(none)";
+  const key = (r: AgingRow) => (props.group === "partner" ? r.partner_id : r.region) ?? "(none)";
+  const label = (r: AgingRow) => props.names[key(r)] ?? key(r);
   const option = useMemo(
     () => ({
       legend: { top: 0 },
@@ -58,7 +60,7 @@ function AgingChart(props: {
       })),
     }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [props.rows, props.currency, props.group],
+    [props.rows, props.currency, props.group, props.names],
   );
   return (
     <Chart
@@ -66,7 +68,8 @@ function AgingChart(props: {
       testId={`aging-${props.group}-chart`}
       onBarClick={(series, category) => {
         const bucket = BUCKETS.find((b) => BUCKET_TITLES[b] === series) ?? "";
-        props.onBar(category, bucket);
+        const row = rows.find((r) => label(r) === category);
+        props.onBar(row ? key(row) : category, bucket);
       }}
     />
   );
@@ -84,6 +87,11 @@ export function Receivables({ session }: { session: Session }) {
     () => get<AgingRow[]>(session, "/billing/reports/aging/by-region", { as_of: asOf }),
     [session.token, asOf],
   );
+  // Partners by name (customers' /partners), for the chart's labels.
+  const partnerNames = useLoad(async () => {
+    const list = await get<{ partner_id: string; name: string }[]>(session, "/partners", { limit: 200 });
+    return Object.fromEntries(list.map((p) => [p.partner_id, p.name])) as Record<string, string>;
+  }, [session.token]);
   const currencies = useMemo(
     () => [...new Set([...(partners.data ?? []), ...(regions.data ?? [])].map((r) => r.currency))].sort(),
     [partners.data, regions.data],
@@ -122,6 +130,7 @@ export function Receivables({ session }: { session: Session }) {
             asOf={asOf}
             currency={shownCurrency}
             rows={partners.data ?? []}
+            names={partnerNames.data ?? {}}
             onBar={(key, bucket) => setSelected({ group: "partner", key, bucket })}
           />
         </div>
@@ -133,11 +142,12 @@ export function Receivables({ session }: { session: Session }) {
             asOf={asOf}
             currency={shownCurrency}
             rows={regions.data ?? []}
+            names={{}}
             onBar={(key, bucket) => setSelected({ group: "region", key, bucket })}
           />
         </div>
       </div>
-      {selected ? <BarInvoices session={session} selection={selected} currency={shownCurrency} asOf={asOf} /> : null}
+      {selected ? <BarInvoices session={session} partnerNames={partnerNames.data ?? {}} selection={selected} currency={shownCurrency} asOf={asOf} /> : null}
     </section>
   );
 }
@@ -170,11 +180,13 @@ async function openInvoices(session: Session, currency: string): Promise<Invoice
 
 function BarInvoices(props: {
   session: Session;
+  partnerNames: Record<string, string>;
   selection: { group: "partner" | "region"; key: string; bucket: string };
   currency: string;
   asOf: string;
 }) {
   const { group, key, bucket } = props.selection;
+  const partnerNames = props.partnerNames;
   const invoices = useLoad(() => openInvoices(props.session, props.currency), [props.session.token, props.currency]);
   const rows = (invoices.data ?? []).filter((i) => {
     const owner = (group === "partner" ? i.partner_id : i.billing_country) ?? "(none)";
@@ -183,7 +195,7 @@ function BarInvoices(props: {
   return (
     <div className="panel" data-testid="bar-invoices">
       <h2>
-        Open invoices of {group} {key}, {BUCKET_TITLES[bucket] ?? bucket} past due as of {props.asOf}
+        Open invoices of {group} {group === "partner" ? (partnerNames[key] ?? key) : key}, {BUCKET_TITLES[bucket] ?? bucket} past due as of {props.asOf}
       </h2>
       <Status loading={invoices.loading} error={invoices.error} />
       <DataTable

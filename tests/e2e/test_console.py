@@ -1,0 +1,330 @@
+"""The operator console in a real browser: Debian's Chromium (/usr/bin/chromium, driven by Playwright; no browser
+is downloaded) against a private copy of the whole system (`bss_testkit.system.local_stack`: its own PostgreSQL,
+Kafka, five services and the gateway that serves the console at /console/), loaded with a small demo ISP by
+`python -m demo.load` through the gateway.
+
+What a user sees is checked against what the public API answers for the same query and the same token: the KPI
+cards, the aging chart (and that its `as_of` picker changes it), the blocked list before and after a reinstate,
+the SLA summary, a BI run and its download; another tenant's token sees none of it; a support token gets no
+finance page. Every page must load without a console error. A screenshot of every page goes to docs/console/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+
+from bss_testkit.system import ROOT, Stack, local_stack
+
+pytestmark = pytest.mark.timeout(600)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "docs/console"
+DEMO_CUSTOMERS = "60"  # a small demo ISP: every page has data, the load takes under a minute
+PAGES = ("overview", "receivables", "collections", "network", "reports", "sla")
+FINANCE_PAGES = ("overview", "receivables", "sla")
+
+
+@dataclass
+class Console:
+    stack: Stack
+    browser: Browser
+    tenant: str
+    http: httpx.AsyncClient
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    async def token(self, tenant: str, role: str) -> str:
+        """A token from the dev sign-in, through the gateway, as the console gets it."""
+        if (tenant, role) not in self.tokens:
+            answer = await self.http.post("/dev/token", json={"tenant_id": tenant, "role": role})
+            assert answer.status_code == 200, answer.text
+            self.tokens[tenant, role] = answer.json()["access_token"]
+        return self.tokens[tenant, role]
+
+    async def api(self, path: str, *, role: str = "admin", tenant: str | None = None, **query: Any) -> Any:
+        token = await self.token(tenant or self.tenant, role)
+        answer = await self.http.get(path, params=query, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, f"{path}: {answer.status_code} {answer.text}"
+        return answer.json()
+
+
+@dataclass
+class Tab:
+    """One signed-in browser tab, with the console errors it logged."""
+
+    page: Page
+    errors: list[str]
+
+    async def open(self, name: str, ready: str) -> None:
+        """Go to a page and wait until `ready` (a selector of data) shows and nothing is loading."""
+        await self.page.goto(f"{self.page.url.split('#')[0]}#/{name}")
+        await self.page.wait_for_selector(f"main[data-page={name}]")
+        await self.page.wait_for_selector(ready, timeout=30_000)
+        await self.page.wait_for_function("() => !document.querySelector('[data-testid=loading]')", timeout=30_000)
+
+    async def value(self, test_id: str) -> str:
+        got = await self.page.get_attribute(f"[data-testid={test_id}]", "data-value")
+        assert got is not None, f"{test_id} has no value"
+        return got
+
+    async def text(self, selector: str) -> str:
+        return await self.page.inner_text(selector)
+
+    async def nav(self) -> list[str]:
+        return await self.page.eval_on_selector_all("nav a[data-page]", "els => els.map(e => e.dataset.page)")
+
+    async def shoot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await self.page.wait_for_timeout(600)  # the charts' entry animation
+        await self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.5)
+    return await check()
+
+
+@pytest.fixture(scope="module")
+async def console() -> AsyncIterator[Console]:
+    async with local_stack() as stack:
+        started = time.monotonic()
+        env = dict(stack.env, DEMO_CUSTOMERS=DEMO_CUSTOMERS)
+        load = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "demo.load", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await load.communicate()
+        assert load.returncode == 0, out.decode()[-4000:]
+        print(f"\ndemo.load ({DEMO_CUSTOMERS} customers): {time.monotonic() - started:.1f} s", flush=True)
+        state = json.loads((stack.state / "services/demo-state.json").read_text())
+        async with (
+            async_playwright() as playwright,
+            httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http,
+        ):
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                yield Console(stack, browser, state["tenant_id"], http)
+            finally:
+                await browser.close()
+
+
+async def sign_in(console: Console, tenant: str, role: str) -> AsyncIterator[Tab]:
+    context = await console.browser.new_context(
+        viewport={"width": 1400, "height": 1000}, locale="en-US", timezone_id="Europe/Berlin", accept_downloads=True
+    )
+    page = await context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{console.stack.gateway}/console/")
+    await page.fill("input[name=tenant]", tenant)
+    await page.select_option("select[name=role]", role)
+    await page.click("form[data-testid=signin] button[type=submit]")
+    await page.wait_for_selector("nav[data-testid=nav]")
+    try:
+        yield Tab(page, errors)
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def admin(console: Console) -> AsyncIterator[Tab]:
+    async for tab in sign_in(console, console.tenant, "admin"):
+        yield tab
+
+
+def digits(minor: int) -> str:
+    """How en-US shows an amount of a two-decimal currency, without its symbol: 1,567.70."""
+    return f"{abs(minor) / 100:,.2f}"
+
+
+READY = {
+    "overview": "[data-testid=kpi-mrr][data-value]",
+    "receivables": "[data-testid=aging-total][data-value]",
+    "collections": "[data-testid=blocked-table] tbody tr[data-key]",
+    "network": "[data-testid=online-now][data-value]",
+    "reports": "[data-testid=templates-table] tbody tr[data-key]",
+    "sla": "[data-testid=sla-total][data-value]",
+}
+
+
+async def test_every_page_loads_with_data_and_no_console_error(console: Console, admin: Tab) -> None:
+    assert await admin.nav() == list(PAGES)
+    for name in PAGES:
+        await admin.open(name, READY[name])
+        assert not await admin.page.query_selector("[data-testid=error]"), await admin.text("main")
+        await admin.shoot(name)
+    assert admin.errors == []
+
+
+async def test_numbers_shown_equal_the_api(console: Console, admin: Tab) -> None:
+    await admin.open("overview", READY["overview"])
+    mrr = await console.api("/analytics/revenue/mrr")
+    kpis = await console.api("/analytics/revenue/kpis")
+    first = mrr["currencies"][0]
+    assert int(await admin.value("kpi-mrr")) == first["mrr_minor"] > 0
+    assert digits(first["mrr_minor"]) in await admin.text("[data-testid=kpi-mrr]")
+    assert int(await admin.value("kpi-arpu")) == first["arpu_minor"]
+    kpi = next(k for k in kpis["currencies"] if k["currency"] == first["currency"])
+    assert await admin.value("kpi-nrr") == kpi["net_revenue_retention"]
+    assert int(await admin.value("kpi-receivables")) == kpi["receivables_end_minor"]
+    # Another currency's tab shows that currency's figures.
+    other = mrr["currencies"][-1]
+    await admin.page.click(f"[data-testid=currency-tabs] button:text-is('{other['currency']}')")
+    await admin.page.wait_for_selector(f"[data-testid=kpi-mrr][data-value='{other['mrr_minor']}']")
+
+    await admin.open("receivables", READY["receivables"])
+    aging = await console.api("/billing/reports/aging/by-partner")
+    currency = await admin.page.get_attribute("[data-testid=aging-total]", "data-currency")
+    expected = sum(r["total_outstanding_minor"] for r in aging if r["currency"] == currency)
+    assert int(await admin.value("aging-total")) == expected > 0
+    assert digits(expected) in await admin.text("[data-testid=aging-total]")
+
+    await admin.open("collections", READY["collections"])
+    blocked = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")
+    shown = await admin.page.eval_on_selector_all(
+        "[data-testid=blocked-table] tbody tr[data-key]",
+        "rows => rows.map(r => [r.dataset.key,"
+        " r.querySelector('[data-col=outstanding_balance_minor] span').dataset.value])",
+    )
+    assert shown == [
+        [f"{b['subscriber_id']}:{b['currency'] or ''}", str(b["outstanding_balance_minor"])] for b in blocked
+    ]
+
+    await admin.open("network", READY["network"])
+    online = await console.api("/analytics/network/online")
+    assert int(await admin.value("online-now")) == online["online"]
+
+    await admin.open("sla", READY["sla"])
+    sla = await console.api("/billing/reports/sla-breaches", limit=1)
+    assert int(await admin.value("sla-total")) == sla["summary"]["total_breaches"] > 0
+    for credit in sla["summary"]["total_credits_issued"]:
+        assert int(await admin.value(f"sla-credits-{credit['currency']}")) == credit["amount_minor"]
+    assert admin.errors == []
+
+
+async def chart_series(tab: Tab, test_id: str) -> list[list[float]]:
+    option = json.loads(await tab.page.get_attribute(f"[data-testid={test_id}]", "data-option") or "{}")
+    return [series["data"] for series in option.get("series", [])]
+
+
+async def test_aging_as_of_picker_changes_the_chart(console: Console, admin: Tab) -> None:
+    await admin.open("receivables", READY["receivables"])
+    currency = await admin.page.get_attribute("[data-testid=aging-total]", "data-currency")
+    today_series = await chart_series(admin, "aging-partner-chart")
+    earlier = (date.today() - timedelta(days=75)).isoformat()
+    await admin.page.fill("[data-testid=as-of]", earlier)
+
+    async def changed() -> bool:
+        return await chart_series(admin, "aging-partner-chart") != today_series
+
+    assert await eventually(changed), "the chart did not change with as_of"
+    await admin.page.wait_for_function("() => !document.querySelector('[data-testid=loading]')")
+    currency = await admin.page.get_attribute("[data-testid=aging-total]", "data-currency")
+    aging = [
+        r for r in await console.api("/billing/reports/aging/by-partner", as_of=earlier) if r["currency"] == currency
+    ]
+    buckets = ("current", "1_30_days", "31_60_days", "61_90_days", "over_90_days")
+    expected = [[r["buckets_minor"][b] / 100 for r in aging] for b in buckets]
+    assert await chart_series(admin, "aging-partner-chart") == expected
+    await admin.shoot("receivables-as-of")
+    assert admin.errors == []
+
+
+async def test_a_bi_run_appears_and_downloads(console: Console, admin: Tab) -> None:
+    await admin.open("reports", READY["reports"])
+    before = {e["execution_id"] for e in await console.api("/business-intelligence/report-executions")}
+    template = (await console.api("/business-intelligence/report-templates"))[0]
+    await admin.page.click(f"[data-testid=run-{template['template_id']}]")
+    await admin.page.click("[data-testid=run-submit]")
+    await admin.page.wait_for_selector("[data-testid=notice]:has-text('completed')", timeout=30_000)
+    executions = await console.api("/business-intelligence/report-executions")
+    new = [e for e in executions if e["execution_id"] not in before]
+    assert len(new) == 1 and new[0]["status"] == "completed"
+    execution = new[0]
+    output = next(o for o in execution["outputs"] if o["format"] == "csv")
+    link = f"[data-testid=download-{execution['execution_id']}-csv]"
+    await admin.page.wait_for_selector(link)
+    async with admin.page.expect_download() as waiting:
+        await admin.page.click(link)
+    download = await waiting.value
+    assert download.suggested_filename == output["filename"]
+    saved = Path(await download.path())
+    token = await console.token(console.tenant, "admin")
+    direct = await console.http.get(output["download_path"], headers={"Authorization": f"Bearer {token}"})
+    assert await asyncio.to_thread(saved.read_bytes) == direct.content and len(direct.content) == output["size_bytes"]
+    assert admin.errors == []
+
+
+async def test_another_tenants_token_sees_none_of_the_first_tenants_data(console: Console) -> None:
+    names = {b["customer_name"] for b in await console.api("/billing/reports/blocked-customers") if b["customer_name"]}
+    users = {u["username"] for u in await console.api("/analytics/usage/top", limit=20)}
+    assert names and users
+    async for tab in sign_in(console, f"{console.tenant}-other", "admin"):
+        await tab.open("overview", "[data-testid=kpi-mrr]")
+        assert await tab.page.get_attribute("[data-testid=kpi-mrr]", "data-value") is None
+        await tab.open("receivables", "[data-testid=aging-total][data-value='0']")
+        await tab.open("collections", "[data-testid=blocked-table] td.empty")
+        await tab.open("network", "[data-testid=online-now][data-value='0']")
+        await tab.open("reports", "[data-testid=templates-table] td.empty")
+        await tab.open("sla", "[data-testid=sla-total][data-value='0']")
+        await tab.shoot("other-tenant-sla")
+        for name in PAGES:
+            await tab.open(name, "main")
+            text = await tab.text("main")
+            assert not [n for n in names | users if n in text], f"{name} shows the first tenant's data"
+        assert tab.errors == []
+
+
+async def test_a_support_token_sees_no_finance_page(console: Console) -> None:
+    async for tab in sign_in(console, console.tenant, "support"):
+        shown = await tab.nav()
+        assert shown == ["collections", "network", "reports"]
+        for name in FINANCE_PAGES:  # asked for by address: the first page of the role instead
+            await tab.page.goto(f"{console.stack.gateway}/console/#/{name}")
+            await tab.page.wait_for_selector("main[data-page=collections]")
+        assert tab.errors == []
+    token = await console.token(console.tenant, "support")  # and the APIs behind them refuse it
+    for path in ("/analytics/revenue/mrr", "/billing/reports/aging/by-partner", "/billing/reports/sla-breaches"):
+        answer = await console.http.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 403, (path, answer.status_code)
+
+
+async def test_reinstate_goes_through_and_the_blocked_list_updates(console: Console) -> None:
+    blocked = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")
+    assert blocked, "the demo has blocked customers"
+    target = blocked[0]
+    async for tab in sign_in(console, console.tenant, "support"):
+        await tab.open("collections", READY["collections"])
+        row = f"[data-testid=blocked-table] tr[data-key='{target['subscriber_id']}:{target['currency'] or ''}']"
+        await tab.page.click(f"{row} [data-testid=reinstate-{target['subscriber_id']}]")
+        await tab.page.wait_for_selector("[data-testid=confirm]")
+        await tab.shoot("collections-reinstate")
+        await tab.page.click("[data-testid=confirm-yes]")
+        await tab.page.wait_for_selector(row, state="detached", timeout=45_000)
+        await tab.page.wait_for_selector("[data-testid=notice]:has-text('Reinstated')")
+        assert tab.errors == []
+    subscriber = await console.api(f"/subscribers/{target['subscriber_id']}")
+    assert subscriber["status"] == "active"
+    after = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")
+    assert {b["subscriber_id"] for b in after} == {b["subscriber_id"] for b in blocked} - {target["subscriber_id"]}
