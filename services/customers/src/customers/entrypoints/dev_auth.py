@@ -29,7 +29,7 @@ class DevTokenIn(BaseModel):
 
 class DevTokenOut(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2.0 token type, not a secret
     tenant_id: str
     roles: list[str]
     expires_in: int
