@@ -52,8 +52,7 @@ export function bytes(value: number | null | undefined): string {
   return `${num(v, i === 0 ? 0 : 2)} ${units[i]}`;
 }
 
-export function todayIso(): string {
-  const d = new Date();
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+/** Today's date in UTC (YYYY-MM-DD): the reports' `as_of` days are UTC days. */
+export function todayUtc(): string {
+  return new Date().toISOString().slice(0, 10);
 }

@@ -210,10 +210,50 @@ async def test_numbers_shown_equal_the_api(console: Console, admin: Tab) -> None
     assert shown == [
         [f"{b['subscriber_id']}:{b['currency'] or ''}", str(b["outstanding_balance_minor"])] for b in blocked
     ]
+    # The first customer's timeline: every issued invoice, each dunning step, the suspension.
+    first = blocked[0]
+    await admin.page.click("[data-testid=blocked-table] tbody tr[data-key] button:text-is('Timeline')")
+    await admin.page.wait_for_selector("[data-testid=timeline] li")
+    await admin.page.wait_for_function("() => !document.querySelector('[data-testid=loading]')")
+    timeline = await admin.text("[data-testid=timeline]")
+    invoices = (await console.api("/billing/invoices", customer_id=first["customer_id"], limit=100))["items"]
+    issued = [i["number"] for i in invoices if i["issued_at"]]
+    assert issued and all(f"invoice {n} " in timeline for n in issued), timeline
+    executions = (await console.api("/dunning/executions", customer_id=first["customer_id"]))["items"]
+    steps = [len((await console.api(f"/dunning/executions/{e['id']}"))["logs"]) for e in executions]
+    assert timeline.count("dunning step") == sum(steps)
+    assert f"line {first['username']} suspended" in timeline
+    await admin.shoot("collections-timeline")
 
-    await admin.open("network", READY["network"])
-    online = await console.api("/analytics/network/online")
-    assert int(await admin.value("online-now")) == online["online"]
+    # Online now moves as sessions go stale: read the page between two equal answers of the API.
+    for _ in range(3):
+        before = (await console.api("/analytics/network/online"))["online"]
+        await admin.open("network", READY["network"])
+        shown_online = int(await admin.value("online-now"))
+        if before == (await console.api("/analytics/network/online"))["online"]:
+            break
+    assert shown_online == before
+    top = await console.api("/analytics/usage/top", by="bytes", limit=20)
+    first_user = next(u for u in top if u["subscriber_id"])
+    row = f"[data-testid=top-table] tr[data-key='{first_user['username']}']"
+    assert (
+        int(await admin.page.get_attribute(f"{row} [data-col=total_bytes] span", "data-value") or -1)
+        == (first_user["total_bytes"])
+    )
+    await admin.page.click(f"{row} button:text-is('Usage')")
+    await admin.page.wait_for_selector("[data-testid=usage-total][data-value]")
+    usage = await console.api(f"/analytics/usage/subscribers/{first_user['subscriber_id']}")
+    assert int(await admin.value("usage-total")) == usage["total_bytes"] > 0
+    await admin.page.fill("[data-testid=session-who]", first_user["username"])
+    await admin.page.click("[data-testid=session-search]")
+    history = await console.api("/billing/reports/sessions/history", username=first_user["username"], limit=1)
+    total = history["summary"]["total_sessions"]
+    await admin.page.wait_for_selector(f"[data-testid=session-summary][data-value='{total}']")
+    rows = await admin.page.eval_on_selector_all(
+        "[data-testid=sessions-table] tbody tr[data-key] [data-col=username]", "cells => cells.map(c => c.innerText)"
+    )
+    assert rows == [first_user["username"]] * min(total, 20)
+    await admin.shoot("network-subscriber")
 
     await admin.open("sla", READY["sla"])
     sla = await console.api("/billing/reports/sla-breaches", limit=1)

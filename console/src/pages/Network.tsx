@@ -188,7 +188,7 @@ function SubscriberUsage({ session, subscriberId }: { session: Session; subscrib
         Usage of {usage.data?.usernames.join(", ") ?? subscriberId} (days in {usage.data?.time_zone ?? "…"})
       </h2>
       <Status loading={usage.loading} error={usage.error} />
-      <p>
+      <p data-testid="usage-total" data-value={usage.data?.total_bytes}>
         {num(usage.data?.sessions)} sessions, {bytes(usage.data?.total_bytes)}, busiest hour{" "}
         {usage.data?.peak_hour ?? "—"}:00
       </p>

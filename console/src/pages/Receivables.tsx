@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { get, type Session } from "../api";
 import { Chart, DataTable, Status, Tabs } from "../components";
 import { useLoad } from "../hooks";
-import { major, money, todayIso } from "../format";
+import { major, money, todayUtc } from "../format";
 
 interface AgingRow {
   partner_id?: string | null;
@@ -76,7 +76,7 @@ function AgingChart(props: {
 }
 
 export function Receivables({ session }: { session: Session }) {
-  const [asOf, setAsOf] = useState(todayIso());
+  const [asOf, setAsOf] = useState(todayUtc());
   const [currency, setCurrency] = useState<string | null>(null);
   const [selected, setSelected] = useState<{ group: "partner" | "region"; key: string; bucket: string } | null>(null);
   const partners = useLoad(
@@ -105,12 +105,12 @@ export function Receivables({ session }: { session: Session }) {
       <h1>Receivables</h1>
       <div className="toolbar">
         <label>
-          As of{" "}
+          As of (UTC){" "}
           <input
             type="date"
             data-testid="as-of"
             value={asOf}
-            max={todayIso()}
+            max={todayUtc()}
             onChange={(e) => e.target.value && setAsOf(e.target.value)}
           />
         </label>
