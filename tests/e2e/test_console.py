@@ -112,6 +112,9 @@ async def console() -> AsyncIterator[Console]:
         assert load.returncode == 0, out.decode()[-4000:]
         print(f"\ndemo.load ({DEMO_CUSTOMERS} customers): {time.monotonic() - started:.1f} s", flush=True)
         state = json.loads((stack.state / "services/demo-state.json").read_text())
+        banner = (stack.state / "services/demo-banner.txt").read_text()  # what `make up` prints
+        assert f"Operator console: {stack.gateway}/console/" in banner
+        assert f"sign in (local mode) with tenant {state['tenant_id']!r}" in banner
         async with (
             async_playwright() as playwright,
             httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http,
@@ -174,6 +177,9 @@ async def test_every_page_loads_with_data_and_no_console_error(console: Console,
         await admin.open(name, READY[name])
         assert not await admin.page.query_selector("[data-testid=error]"), await admin.text("main")
         await admin.shoot(name)
+    await admin.page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    await admin.open("overview", READY["overview"])
+    await admin.shoot("overview-phone")
     assert admin.errors == []
 
 
