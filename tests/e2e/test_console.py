@@ -356,6 +356,30 @@ async def test_a_support_token_sees_no_finance_page(console: Console) -> None:
         assert answer.status_code == 403, (path, answer.status_code)
 
 
+async def test_collections_cancels_a_dunning_execution(console: Console) -> None:
+    blocked = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")
+    target = blocked[-1]  # the reinstate test takes the first
+    running = [
+        e
+        for e in (await console.api("/dunning/executions", customer_id=target["customer_id"]))["items"]
+        if e["status"] in ("pending", "in_progress")
+    ]
+    assert running, "the demo leaves dunning running on a blocked customer"
+    async for tab in sign_in(console, console.tenant, "collections"):
+        tab.page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await tab.open("collections", READY["collections"])
+        row = f"[data-testid=blocked-table] tr[data-key='{target['subscriber_id']}:{target['currency'] or ''}']"
+        assert not await tab.page.query_selector(f"{row} [data-testid^=reinstate-]")  # a write of support, ops
+        await tab.page.click(f"{row} button:text-is('Timeline')")
+        button = f"[data-testid=cancel-{running[0]['id']}]"
+        await tab.page.click(button)
+        await tab.page.wait_for_selector(button, state="detached")
+        await tab.page.wait_for_selector("[data-testid=timeline] li:has-text('dunning canceled')")
+        assert tab.errors == []
+    execution = await console.api(f"/dunning/executions/{running[0]['id']}")
+    assert execution["status"] == "canceled" and execution["canceled_reason"] == "canceled from the console"
+
+
 async def test_reinstate_goes_through_and_the_blocked_list_updates(console: Console) -> None:
     blocked = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")
     assert blocked, "the demo has blocked customers"

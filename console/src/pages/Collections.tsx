@@ -212,7 +212,7 @@ function Timeline({ session, row }: { session: Session; row: Blocked }) {
         .filter((e) => e.status === "pending" || e.status === "in_progress")
         .map((e) =>
           ["admin", "collections"].includes(session.role) ? (
-            <button key={e.id} onClick={() => void cancel(e)}>
+            <button key={e.id} data-testid={`cancel-${e.id}`} onClick={() => void cancel(e)}>
               Cancel dunning “{e.campaign_name}”
             </button>
           ) : null,
