@@ -205,6 +205,19 @@ async def test_numbers_shown_equal_the_api(console: Console, admin: Tab) -> None
     expected = sum(r["total_outstanding_minor"] for r in aging if r["currency"] == currency)
     assert int(await admin.value("aging-total")) == expected > 0
     assert digits(expected) in await admin.text("[data-testid=aging-total]")
+    # A bucket of a partner lists its open invoices: their balances add up to the bucket.
+    row = next(r for r in aging if r["currency"] == currency and r["total_outstanding_minor"] > 0)
+    bucket = next(b for b, v in row["buckets_minor"].items() if v > 0)
+    cell = f"[data-testid=aging-partner-cell][data-key='{row['partner_id'] or '(none)'}'][data-bucket='{bucket}']"
+    assert int(await admin.page.get_attribute(cell, "data-value") or -1) == row["buckets_minor"][bucket]
+    await admin.page.click(cell)
+    await admin.page.wait_for_selector("[data-testid=bar-invoices-total][data-value]")
+    assert int(await admin.value("bar-invoices-total")) == row["buckets_minor"][bucket]
+    count = int(await admin.page.get_attribute("[data-testid=bar-invoices-total]", "data-count") or -1)
+    shown_rows = await admin.page.query_selector_all("[data-testid=bar-invoices-table] tbody tr[data-key]")
+    assert count > 0
+    assert len(shown_rows) == min(count, 20)  # a page
+    await admin.shoot("receivables-invoices")
 
     await admin.open("collections", READY["collections"])
     blocked = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")

@@ -63,15 +63,52 @@ function AgingChart(props: {
     [props.rows, props.currency, props.group, props.names],
   );
   return (
-    <Chart
-      option={option}
-      testId={`aging-${props.group}-chart`}
-      onBarClick={(series, category) => {
-        const bucket = BUCKETS.find((b) => BUCKET_TITLES[b] === series) ?? "";
-        const row = rows.find((r) => label(r) === category);
-        props.onBar(row ? key(row) : category, bucket);
-      }}
-    />
+    <>
+      <Chart
+        option={option}
+        testId={`aging-${props.group}-chart`}
+        onBarClick={(series, category) => {
+          const bucket = BUCKETS.find((b) => BUCKET_TITLES[b] === series) ?? "";
+          const row = rows.find((r) => label(r) === category);
+          props.onBar(row ? key(row) : category, bucket);
+        }}
+      />
+      <div className="table-wrap">
+        <table data-testid={`aging-${props.group}-table`}>
+          <thead>
+            <tr>
+              <th>{props.group}</th>
+              {BUCKETS.map((b) => (
+                <th key={b} className="num">
+                  {BUCKET_TITLES[b]}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={key(r)}>
+                <td>{label(r)}</td>
+                {BUCKETS.map((b) => (
+                  <td key={b} className="num">
+                    <button
+                      className="link"
+                      data-testid={`aging-${props.group}-cell`}
+                      data-key={key(r)}
+                      data-bucket={b}
+                      data-value={r.buckets_minor[b] ?? 0}
+                      onClick={() => props.onBar(key(r), b)}
+                    >
+                      {money(r.buckets_minor[b] ?? 0, r.currency)}
+                    </button>
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
   );
 }
 
@@ -198,6 +235,15 @@ function BarInvoices(props: {
         Open invoices of {group} {group === "partner" ? (partnerNames[key] ?? key) : key}, {BUCKET_TITLES[bucket] ?? bucket} past due as of {props.asOf}
       </h2>
       <Status loading={invoices.loading} error={invoices.error} />
+      {invoices.data ? (
+        <p
+          data-testid="bar-invoices-total"
+          data-value={rows.reduce((sum, r) => sum + r.balance_minor, 0)}
+          data-count={rows.length}
+        >
+          {rows.length} invoices, {money(rows.reduce((sum, r) => sum + r.balance_minor, 0), props.currency)}
+        </p>
+      ) : null}
       <DataTable
         testId="bar-invoices-table"
         rows={rows}
@@ -207,7 +253,12 @@ function BarInvoices(props: {
           { key: "customer_id", title: "Customer", render: (r) => r.customer_id.slice(0, 8) },
           { key: "issue_date", title: "Issued" },
           { key: "due_date", title: "Due" },
-          { key: "balance_minor", title: "Balance", numeric: true, render: (r) => money(r.balance_minor, r.currency) },
+          {
+            key: "balance_minor",
+            title: "Balance",
+            numeric: true,
+            render: (r) => <span data-value={r.balance_minor}>{money(r.balance_minor, r.currency)}</span>,
+          },
         ]}
       />
     </div>
