@@ -335,6 +335,24 @@ async def test_a_bi_run_appears_and_downloads(console: Console, admin: Tab) -> N
     assert admin.errors == []
 
 
+async def test_finance_resolves_an_sla_breach(console: Console) -> None:
+    report = await console.api("/billing/reports/sla-breaches", limit=500)
+    breach = next(b for b in report["breaches"] if not b["resolved"])
+    async for tab in sign_in(console, console.tenant, "finance"):
+        tab.page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("credited; fibre repaired")))
+        await tab.open("sla", READY["sla"])
+        await tab.page.click(f"[data-testid=resolve-{breach['breach_id']}]")
+        resolved = f"[data-testid=resolved-{breach['breach_id']}]"
+        await tab.page.wait_for_selector(resolved, timeout=45_000)
+        assert await tab.text(resolved) == "resolved: credited; fibre repaired"
+        assert int(await tab.value("sla-unresolved")) == report["summary"]["unresolved_breaches"] - 1
+        assert tab.errors == []
+    after = await console.api("/billing/reports/sla-breaches", limit=500)
+    assert next(b for b in after["breaches"] if b["breach_id"] == breach["breach_id"])["resolution"] == (
+        "credited; fibre repaired"
+    )
+
+
 async def test_another_tenants_token_sees_none_of_the_first_tenants_data(console: Console) -> None:
     names = {b["customer_name"] for b in await console.api("/billing/reports/blocked-customers") if b["customer_name"]}
     users = {u["username"] for u in await console.api("/analytics/usage/top", limit=20)}

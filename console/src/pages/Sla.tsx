@@ -38,7 +38,13 @@ export function Sla({ session }: { session: Session }) {
     try {
       await post(session, `/billing/sla/breaches/${b.breach_id}/resolve`, { resolution });
       setMessage("Breach resolved; the report shows it once it has caught up.");
-      setTimeout(report.reload, 1500);
+      // The report is a read model built from billing's events: ask again until it shows the resolution.
+      for (let i = 0; i < 30; i += 1) {
+        const now = await get<Report>(session, "/billing/reports/sla-breaches", { limit: 500 });
+        if (now.breaches.some((x) => x.breach_id === b.breach_id && x.resolved)) break;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      report.reload();
     } catch (err) {
       setMessage(`Resolving failed: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -80,9 +86,11 @@ export function Sla({ session }: { session: Session }) {
             title: "Status",
             render: (r) =>
               r.resolved ? (
-                `resolved: ${r.resolution ?? ""}`
+                <span data-testid={`resolved-${r.breach_id}`}>resolved: {r.resolution ?? ""}</span>
               ) : ["admin", "finance", "ops"].includes(session.role) ? (
-                <button onClick={() => void resolve(r)}>Resolve</button>
+                <button data-testid={`resolve-${r.breach_id}`} onClick={() => void resolve(r)}>
+                  Resolve
+                </button>
               ) : (
                 "open"
               ),
