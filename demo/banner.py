@@ -78,6 +78,10 @@ def render(gateway: str, tenant: str, token: str, expires: datetime, summary: di
         f"ISP BSS is up. One entry point: {gateway}   (API pages: {gateway}/docs)",
         f"Demo ISP, tenant {tenant!r}: {facts}",
         "",
+        f"Operator console: {gateway}/console/",
+        f"  sign in (local mode) with tenant {tenant!r} and a role: admin sees every page; finance, collections,"
+        " ops and support see theirs",
+        "",
         f"Token (admin of the demo tenant, valid until {expires:%Y-%m-%d %H:%M} UTC):",
         f"  export TOKEN={token}",
         "",

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: RADIUS peers for tests (radclient), the gateway, FreeRADIUS for the benchmark, a JDK for Kafka.
-APT_PACKAGES=(curl freeradius-utils freeradius-common nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15)
+# Debian packages: RADIUS peers for tests (radclient), the gateway, FreeRADIUS for the benchmark, a JDK for Kafka,
+# Chromium for the operator console's browser tests (tests/e2e/test_console.py drives /usr/bin/chromium).
+APT_PACKAGES=(curl freeradius-utils freeradius-common nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15 chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -34,3 +35,10 @@ command -v cargo >/dev/null 2>&1 || { echo "cargo (Rust >= 1.77) is needed to bu
 export UV_PYTHON_DOWNLOADS=never
 UV=uv; command -v uv >/dev/null 2>&1 || UV="python3 -m uv"
 $UV sync --frozen --quiet --python python3.11
+
+# The operator console (console/): npm packages from the committed lock, then a build into console/dist, which
+# the gateway serves at /console/. Node.js and npm come with the machine (Debian's nodejs is too old for Vite).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm (Node.js >= 20.19) is needed to build the operator console (console/)" >&2; exit 1
+fi
+console/build.sh

@@ -125,7 +125,7 @@ start_gateway() {
   for i in 1 2 3 4 5; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
   sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" "${ports[@]}" \
     -e "s#@GATEWAY_RATE_LIMIT@#$GATEWAY_RATE_LIMIT#g" -e "s#@GATEWAY_RATE_BURST@#$GATEWAY_RATE_BURST#g" \
-    -e "s#@GATEWAY_RETRY_AFTER@#$GATEWAY_RETRY_AFTER#g" \
+    -e "s#@GATEWAY_RETRY_AFTER@#$GATEWAY_RETRY_AFTER#g" -e "s#@CONSOLE_DIR@#$ROOT/console/dist#g" \
     "$ROOT/deploy/gateway/nginx.local.conf" >"$conf"
   cp "$ROOT/deploy/gateway/routes.conf" "$STATE/routes.conf"
   # -e: errors go to our log from the start, not to /var/log/nginx (not writable without root)
@@ -157,10 +157,12 @@ stop_pid() {
 case "${1:-}" in
   start)
     echo "$RADIUS_PORT" >"$STATE/radius-port"
+    "$ROOT/console/build.sh"  # the operator console the gateway serves at /console/ (rebuilt when changed)
     start_mail
     each_service start_service
     each_service wait_ready
     start_gateway
+    echo "console: http://127.0.0.1:$GATEWAY_PORT/console/"
     ;;
   stop)
     if running "$STATE/nginx.pid"; then

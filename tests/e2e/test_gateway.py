@@ -4,6 +4,7 @@ the service that owns it. The services are stand-ins that answer with their name
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -62,7 +63,8 @@ def _render(state: Path, port: int, backends: dict[str, int], *, rate: str, burs
     """deploy/gateway/nginx.local.conf as deploy/local/services.sh renders it, upstreams at `backends`."""
     conf = (ROOT / "deploy/gateway/nginx.local.conf").read_text()
     values = {"@GATEWAY_PORT@": str(port), "@STATE@": str(state), "@GATEWAY_RATE_LIMIT@": rate,
-              "@GATEWAY_RATE_BURST@": str(burst), "@GATEWAY_RETRY_AFTER@": str(retry_after)}  # fmt: skip
+              "@GATEWAY_RATE_BURST@": str(burst), "@GATEWAY_RETRY_AFTER@": str(retry_after),
+              "@CONSOLE_DIR@": str(ROOT / "console/dist")}  # fmt: skip
     for name, default_port in SERVICES.items():  # the same file, pointed at the stand-ins
         values[f"@SERVICE_PORT_{default_port - 8100}@"] = str(backends[name])
     for placeholder, value in values.items():
@@ -122,6 +124,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int])
         ("/partners/p-1", "customers", "/partners/p-1"),
         ("/subscribers?status=suspended", "customers", "/subscribers?status=suspended"),
         ("/subscribers/s-1/history", "customers", "/subscribers/s-1/history"),
+        ("/dev/token", "customers", "/dev/token"),
         ("/billing/plans", "billing", "/billing/plans"),
         ("/billing/invoices?status=open", "billing", "/billing/invoices?status=open"),
         ("/billing/customers/c-1", "billing", "/billing/customers/c-1"),
@@ -165,7 +168,8 @@ def test_writes_pass_through_with_their_body(gateway: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/customersx", "/partnership", "/nas-clients", "/sessions/open", "/reports", "/metrics", "/readyz"],
+    ["/customersx", "/partnership", "/nas-clients", "/sessions/open", "/reports", "/metrics", "/readyz",
+     "/dev/other", "/dev/token/x"],
 )  # fmt: skip
 def test_paths_no_service_publishes_are_not_found(gateway: str, path: str) -> None:
     assert httpx.get(f"{gateway}{path}").status_code == 404
@@ -214,3 +218,17 @@ def test_each_client_is_limited_to_its_rate_and_burst(tmp_path: Path, stand_ins:
         assert [second.get(f"{url}{p}").status_code for p in paths] == [200] * 5 + [429]  # every path counts
         assert first.get(f"{url}/customers").status_code == 429  # the first is still limited, whatever the path
         assert httpx.get(f"{url}/healthz").status_code == 200  # the gateway's own (a `return`) is not limited
+
+
+def test_the_console_is_served_at_console(gateway: str) -> None:
+    """console/dist (built by console/build.sh in `make install`) at /console/, its module scripts as JavaScript."""
+    assert httpx.get(f"{gateway}/console").headers["location"].endswith("/console/")
+    page = httpx.get(f"{gateway}/console/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.text == (ROOT / "console/dist/index.html").read_text()
+    scripts = re.findall(r'src="(/console/assets/[^"]+\.js)"', page.text)
+    assert scripts
+    for script in scripts:
+        answer = httpx.get(f"{gateway}{script}")
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/javascript"
+    assert httpx.get(f"{gateway}/console/assets/missing.js").status_code == 404

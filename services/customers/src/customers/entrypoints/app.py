@@ -11,7 +11,7 @@ from bss_contracts import topics
 from bss_runtime.service import ServiceRuntime
 from customers.adapters.tables import runtime_tables
 from customers.config import Settings
-from customers.entrypoints import api, handlers
+from customers.entrypoints import api, dev_auth, handlers
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
@@ -28,7 +28,9 @@ def build_runtime(settings: Settings | None = None) -> ServiceRuntime:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_runtime(settings).http_app(*api.routers, title="Customers")
+    settings = settings or Settings()
+    routers = (*api.routers, dev_auth.router) if dev_auth.enabled(settings) else api.routers
+    return build_runtime(settings).http_app(*routers, title="Customers")
 
 
 def stream_app() -> FastStream:

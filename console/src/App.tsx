@@ -1,0 +1,125 @@
+import { useEffect, useState, type ReactNode } from "react";
+import { ApiError, loadSession, post, saveSession, type Session } from "./api";
+import { pagesFor, ROLES, type PageId } from "./roles";
+import { Overview } from "./pages/Overview";
+import { Receivables } from "./pages/Receivables";
+import { Collections } from "./pages/Collections";
+import { Network } from "./pages/Network";
+import { Reports } from "./pages/Reports";
+import { Sla } from "./pages/Sla";
+
+function currentHash(): string {
+  return window.location.hash.replace(/^#\/?/, "");
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [tenant, setTenant] = useState("demo-isp");
+  const [role, setRole] = useState("admin");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await post<{ access_token: string }>(null, "/dev/token", { tenant_id: tenant, role });
+      onSignedIn({ token: answer.access_token, tenant, role });
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 404
+          ? "The dev sign-in exists only in local mode (ENVIRONMENT=local/dev/test)."
+          : err instanceof Error
+            ? err.message
+            : String(err),
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="signin">
+      <form
+        data-testid="signin"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
+        <h1>ISP BSS console</h1>
+        <p className="hint">Local mode: sign in as any tenant and role (the demo tenant is demo-isp).</p>
+        <label>
+          Tenant <input name="tenant" value={tenant} onChange={(e) => setTenant(e.target.value)} required />
+        </label>
+        <label>
+          Role{" "}
+          <select name="role" value={role} onChange={(e) => setRole(e.target.value)}>
+            {ROLES.map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" disabled={busy}>
+          Sign in
+        </button>
+        {error ? (
+          <div className="error" role="alert">
+            {error}
+          </div>
+        ) : null}
+      </form>
+    </div>
+  );
+}
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(loadSession());
+  const [hash, setHash] = useState(currentHash());
+  useEffect(() => {
+    const onHash = () => setHash(currentHash());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+  if (!session) {
+    return (
+      <SignIn
+        onSignedIn={(s) => {
+          saveSession(s);
+          setSession(s);
+        }}
+      />
+    );
+  }
+  const pages = pagesFor(session.role);
+  const page = pages.find((p) => p.id === hash) ?? pages[0];
+  const views: Record<PageId, ReactNode> = {
+    overview: <Overview session={session} />,
+    receivables: <Receivables session={session} />,
+    collections: <Collections session={session} />,
+    network: <Network session={session} />,
+    reports: <Reports session={session} />,
+    sla: <Sla session={session} />,
+  };
+  return (
+    <div className="layout">
+      <nav data-testid="nav">
+        <div className="brand">ISP BSS</div>
+        {pages.map((p) => (
+          <a key={p.id} href={`#/${p.id}`} className={p.id === page?.id ? "active" : undefined} data-page={p.id}>
+            {p.title}
+          </a>
+        ))}
+        <div className="who" data-testid="who">
+          {session.tenant} · {session.role}
+          <button
+            onClick={() => {
+              saveSession(null);
+              setSession(null);
+            }}
+          >
+            Sign out
+          </button>
+        </div>
+      </nav>
+      <main data-page={page?.id}>{page ? <div key={`${page.id}:${session.token}`}>{views[page.id]}</div> : <p>No page for this role.</p>}</main>
+    </div>
+  );
+}
