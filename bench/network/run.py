@@ -204,7 +204,7 @@ async def main() -> None:
     results: dict[str, Any] = {"sessions": args.sessions, "events": len(events), "publish_s": round(publish_s, 1)}
 
     settings = Settings(database_url=url, kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix,
-                        log_level="WARNING", bi_worker_enabled=False)  # fmt: skip
+                        kafka_group_prefix=prefix, log_level="WARNING", bi_worker_enabled=False)  # fmt: skip
     app = create_app(settings)
     service: Reporting = app.state.service
     port = free_port()

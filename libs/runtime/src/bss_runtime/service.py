@@ -75,7 +75,7 @@ class ServiceRuntime:
         self.consumer = EventConsumer(
             self.database,
             tables,
-            group=settings.service_name,
+            group=f"{settings.kafka_group_prefix}{settings.service_name}",
             topic_prefix=settings.kafka_topic_prefix,
             max_attempts=settings.consumer_max_attempts,
             batch_size=settings.consumer_batch_size,
