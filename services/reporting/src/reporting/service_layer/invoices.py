@@ -3,6 +3,11 @@
 The balance follows billing's events. Payments and credit notes carry the invoice's balance afterwards when
 billing knows it (then we take it as is); otherwise the applied amount is subtracted. Each change is also
 kept as a movement dated when it took effect, which is what aging as of a past date reads.
+
+Balance events (InvoiceOverdue/Paid/Voided, PaymentReceived, CreditNoteIssued) are applied a batch at a time by
+`balance_events`: one locking read of the batch's invoices, the events folded in memory in their order with
+the same rules as the one-event functions below (`invoice_overdue`, ..., `_set_balance`: the reference), then
+one update, one movement insert and the aging rollup's net change: a fixed number of statements per batch.
 """
 
 # ruff: noqa: S608 - SQL is composed only with our own schema and table names; values are bound parameters
@@ -10,7 +15,7 @@ kept as a movement dated when it took effect, which is what aging as of a past d
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
@@ -21,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events import billing as ev
 from reporting.adapters.tables import ReadModel
+from reporting.domain.invoice_balances import BalanceEvent, Movement, change_of, fold_balances
 from reporting.service_layer.aging import aging_follows, aging_follows_all
 
 log = logging.getLogger(__name__)
@@ -173,6 +179,15 @@ async def credit_note_issued(
     )  # fmt: skip
 
 
+ONE_BY_ONE: dict[type[Any], Callable[[AsyncSession, ReadModel, str, UUID, Any], Awaitable[None]]] = {
+    ev.InvoiceOverdue: invoice_overdue,
+    ev.InvoicePaid: invoice_paid,
+    ev.InvoiceVoided: invoice_voided,
+    ev.PaymentReceived: payment_received,
+    ev.CreditNoteIssued: credit_note_issued,
+}  # the balance events and their one-event functions (the reference `balance_events` equals)
+
+
 async def _set_balance(
     session: AsyncSession,
     rm: ReadModel,
@@ -222,4 +237,84 @@ async def _record_movement(
             delta_minor=delta,
         )
         .on_conflict_do_nothing()
+    )
+
+
+async def balance_events(
+    session: AsyncSession, rm: ReadModel, events: Sequence[tuple[str, UUID, BalanceEvent]]
+) -> None:
+    """Balance events of a batch (any of the five types, many tenants and invoices), with the result of applying
+    them one by one in their order: the same balances, statuses, timestamps, movements and aging rollup."""
+    changes = [c for tenant, event_id, data in events if (c := change_of(tenant, event_id, data)) is not None]
+    if not changes:
+        return
+    wanted = sorted({(c.tenant_id, c.invoice_id) for c in changes})
+    found = await session.execute(
+        text(
+            f"""
+            SELECT i.tenant_id, i.invoice_id, i.balance_minor
+            FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, invoice_id)
+            JOIN "{rm.schema}".invoices i USING (tenant_id, invoice_id)
+            ORDER BY i.tenant_id, i.invoice_id
+            FOR UPDATE OF i
+            """
+        ),
+        {"tenants": [t for t, _ in wanted], "ids": [i for _, i in wanted]},
+    )
+    balances = {(r[0], r[1]): r[2] for r in found.all()}
+    for c in changes:
+        if (c.tenant_id, c.invoice_id) not in balances:
+            log.warning("balance event for an unknown invoice", extra={"invoice_id": c.invoice_id, "kind": c.kind})
+    states, movements = fold_balances(balances, changes)
+    if not states:
+        return
+    moved = sorted({(m.tenant_id, m.invoice_id) for m in movements})
+    async with aging_follows_all(session, rm, moved):
+        keys = sorted(states)
+        await session.execute(
+            text(
+                f"""
+                UPDATE "{rm.schema}".invoices i SET
+                    balance_minor = u.balance, status = coalesce(u.status, i.status),
+                    overdue_at = coalesce(u.overdue_at, i.overdue_at), paid_at = coalesce(u.paid_at, i.paid_at),
+                    voided_at = coalesce(u.voided_at, i.voided_at)
+                FROM unnest(CAST(:t AS text[]), CAST(:i AS text[]), CAST(:b AS bigint[]), CAST(:s AS text[]),
+                    CAST(:o AS timestamptz[]), CAST(:p AS timestamptz[]), CAST(:v AS timestamptz[]))
+                    AS u(tenant_id, invoice_id, balance, status, overdue_at, paid_at, voided_at)
+                WHERE i.tenant_id = u.tenant_id AND i.invoice_id = u.invoice_id
+                """
+            ),
+            {
+                "t": [t for t, _ in keys],
+                "i": [i for _, i in keys],
+                "b": [states[k].balance_minor for k in keys],
+                "s": [states[k].status for k in keys],
+                "o": [states[k].overdue_at for k in keys],
+                "p": [states[k].paid_at for k in keys],
+                "v": [states[k].voided_at for k in keys],
+            },
+        )
+        if movements:
+            await _record_movements(session, rm, movements)
+
+
+async def _record_movements(session: AsyncSession, rm: ReadModel, movements: Sequence[Movement]) -> None:
+    await session.execute(
+        text(
+            f"""
+            INSERT INTO "{rm.schema}".invoice_movements
+                (tenant_id, movement_id, invoice_id, kind, effective_at, delta_minor)
+            SELECT * FROM unnest(CAST(:t AS text[]), CAST(:m AS uuid[]), CAST(:i AS text[]), CAST(:k AS text[]),
+                CAST(:e AS timestamptz[]), CAST(:d AS bigint[]))
+            ON CONFLICT DO NOTHING
+            """
+        ),
+        {
+            "t": [m.tenant_id for m in movements],
+            "m": [m.event_id for m in movements],
+            "i": [m.invoice_id for m in movements],
+            "k": [m.kind for m in movements],
+            "e": [m.effective_at for m in movements],
+            "d": [m.delta_minor for m in movements],
+        },
     )
