@@ -80,13 +80,14 @@ class Harness:
             return list((await conn.execute(text(sql), params)).all())
 
 
-async def empty_read_model(db: Any, schema: str) -> tuple[ReadModel, EventRoutes]:
+async def empty_read_model(db: Any, schema: str, *, balance_batches: bool = True) -> tuple[ReadModel, EventRoutes]:
     """A fresh schema with the read-model tables, and the live consumer's apply step (EventRoutes with every
-    handler) writing to it: for applying events outside the service, e.g. one per transaction as a reference."""
+    handler) writing to it: for applying events outside the service, e.g. one per transaction as a reference.
+    `balance_batches=False`: invoice balance events through the one-event reference functions."""
     rm = build_tables(schema)
     partitions = SessionPartitions(rm.schema, retention_months=13, ahead_months=1)
     routes = EventRoutes(rm.runtime.processed_events, consumer="reporting")
-    handlers.register(routes, rm, partitions)
+    handlers.register(routes, rm, partitions, balance_batches=balance_batches)
     async with db.engine.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         await conn.run_sync(rm.metadata.create_all)

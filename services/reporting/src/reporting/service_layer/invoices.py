@@ -3,6 +3,13 @@
 The balance follows billing's events. Payments and credit notes carry the invoice's balance afterwards when
 billing knows it (then we take it as is); otherwise the applied amount is subtracted. Each change is also
 kept as a movement dated when it took effect, which is what aging as of a past date reads.
+
+The live path applies each run of consecutive invoice-topic events (InvoiceIssued and the balance events:
+InvoiceOverdue/Paid/Voided, PaymentReceived, CreditNoteIssued) at once, `invoice_events`: one locking read of
+the run's invoices, the new invoices inserted, the balance events folded in memory in their order with the
+same rules as the one-event functions below (`invoice_overdue`, ..., `_set_balance`: the reference,
+`domain/invoice_balances.py`), then one update, one movement insert and the aging rollup's net change: a fixed
+number of statements per batch (14 at most), whatever its size.
 """
 
 # ruff: noqa: S608 - SQL is composed only with our own schema and table names; values are bound parameters
@@ -10,7 +17,7 @@ kept as a movement dated when it took effect, which is what aging as of a past d
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
@@ -21,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts.events import billing as ev
 from reporting.adapters.tables import ReadModel
+from reporting.domain.invoice_balances import BalanceChange, BalanceEvent, Movement, change_of, fold_balances
 from reporting.service_layer.aging import aging_follows, aging_follows_all
 
 log = logging.getLogger(__name__)
@@ -32,42 +40,57 @@ async def invoices_issued(
     """InvoiceIssued events of a batch, as if one by one: the first event of an invoice creates its row (the
     customer's partner and country where the invoice names none) and its opening movement; the aging rollup
     follows every invoice of the batch at once."""
+    first = _first_issued(issued)
+    async with aging_follows_all(session, rm, sorted(first)):
+        await _issue(session, rm, first)
+
+
+def _first_issued(
+    issued: Sequence[tuple[str, UUID, ev.InvoiceIssued]],
+) -> dict[tuple[str, str], tuple[UUID, ev.InvoiceIssued]]:
     first: dict[tuple[str, str], tuple[UUID, ev.InvoiceIssued]] = {}
     for tenant, event_id, data in issued:
         first.setdefault((tenant, data.invoice_id), (event_id, data))
+    return first
+
+
+async def _issue(
+    session: AsyncSession, rm: ReadModel, first: dict[tuple[str, str], tuple[UUID, ev.InvoiceIssued]]
+) -> set[tuple[str, str]]:
+    """Insert the invoices of `first` not known yet and their opening movements; returns those inserted."""
     keys = sorted(first)
-    async with aging_follows_all(session, rm, keys):
-        customers = await _customers_of(session, rm, sorted({(t, d.customer_id) for (t, _), (_, d) in first.items()}))
-        rows = []
-        for key in keys:
-            tenant, (_, data) = key[0], first[key]
-            partner, country = customers.get((tenant, data.customer_id), (None, None))
-            rows.append((tenant, data, data.partner_id or partner, data.billing_country or country))
-        inserted = await _insert_invoices(session, rm, rows)
-        movements = [
-            (
-                tenant,
-                event_id,
-                data.invoice_id,
-                datetime.combine(data.issue_date, time(), tzinfo=UTC),
-                data.balance_minor,
-            )
-            for (tenant, invoice_id), (event_id, data) in first.items()
-            if (tenant, invoice_id) in inserted and data.balance_minor
-        ]  # the invoice is owed from its issue date (the business date aging compares with)
-        if movements:
-            await session.execute(
-                text(
-                    f"""
-                    INSERT INTO "{rm.schema}".invoice_movements
-                        (tenant_id, movement_id, invoice_id, kind, effective_at, delta_minor)
-                    SELECT t, m, i, 'issued', e, d FROM unnest(CAST(:t AS text[]), CAST(:m AS uuid[]),
-                        CAST(:i AS text[]), CAST(:e AS timestamptz[]), CAST(:d AS bigint[])) AS u(t, m, i, e, d)
-                    ON CONFLICT DO NOTHING
-                    """
-                ),
-                {k: [row[n] for row in movements] for n, k in enumerate(("t", "m", "i", "e", "d"))},
-            )
+    customers = await _customers_of(session, rm, sorted({(t, d.customer_id) for (t, _), (_, d) in first.items()}))
+    rows = []
+    for key in keys:
+        tenant, (_, data) = key[0], first[key]
+        partner, country = customers.get((tenant, data.customer_id), (None, None))
+        rows.append((tenant, data, data.partner_id or partner, data.billing_country or country))
+    inserted = await _insert_invoices(session, rm, rows)
+    movements = [
+        (
+            tenant,
+            event_id,
+            data.invoice_id,
+            datetime.combine(data.issue_date, time(), tzinfo=UTC),
+            data.balance_minor,
+        )
+        for (tenant, invoice_id), (event_id, data) in first.items()
+        if (tenant, invoice_id) in inserted and data.balance_minor
+    ]  # the invoice is owed from its issue date (the business date aging compares with)
+    if movements:
+        await session.execute(
+            text(
+                f"""
+                INSERT INTO "{rm.schema}".invoice_movements
+                    (tenant_id, movement_id, invoice_id, kind, effective_at, delta_minor)
+                SELECT t, m, i, 'issued', e, d FROM unnest(CAST(:t AS text[]), CAST(:m AS uuid[]),
+                    CAST(:i AS text[]), CAST(:e AS timestamptz[]), CAST(:d AS bigint[])) AS u(t, m, i, e, d)
+                ON CONFLICT DO NOTHING
+                """
+            ),
+            {k: [row[n] for row in movements] for n, k in enumerate(("t", "m", "i", "e", "d"))},
+        )
+    return inserted
 
 
 async def _customers_of(
@@ -173,6 +196,15 @@ async def credit_note_issued(
     )  # fmt: skip
 
 
+ONE_BY_ONE: dict[type[Any], Callable[[AsyncSession, ReadModel, str, UUID, Any], Awaitable[None]]] = {
+    ev.InvoiceOverdue: invoice_overdue,
+    ev.InvoicePaid: invoice_paid,
+    ev.InvoiceVoided: invoice_voided,
+    ev.PaymentReceived: payment_received,
+    ev.CreditNoteIssued: credit_note_issued,
+}  # the balance events and their one-event functions (the reference `balance_events` equals)
+
+
 async def _set_balance(
     session: AsyncSession,
     rm: ReadModel,
@@ -222,4 +254,116 @@ async def _record_movement(
             delta_minor=delta,
         )
         .on_conflict_do_nothing()
+    )
+
+
+async def invoice_events(
+    session: AsyncSession, rm: ReadModel, events: Sequence[tuple[str, UUID, ev.InvoiceIssued | BalanceEvent]]
+) -> None:
+    """A run of invoice-topic events (InvoiceIssued and the balance events, any tenants and invoices), with the
+    result of applying them one by one in their order: the same rows, balances, statuses, timestamps, movements
+    and aging rollup. A balance event moves an invoice known before the batch, or one whose InvoiceIssued came
+    earlier in it; otherwise it moves nothing, as one by one (the invoice did not exist yet)."""
+    issued = [(t, i, d) for t, i, d in events if isinstance(d, ev.InvoiceIssued)]
+    changes: list[tuple[int, BalanceChange]] = []
+    for position, (tenant, event_id, data) in enumerate(events):
+        if not isinstance(data, ev.InvoiceIssued) and (change := change_of(tenant, event_id, data)) is not None:
+            changes.append((position, change))
+    first = _first_issued(issued)
+    wanted = sorted({(c.tenant_id, c.invoice_id) for _, c in changes} | set(first))
+    if not wanted:
+        return
+    balances = await _lock_balances(session, rm, wanted)
+    created_at: dict[tuple[str, str], int] = {}  # invoice created in this batch -> position of its first InvoiceIssued
+    for position, (tenant, _, data) in enumerate(events):
+        if isinstance(data, ev.InvoiceIssued):
+            created_at.setdefault((tenant, data.invoice_id), position)
+    existing = set(balances)
+    async with aging_follows_all(session, rm, wanted):
+        for key in await _issue(session, rm, first) if first else ():
+            balances[key] = first[key][1].balance_minor
+        applicable = []
+        for position, c in changes:
+            key = (c.tenant_id, c.invoice_id)
+            if key in existing or (key in balances and position > created_at[key]):
+                applicable.append(c)
+            else:
+                log.warning("balance event for an unknown invoice", extra={"invoice_id": c.invoice_id, "kind": c.kind})
+        await _apply_changes(session, rm, balances, applicable)
+
+
+async def _lock_balances(
+    session: AsyncSession, rm: ReadModel, wanted: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The balances of the invoices of `wanted` that exist, their rows locked (in key order: fewer lock waits)."""
+    found = await session.execute(
+        text(
+            f"""
+            SELECT i.tenant_id, i.invoice_id, i.balance_minor
+            FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, invoice_id)
+            JOIN "{rm.schema}".invoices i USING (tenant_id, invoice_id)
+            ORDER BY i.tenant_id, i.invoice_id
+            FOR UPDATE OF i
+            """
+        ),
+        {"tenants": [t for t, _ in wanted], "ids": [i for _, i in wanted]},
+    )
+    return {(r[0], r[1]): r[2] for r in found.all()}
+
+
+async def _apply_changes(
+    session: AsyncSession, rm: ReadModel, balances: dict[tuple[str, str], int], changes: Sequence[BalanceChange]
+) -> None:
+    """Fold `changes` over `balances` and write the result: one update of the invoices, one insert of movements
+    (the caller has the aging rollup follow)."""
+    states, movements = fold_balances(balances, changes)
+    if not states:
+        return
+    keys = sorted(states)
+    await session.execute(
+        text(
+            f"""
+            UPDATE "{rm.schema}".invoices i SET
+                balance_minor = u.balance, status = coalesce(u.status, i.status),
+                overdue_at = coalesce(u.overdue_at, i.overdue_at), paid_at = coalesce(u.paid_at, i.paid_at),
+                voided_at = coalesce(u.voided_at, i.voided_at)
+            FROM unnest(CAST(:t AS text[]), CAST(:i AS text[]), CAST(:b AS bigint[]), CAST(:s AS text[]),
+                CAST(:o AS timestamptz[]), CAST(:p AS timestamptz[]), CAST(:v AS timestamptz[]))
+                AS u(tenant_id, invoice_id, balance, status, overdue_at, paid_at, voided_at)
+            WHERE i.tenant_id = u.tenant_id AND i.invoice_id = u.invoice_id
+            """
+        ),
+        {
+            "t": [t for t, _ in keys],
+            "i": [i for _, i in keys],
+            "b": [states[k].balance_minor for k in keys],
+            "s": [states[k].status for k in keys],
+            "o": [states[k].overdue_at for k in keys],
+            "p": [states[k].paid_at for k in keys],
+            "v": [states[k].voided_at for k in keys],
+        },
+    )
+    if movements:
+        await _record_movements(session, rm, movements)
+
+
+async def _record_movements(session: AsyncSession, rm: ReadModel, movements: Sequence[Movement]) -> None:
+    await session.execute(
+        text(
+            f"""
+            INSERT INTO "{rm.schema}".invoice_movements
+                (tenant_id, movement_id, invoice_id, kind, effective_at, delta_minor)
+            SELECT * FROM unnest(CAST(:t AS text[]), CAST(:m AS uuid[]), CAST(:i AS text[]), CAST(:k AS text[]),
+                CAST(:e AS timestamptz[]), CAST(:d AS bigint[]))
+            ON CONFLICT DO NOTHING
+            """
+        ),
+        {
+            "t": [m.tenant_id for m in movements],
+            "m": [m.event_id for m in movements],
+            "i": [m.invoice_id for m in movements],
+            "k": [m.kind for m in movements],
+            "e": [m.effective_at for m in movements],
+            "d": [m.delta_minor for m in movements],
+        },
     )
