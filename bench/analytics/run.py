@@ -29,7 +29,7 @@ import json
 import os
 import random
 import secrets
-import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -39,16 +39,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from bss_contracts import DomainEvent, Envelope
+from bss_contracts import DomainEvent
 from bss_contracts.events import billing
 from bss_runtime.auth import issue_token
-from bss_runtime.kafka import ensure_topics
 from reporting.config import Settings
 from reporting.entrypoints.app import Reporting, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "common"))
+from publishing import publish as publish_events  # noqa: E402
+from publishing import stats  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "analytics.json"
 TENANT = "bench-isp"
 PRICES = [1999, 2999, 4999, 7999, 12999]
@@ -201,39 +203,6 @@ def build(subscriptions: int, invoices_per: int, seed: int = 13) -> tuple[list[D
     return [e for _, _, e in timed], raw
 
 
-async def publish(bootstrap: str, prefix: str, events: list[DomainEvent]) -> float:
-    await ensure_topics(bootstrap, prefix)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=1 << 20,
-        compression_type=None,
-    )
-    await producer.start()
-    started = time.perf_counter()
-    try:
-        pending = []
-        for data in events:
-            env = Envelope.wrap(data, source="/bench", tenant_id=TENANT)
-            pending.append(
-                await producer.send(
-                    f"{prefix}{data.topic.name}",
-                    env.model_dump_json().encode(),
-                    key=env.subject.encode(),
-                    headers=[(k, v.encode()) for k, v in env.headers().items()],
-                )
-            )
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return time.perf_counter() - started
-
-
 # ---------------------------------------------------------------- raw tables and their query-time answers
 
 RAW_MRR = """
@@ -278,12 +247,6 @@ async def load_raw(conn: asyncpg.Connection, raw: list[tuple[Any, ...]]) -> None
 
 
 # ---------------------------------------------------------------- timing
-
-
-def stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2), "runs": len(ordered)}
 
 
 async def timed(fn: Callable[[int], Awaitable[Any]], runs: int) -> dict[str, float]:
@@ -344,7 +307,7 @@ async def main() -> None:
     subscription_events = [e for e in events if e.topic.name == "bss.billing.subscription"]
     money_events = [e for e in events if e.topic.name != "bss.billing.subscription"]
     log(f"{len(events)} events ({kinds}); publishing the subscription events to {prefix}*")
-    publish_s = await publish(bootstrap, prefix, subscription_events)
+    publish_s = await publish_events(bootstrap, prefix, subscription_events, TENANT)
 
     settings = Settings(
         database_url=url,
@@ -362,7 +325,7 @@ async def main() -> None:
             log("reporting applies the subscription events")
             results["apply"] = {"subscription": await applied_rate(pg, 0, len(subscription_events), args.timeout)}
             log(f"applied: {results['apply']}; publishing the invoice and payment events")
-            await publish(bootstrap, prefix, money_events)
+            await publish_events(bootstrap, prefix, money_events, TENANT)
             results["apply"]["invoice/payment"] = await applied_rate(
                 pg, len(subscription_events), len(events), args.timeout
             )

@@ -27,7 +27,7 @@ import os
 import random
 import secrets
 import socket
-import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -38,16 +38,18 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaProducer
 
-from bss_contracts import DomainEvent, Envelope
+from bss_contracts import DomainEvent
 from bss_contracts.events import radius
 from bss_runtime.auth import issue_token
-from bss_runtime.kafka import ensure_topics
 from reporting.config import Settings
 from reporting.entrypoints.app import Reporting, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "common"))
+from publishing import publish as publish_events  # noqa: E402
+from publishing import stats  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "network.json"
 TENANT = "bench-isp"
 INGEST_ANCHOR = 10_163  # radius-ingest, requests/s (bench/radius, issue 16's table)
@@ -92,33 +94,6 @@ def build(sessions: int, users: int, seed: int = 5) -> list[DomainEvent]:
     return [e for _, e in out]
 
 
-async def publish(bootstrap: str, prefix: str, events: list[DomainEvent]) -> float:
-    await ensure_topics(bootstrap, prefix)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                                max_batch_size=1 << 20)  # fmt: skip
-    await producer.start()
-    started = time.perf_counter()
-    try:
-        pending = []
-        for data in events:
-            env = Envelope.wrap(data, source="/bench", tenant_id=TENANT)
-            pending.append(
-                await producer.send(
-                    f"{prefix}{data.topic.name}",
-                    env.model_dump_json().encode(),
-                    key=env.subject.encode(),
-                    headers=[(k, v.encode()) for k, v in env.headers().items()],
-                )
-            )
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return time.perf_counter() - started
-
-
 async def applied_rate(pg: asyncpg.Connection, total: int, timeout: float) -> dict[str, Any]:
     """Events/s from the first applied to the last, by the processed-event records."""
     deadline = time.monotonic() + timeout
@@ -153,12 +128,6 @@ RAW_ONLINE = """
 SELECT count(*)::int FROM readmodel.sessions WHERE tenant_id = $1 AND start_time <= $2
   AND coalesce(stop_time, event_time + interval '1 hour') > $2
 """
-
-
-def stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2), "runs": len(ordered)}
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], runs: int) -> dict[str, float]:
@@ -200,7 +169,7 @@ async def main() -> None:
     log(f"building {args.sessions} sessions of {args.users} subscribers")
     events = build(args.sessions, args.users)
     log(f"publishing {len(events)} session events to {prefix}*")
-    publish_s = await publish(bootstrap, prefix, events)
+    publish_s = await publish_events(bootstrap, prefix, events, TENANT)
     results: dict[str, Any] = {"sessions": args.sessions, "events": len(events), "publish_s": round(publish_s, 1)}
 
     settings = Settings(database_url=url, kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix,
