@@ -25,13 +25,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import multiprocessing
 import os
 import random
 import secrets
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,22 +44,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bss_contracts import DomainEvent
 from bss_contracts.events import billing
-from bss_runtime.auth import issue_token
+from bss_runtime.auth import JwtConfig, issue_token
+from bss_runtime.kafka import ensure_topics
 from reporting.config import Settings
-from reporting.entrypoints.app import Reporting, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "common"))
-from publishing import publish as publish_events  # noqa: E402
+from producer import FastProducer  # noqa: E402
 from publishing import stats  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "analytics.json"
 TENANT = "bench-isp"
 PRICES = [1999, 2999, 4999, 7999, 12999]
 GOAL_P95_MS = 50.0
+SUBSCRIPTION_TOPIC = "bss.billing.subscription"
 
 
 def log(message: str) -> None:
@@ -73,13 +80,20 @@ def at(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), UTC)
 
 
-def build(subscriptions: int, invoices_per: int, seed: int = 13) -> tuple[list[DomainEvent], list[tuple[Any, ...]]]:
-    """The events, in the order billing would write them, and the raw history rows (subscription changes)."""
-    rng = random.Random(seed)
-    now = datetime.now(UTC).replace(microsecond=0)
+CHUNK = 10_000  # subscriptions generated at a time; a multiple of 5, so no customer spans two chunks
+
+
+def history_chunk(
+    index: int, subscriptions: int, invoices_per: int, now: datetime, seed: int = 13
+) -> tuple[list[DomainEvent], list[DomainEvent], list[tuple[Any, ...]]]:
+    """Chunk `index` of the history: its subscription events and its invoice/payment events, each in the order
+    billing would write them, and its raw history rows (subscription changes). Subscriptions 5k..5k+4 belong to
+    customers 4k..4k+3, so a customer's events are all in one chunk and the chunks can be generated and published
+    one at a time, by several processes, in any order (events of different customers do not share a key). The
+    same arguments give the same chunk."""
+    rng = random.Random(seed * 1_000_003 + index)
     first = at(month_start(now.date(), 24))
     span = (now - timedelta(days=1) - first).total_seconds()
-    customers = max(1, subscriptions * 4 // 5)
     timed: list[tuple[datetime, int, DomainEvent]] = []
     raw: list[tuple[Any, ...]] = []
     n = 0
@@ -194,13 +208,46 @@ def build(subscriptions: int, invoices_per: int, seed: int = 13) -> tuple[list[D
             back = ended + timedelta(seconds=rng.uniform(3600, (now - ended).total_seconds() - 3600))
             subscription(f"{sid}w", customer, currency, back, rng.choice(PRICES))
 
-    for i in range(subscriptions):
-        c = i % customers
+    for i in range(index * CHUNK, min(subscriptions, (index + 1) * CHUNK)):
+        c = i * 4 // 5
         start = first + timedelta(seconds=rng.uniform(0, span))
         subscription(f"sub{i}", f"c{c}", "USD" if c % 5 == 0 else "EUR", start, rng.choice(PRICES))
-    # one customer's events in the order they happened (they share a key); others interleave
+    # one customer's events in the order they happened (they share a key)
     timed.sort(key=lambda x: (x[0], x[1]))
-    return [e for _, _, e in timed], raw
+    ordered = [e for _, _, e in timed]
+    subscription_events = [e for e in ordered if e.topic.name == SUBSCRIPTION_TOPIC]
+    money_events = [e for e in ordered if e.topic.name != SUBSCRIPTION_TOPIC]
+    return subscription_events, money_events, raw
+
+
+def publish_share(
+    worker: int, workers: int, subscriptions: int, invoices_per: int, now: datetime, target: tuple[str, str, str]
+) -> dict[str, int]:
+    """Generate and publish every `workers`-th chunk (from `worker`), copying its raw rows into the raw table; run
+    in a process of its own. Returns the counts sent."""
+    bootstrap, prefix, plain = target
+
+    async def run() -> dict[str, int]:
+        producer = FastProducer(bootstrap, prefix, TENANT)
+        conn = await asyncpg.connect(plain)
+        counts = {"subscription": 0, "invoice/payment": 0, "raw_rows": 0}
+        try:
+            for index in range(worker, -(-subscriptions // CHUNK), workers):
+                subs, money, raw = history_chunk(index, subscriptions, invoices_per, now)
+                producer.send(subs)
+                producer.send(money)
+                await conn.copy_records_to_table("subscription_history", schema_name="bench_raw", records=raw)
+                counts["subscription"] += len(subs)
+                counts["invoice/payment"] += len(money)
+                counts["raw_rows"] += len(raw)
+                if index // workers % 10 == 9:
+                    log(f"publisher {worker}: {producer.sent} events sent")
+            producer.close()
+        finally:
+            await conn.close()
+        return counts
+
+    return asyncio.run(run())
 
 
 # ---------------------------------------------------------------- raw tables and their query-time answers
@@ -235,15 +282,13 @@ FROM m WHERE at > $2 GROUP BY at, currency ORDER BY at, currency
 """
 
 
-async def load_raw(conn: asyncpg.Connection, raw: list[tuple[Any, ...]]) -> None:
-    await conn.execute("""
-        DROP SCHEMA IF EXISTS bench_raw CASCADE; CREATE SCHEMA bench_raw;
-        CREATE TABLE bench_raw.subscription_history (tenant_id text NOT NULL, subscription_id text NOT NULL,
-            customer_id text NOT NULL, currency char(3) NOT NULL, effective_at timestamptz NOT NULL,
-            mrr_minor bigint NOT NULL)""")
-    await conn.copy_records_to_table("subscription_history", schema_name="bench_raw", records=raw)
-    await conn.execute("""CREATE INDEX ON bench_raw.subscription_history (tenant_id, subscription_id, effective_at)
-                          INCLUDE (customer_id, currency, mrr_minor); ANALYZE bench_raw.subscription_history""")
+RAW_TABLE = """
+    DROP SCHEMA IF EXISTS bench_raw CASCADE; CREATE SCHEMA bench_raw;
+    CREATE TABLE bench_raw.subscription_history (tenant_id text NOT NULL, subscription_id text NOT NULL,
+        customer_id text NOT NULL, currency char(3) NOT NULL, effective_at timestamptz NOT NULL,
+        mrr_minor bigint NOT NULL)"""
+RAW_INDEX = """CREATE INDEX ON bench_raw.subscription_history (tenant_id, subscription_id, effective_at)
+               INCLUDE (customer_id, currency, mrr_minor); ANALYZE bench_raw.subscription_history"""
 
 
 # ---------------------------------------------------------------- timing
@@ -260,33 +305,109 @@ async def timed(fn: Callable[[int], Awaitable[Any]], runs: int) -> dict[str, flo
     return stats(samples)
 
 
-async def applied_rate(pg: asyncpg.Connection, before: int, total: int, timeout: float) -> dict[str, Any]:
-    """Sample the processed-events count every 0.1 s until `total` events are applied; the rate from the first
-    sample above `before` (start-up and publishing not counted) to the last."""
+def consumed(metrics: str) -> dict[str, int]:
+    """Events the reporting consumer has handled so far, by outcome (from its Prometheus counters)."""
+    out: dict[str, int] = {}
+    for line in metrics.splitlines():
+        if line.startswith("bss_events_consumed_total{"):
+            labels, value = line[len("bss_events_consumed_total{") :].rsplit("} ", 1)
+            outcome = labels.split('outcome="', 1)[1].split('"', 1)[0]
+            out[outcome] = out.get(outcome, 0) + int(float(value))
+    return out
+
+
+async def drain(client: httpx.AsyncClient, total: int, timeout: float) -> dict[str, Any]:
+    """Sample the service's counters every second until `total` events are applied; the rate from the first
+    sample with events applied (start-up not counted) to the last."""
     deadline = time.monotonic() + timeout
     first: tuple[float, int] | None = None
+    samples: list[tuple[float, int]] = []
     while True:
-        count = await pg.fetchval("SELECT count(*) FROM readmodel.processed_events")
+        counts = consumed((await client.get("/metrics")).text)
+        done = counts.get("processed", 0)
         now = time.perf_counter()
-        if first is None and count > before:
-            first = (now, count)
-        if count >= total:
+        samples.append((now, done))
+        if first is None and done > 0:
+            first = (now, done)
+            log(f"applying: {done} events")
+        elif len(samples) % 60 == 0:
+            log(f"applying: {done} of {total} events ({counts})")
+        if done >= total:
             break
         if time.monotonic() > deadline:
-            raise RuntimeError(f"applied {count} of {total} events in {timeout} s")
-        await asyncio.sleep(0.1)
+            raise RuntimeError(f"applied {done} of {total} events in {timeout} s")
+        await asyncio.sleep(1.0)
     assert first is not None
     seconds = max(now - first[0], 1e-3)
-    applied = total - before
-    return {"events": applied, "seconds": round(seconds, 2), "events_per_s": round((total - first[1]) / seconds)}
+    return {
+        "events": total,
+        "seconds": round(seconds, 1),
+        "events_per_s": round((total - first[1]) / seconds),
+        "outcomes": counts,  # "duplicate" > 0: batches redelivered (a rebalance), applied once
+    }
+
+
+def start_service(database_url: str, bootstrap: str, prefix: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """The reporting service as `deploy/local/services.sh` runs it: its own process, its own socket."""
+    env = os.environ | {
+        "SERVICE_NAME": "reporting",
+        "HTTP_PORT": str(port),
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "KAFKA_GROUP_PREFIX": prefix,
+        "BI_WORKER_ENABLED": "false",
+        "ALERT_WORKER_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    with log_path.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "reporting"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+async def wait_ready(client: httpx.AsyncClient, service: subprocess.Popen[bytes], log_path: Path) -> None:
+    for _ in range(240):
+        if service.poll() is not None:
+            raise RuntimeError(f"reporting exited; see {log_path}")
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"reporting not ready in 120 s; see {log_path}")
+
+
+async def drop_topics(bootstrap: str, prefix: str) -> None:
+    """The benchmark's topics go with it (millions of events would otherwise stay on the broker's disk)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rebalances(log_path: Path) -> int:
+    """Consumer-group trouble the service logged: commit failures and rejoins."""
+    text = log_path.read_text(errors="replace")
+    return sum(text.count(marker) for marker in ("CommitFailedError", "UnknownMemberId", "IllegalGeneration"))
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscriptions", type=int, default=5000)
     parser.add_argument("--invoices-per-subscription", type=int, default=1)
+    parser.add_argument("--publishers", type=int, default=2, help="processes generating and publishing the events")
     parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--timeout", type=float, default=7200)
     args = parser.parse_args()
 
     admin = os.environ.get("PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:55432/postgres")
@@ -299,109 +420,118 @@ async def main() -> None:
     parts = urlsplit(admin)
     plain = urlunsplit(parts._replace(path=f"/{database}"))
     url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{database}"))
-
-    log(f"building the history of {args.subscriptions} subscriptions")
-    events, raw = build(args.subscriptions, args.invoices_per_subscription)
-    kinds = {"subscription": sum(1 for e in events if e.topic.name == "bss.billing.subscription")}
-    kinds["invoice/payment"] = len(events) - kinds["subscription"]
-    subscription_events = [e for e in events if e.topic.name == "bss.billing.subscription"]
-    money_events = [e for e in events if e.topic.name != "bss.billing.subscription"]
-    log(f"{len(events)} events ({kinds}); publishing the subscription events to {prefix}*")
-    publish_s = await publish_events(bootstrap, prefix, subscription_events, TENANT)
-
-    settings = Settings(
-        database_url=url,
-        kafka_bootstrap_servers=bootstrap,
-        kafka_topic_prefix=prefix,
-        log_level="WARNING",
-        bi_worker_enabled=False,
-    )
-    app = create_app(settings)
-    service: Reporting = app.state.service
+    log_path = RESULTS.parent / "analytics-reporting.log"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    service: subprocess.Popen[bytes] | None = None
+    results: dict[str, Any] = {"subscriptions": args.subscriptions, "load_average_before": os.getloadavg()}
     pg = await asyncpg.connect(plain)
-    results: dict[str, Any] = {"subscriptions": args.subscriptions, "events": kinds, "publish_s": round(publish_s, 2)}
     try:
-        async with service.runtime.running():
-            log("reporting applies the subscription events")
-            results["apply"] = {"subscription": await applied_rate(pg, 0, len(subscription_events), args.timeout)}
-            log(f"applied: {results['apply']}; publishing the invoice and payment events")
-            await publish_events(bootstrap, prefix, money_events, TENANT)
-            results["apply"]["invoice/payment"] = await applied_rate(
-                pg, len(subscription_events), len(events), args.timeout
-            )
-            log(f"applied: {results['apply']}")
-            await pg.execute("ANALYZE")
-            await load_raw(pg, raw)
-            await pg.execute("SET jit = off")
-            token = issue_token(service.runtime.jwt, subject="bench", tenant_id=TENANT, roles=["finance"])
-            client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://reporting",
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            today = datetime.now(UTC).date()
-            first = month_start(today, 24)
-            days = [first + timedelta(days=random.Random(n).randrange((today - first).days)) for n in range(200)]
-
-            async def model_mrr(n: int) -> Any:
-                r = await client.get("/analytics/revenue/mrr", params={"as_of": days[n % 200].isoformat()})
-                assert r.status_code == 200, r.text
-                return r.json()
-
-            async def raw_mrr(n: int) -> Any:
-                return await pg.fetch(RAW_MRR, TENANT, at(days[n % 200] + timedelta(days=1)))
-
-            last = month_start(today, 1) + timedelta(days=31)
-            last = last.replace(day=1) - timedelta(days=1)  # the last day of the previous month
-
-            async def model_movements(_: int) -> Any:
-                r = await client.get(
-                    "/analytics/revenue/movements",
-                    params={"from": first.isoformat(), "to": last.isoformat(), "interval": "month"},
+        await pg.execute(RAW_TABLE)
+        await ensure_topics(bootstrap, prefix)
+        now = datetime.now(UTC).replace(microsecond=0)
+        log(f"generating and publishing {args.subscriptions} subscriptions' history to {prefix}* ")
+        started = time.perf_counter()
+        with ProcessPoolExecutor(args.publishers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            shares = [
+                pool.submit(
+                    publish_share,
+                    k,
+                    args.publishers,
+                    args.subscriptions,
+                    args.invoices_per_subscription,
+                    now,
+                    (bootstrap, prefix, plain),
                 )
-                assert r.status_code == 200, r.text
-                return r.json()
+                for k in range(args.publishers)
+            ]
+            counts = [f.result() for f in shares]
+        results["publish_s"] = round(time.perf_counter() - started, 1)
+        kinds = {k: sum(c[k] for c in counts) for k in ("subscription", "invoice/payment")}
+        results["events"] = kinds
+        total = sum(kinds.values())
+        log(f"published {kinds} in {results['publish_s']} s; indexing the raw table")
+        await pg.execute(RAW_INDEX)
 
-            async def raw_movements(_: int) -> Any:
-                return await pg.fetch(RAW_MOVEMENTS, TENANT, at(first), at(month_start(today)))
+        port = free_port()
+        service = start_service(url, bootstrap, prefix, port, log_path)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as probe:
+            await wait_ready(probe, service, log_path)
+            log(f"reporting (pid {service.pid}, port {port}) applies the {total} events")
+            results["apply"] = await drain(probe, total, args.timeout)
+        results["consumer_group_errors"] = rebalances(log_path)
+        log(f"applied: {results['apply']}; consumer group errors logged: {results['consumer_group_errors']}")
+        await pg.execute("ANALYZE")
+        await pg.execute("SET jit = off")
+        token = issue_token(JwtConfig.from_settings(Settings()), subject="bench", tenant_id=TENANT, roles=["finance"])
+        client = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+        today = now.date()
+        first = month_start(today, 24)
+        days = [first + timedelta(days=random.Random(n).randrange((today - first).days)) for n in range(200)]
 
-            # the same answers first
-            for n in range(5):
-                mine = {c["currency"]: c["mrr_minor"] for c in (await model_mrr(n))["currencies"]}
-                theirs = {c: int(v) for c, v in await raw_mrr(n)}
-                assert mine == theirs, (days[n], mine, theirs)
-            periods = (await model_movements(0))["periods"]
-            mine_m = {(p["end"], c["currency"]): c["ending_mrr_minor"] for p in periods for c in p["currencies"]}
-            theirs_m = {
-                (r["at"].date().isoformat(), r["currency"]): r["ending"]
-                for r in await raw_movements(0)
-                if r["ending"] or r["starting"]
-            }
-            assert mine_m == theirs_m, "ending MRR per month differs"
-            assert len(periods) == 24
-            log("read model and query-time answers agree; timing")
-            results["queries"] = {
-                "mrr_as_of": {
-                    "read_model": await timed(model_mrr, args.runs),
-                    "query_time": await timed(raw_mrr, max(5, args.runs // 4)),
-                },
-                "movements_24_months": {
-                    "read_model": await timed(model_movements, args.runs),
-                    "query_time": await timed(raw_movements, max(3, args.runs // 10)),
-                },
-            }
-            for q in results["queries"].values():
-                q["ratio_p95"] = round(q["query_time"]["p95_ms"] / q["read_model"]["p95_ms"], 1)
-            await client.aclose()
+        async def model_mrr(n: int) -> Any:
+            r = await client.get("/analytics/revenue/mrr", params={"as_of": days[n % 200].isoformat()})
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        async def raw_mrr(n: int) -> Any:
+            return await pg.fetch(RAW_MRR, TENANT, at(days[n % 200] + timedelta(days=1)))
+
+        last = month_start(today, 1) + timedelta(days=31)
+        last = last.replace(day=1) - timedelta(days=1)  # the last day of the previous month
+
+        async def model_movements(_: int) -> Any:
+            r = await client.get(
+                "/analytics/revenue/movements",
+                params={"from": first.isoformat(), "to": last.isoformat(), "interval": "month"},
+            )
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        async def raw_movements(_: int) -> Any:
+            return await pg.fetch(RAW_MOVEMENTS, TENANT, at(first), at(month_start(today)))
+
+        # the same answers first
+        for n in range(5):
+            mine = {c["currency"]: c["mrr_minor"] for c in (await model_mrr(n))["currencies"]}
+            theirs = {c: int(v) for c, v in await raw_mrr(n)}
+            assert mine == theirs, (days[n], mine, theirs)
+        periods = (await model_movements(0))["periods"]
+        mine_m = {(p["end"], c["currency"]): c["ending_mrr_minor"] for p in periods for c in p["currencies"]}
+        theirs_m = {
+            (r["at"].date().isoformat(), r["currency"]): r["ending"]
+            for r in await raw_movements(0)
+            if r["ending"] or r["starting"]
+        }
+        assert mine_m == theirs_m, "ending MRR per month differs"
+        assert len(periods) == 24
+        log("read model and query-time answers agree; timing")
+        results["queries"] = {
+            "mrr_as_of": {
+                "read_model": await timed(model_mrr, args.runs),
+                "query_time": await timed(raw_mrr, max(5, args.runs // 4)),
+            },
+            "movements_24_months": {
+                "read_model": await timed(model_movements, args.runs),
+                "query_time": await timed(raw_movements, max(3, args.runs // 10)),
+            },
+        }
+        for q in results["queries"].values():
+            q["ratio_p95"] = round(q["query_time"]["p95_ms"] / q["read_model"]["p95_ms"], 1)
+        await client.aclose()
     finally:
         await pg.close()
+        if service is not None:
+            service.terminate()
+            service.wait(30)
         conn = await asyncpg.connect(admin)
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await conn.close()
+        await drop_topics(bootstrap, prefix)
     results["load_average"] = os.getloadavg()
     results["goal_p95_ms"] = GOAL_P95_MS
     print_table(results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {RESULTS.relative_to(ROOT)}")
 
@@ -411,8 +541,12 @@ def print_table(r: dict[str, Any]) -> None:
         f"\nRevenue analytics: {r['subscriptions']} subscriptions, events {r['events']}, "
         f"load average {r.get('load_average')}"
     )
-    for kind, a in r["apply"].items():
-        print(f"apply {kind} events: {a['events']} in {a['seconds']} s = {a['events_per_s']} events/s")
+    a = r["apply"]
+    print(
+        f"published in {r['publish_s']} s; applied {a['events']} events in {a['seconds']} s = "
+        f"{a['events_per_s']} events/s (outcomes {a['outcomes']}); consumer group errors logged: "
+        f"{r['consumer_group_errors']}"
+    )
     print(f"{'question':<22} {'read model p50/p95 ms':>24} {'query time p50/p95 ms':>24} {'ratio p95':>10}")
     for name, q in r["queries"].items():
         m, t = q["read_model"], q["query_time"]
