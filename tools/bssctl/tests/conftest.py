@@ -1,8 +1,8 @@
 """Each bssctl test module gets its own topic prefix (under the session's), with the registry's topics made.
 
-The services these tests run name their consumer groups with the same prefix (`service_name=prefix + name`) and
-bssctl is told so (KAFKA_GROUP_PREFIX): a group name is global on the broker, and another session running the
-customers service at the same time must not show up as a member of ours."""
+The services these tests run name their consumer groups with the same prefix (the topic prefix stands in for an
+unset KAFKA_GROUP_PREFIX) and bssctl is told so: a group name is global on the broker, and another session running
+the customers service at the same time must not show up as a member of ours."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ class Customers:
 @asynccontextmanager
 async def running(database_url: str, bootstrap: str, prefix: str) -> AsyncIterator[Customers]:
     settings = Settings(
-        service_name=f"{prefix}customers",  # the group, apart from other sessions' (see conftest)
+        service_name="customers",  # its group is <prefix>customers: the topic prefix stands in for the group prefix
         database_url=database_url,
         kafka_bootstrap_servers=bootstrap,
         kafka_topic_prefix=prefix,

@@ -48,7 +48,7 @@ async def test_trace_shows_the_overdue_to_suspension_flow_of_the_real_services(
     bssctl: Bssctl, kafka_bootstrap: str, prefix: str, fresh_database: Any
 ):
     dunning_settings = DunningSettings(
-        service_name=f"{prefix}dunning",
+        service_name="dunning",
         database_url=await fresh_database("dunning"),
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic_prefix=prefix,

@@ -19,6 +19,12 @@ def full_name(topic: str, prefix: str) -> str:
     return f"{prefix}{topic}"
 
 
+def consumer_group(group_prefix: str | None, topic_prefix: str, service: str) -> str:
+    """The consumer group of `service`: KAFKA_GROUP_PREFIX + its name, the topic prefix standing in for an unset
+    group prefix, so two deployments (or test runs) with topics of their own never share a group either."""
+    return f"{topic_prefix if group_prefix is None else group_prefix}{service}"
+
+
 def new_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     """Idempotent, acks=all: a record acknowledged is on every in-sync replica, and retries do not duplicate
     or reorder records of one partition."""

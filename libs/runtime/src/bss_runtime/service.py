@@ -28,7 +28,7 @@ from bss_runtime.auth import JwtConfig
 from bss_runtime.consumer import EventConsumer
 from bss_runtime.db import Database
 from bss_runtime.http import ReadinessCheck, install_common_routes
-from bss_runtime.kafka import ensure_topics, full_name, new_producer
+from bss_runtime.kafka import consumer_group, ensure_topics, full_name, new_producer
 from bss_runtime.migrations import upgrade
 from bss_runtime.outbox import EventWriter
 from bss_runtime.relay import OutboxRelay
@@ -75,7 +75,7 @@ class ServiceRuntime:
         self.consumer = EventConsumer(
             self.database,
             tables,
-            group=f"{settings.kafka_group_prefix}{settings.service_name}",
+            group=consumer_group(settings.kafka_group_prefix, settings.kafka_topic_prefix, settings.service_name),
             topic_prefix=settings.kafka_topic_prefix,
             max_attempts=settings.consumer_max_attempts,
             batch_size=settings.consumer_batch_size,

@@ -28,10 +28,10 @@ class ServiceSettings(BaseSettings):
     )
     kafka_bootstrap_servers: str = "127.0.0.1:59092"
     kafka_topic_prefix: str = Field(default="", description="Prepended to every topic name (test isolation)")
-    kafka_group_prefix: str = Field(
-        default="",
+    kafka_group_prefix: str | None = Field(
+        default=None,
         description="Prepended to the consumer group (the service name): two deployments, benchmarks or test runs "
-        "on one broker never share a group (bssctl reads the same KAFKA_GROUP_PREFIX)",
+        "on one broker never share a group. Unset: the topic prefix (bssctl reads the same KAFKA_GROUP_PREFIX)",
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8000

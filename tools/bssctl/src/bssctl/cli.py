@@ -57,7 +57,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 class Target:
     bootstrap: str
     prefix: str
-    group_prefix: str
+    group_prefix: str | None
 
 
 @app.callback()
@@ -70,8 +70,12 @@ def options(
         str, typer.Option(envvar="KAFKA_TOPIC_PREFIX", help="The deployment's topic prefix (KAFKA_TOPIC_PREFIX).")
     ] = "",
     group_prefix: Annotated[
-        str, typer.Option(envvar="KAFKA_GROUP_PREFIX", help="Prepended to the services' consumer group names.")
-    ] = "",
+        str | None,
+        typer.Option(
+            envvar="KAFKA_GROUP_PREFIX",
+            help="Prepended to the services' consumer group names (unset: the topic prefix, as the services do).",
+        ),
+    ] = None,
 ) -> None:
     ctx.obj = Target(bootstrap, prefix, group_prefix)
 

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from bss_contracts import RawEnvelope
 from bss_contracts.topics import ALL_TOPICS
+from bss_runtime.kafka import consumer_group
 from bssctl.inventory import BadInput
 
 TIMEOUT_MS = 10_000
@@ -122,9 +123,9 @@ class GroupState:
 
 class Cluster:
     """Admin client and a group-less consumer on one broker, with the deployment's topic prefix (and consumer
-    group prefix, for deployments that share a broker and prefix their groups too; none by default)."""
+    group prefix; unset, the topic prefix stands in for it, as in the services)."""
 
-    def __init__(self, bootstrap: str, prefix: str, group_prefix: str = "") -> None:
+    def __init__(self, bootstrap: str, prefix: str, group_prefix: str | None = None) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.group_prefix = group_prefix
@@ -193,7 +194,7 @@ class Cluster:
 
     def group_id(self, name: str) -> str:
         """The broker's name of the consumer group a service calls `name`."""
-        return f"{self.group_prefix}{name}"
+        return consumer_group(self.group_prefix, self.prefix, name)
 
     async def group(self, name: str) -> GroupState:
         # One group per request: aiokafka 0.14 mis-decodes a response that describes several groups.

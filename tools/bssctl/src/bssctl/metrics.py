@@ -82,7 +82,7 @@ def exposition(found: dict[str, list[tuple[str, float]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def serve(bootstrap: str, prefix: str, group_prefix: str, port: int, host: str = "127.0.0.1") -> None:
+async def serve(bootstrap: str, prefix: str, group_prefix: str | None, port: int, host: str = "127.0.0.1") -> None:
     """Answer every HTTP request with the metrics as of that request, until interrupted."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
