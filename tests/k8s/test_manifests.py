@@ -146,11 +146,9 @@ def test_each_service_is_deployed_probed_and_protected(rendered, overlay):
         pdb = objects[("PodDisruptionBudget", name)]
         assert pdb["spec"]["selector"]["matchLabels"] == selector
 
-        # Variable names are the service's settings (as in local mode and compose); the ConfigMap's too.
-        config = objects[("ConfigMap", "ispbss-config")]["data"]
-        fields = {f.upper() for f in settings.model_fields}
-        names = set(env) | {k for k in config if k in env or not k.startswith(("SMTP_", "BI_"))}
-        assert names - NOT_SETTINGS <= fields, name
+        # Variable names are the service's settings, as in local mode and compose (a misspelt one would be ignored).
+        assert set(env) - NOT_SETTINGS <= {f.upper() for f in settings.model_fields}, name
+        assert [f["configMapRef"]["name"] for f in c["envFrom"]] == ["ispbss-config"]
 
         # Its own database, with credentials from the Secret the CloudNativePG operator writes.
         db = objects[("Cluster", f"{name}-db")]["spec"]["bootstrap"]["initdb"]
@@ -160,6 +158,9 @@ def test_each_service_is_deployed_probed_and_protected(rendered, overlay):
             ref = env[variable]["valueFrom"]["secretKeyRef"]
             assert ref["name"] in {f"{name}-db-app", "ispbss-jwt"}
             assert ref.get("optional") is not True
+    # Every service gets the ConfigMap: each of its names is a setting of some service (the others ignore it).
+    every_setting = {f.upper() for settings in SETTINGS.values() for f in settings.model_fields}
+    assert set(objects[("ConfigMap", "ispbss-config")]["data"]) <= every_setting
     # The gateway: nginx with the routes, behind the Ingress.
     assert objects[("Ingress", "ispbss")]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == (
         "gateway"
