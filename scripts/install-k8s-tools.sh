@@ -18,7 +18,9 @@ KEDA_VERSION=v2.16.1
 
 DEST=.tools/k8s
 PINS="kustomize=$KUSTOMIZE_VERSION strimzi=$STRIMZI_VERSION cloudnative-pg=$CNPG_VERSION keda=$KEDA_VERSION"
-if [ "$(cat "$DEST/versions" 2>/dev/null)" = "$PINS" ] && [ -x "$DEST/bin/kustomize" ]; then exit 0; fi
+if [ "$(cat "$DEST/versions" 2>/dev/null)" = "$PINS" ] && [ -x "$DEST/bin/kustomize" ] && [ -s "$DEST/crds/kafka.strimzi.io_kafkas.yaml" ]; then
+  exit 0
+fi
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; fi
 command -v go >/dev/null 2>&1 || { echo "go (>= 1.22) is needed to build kustomize for tests/k8s" >&2; exit 1; }
