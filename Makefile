@@ -41,7 +41,7 @@ status:  ## what is running
 lint: install  ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy libs/contracts/src libs/runtime/src libs/testkit/src services/*/src tools/bssctl/src demo
+	$(PY) -m mypy libs/contracts/src libs/runtime/src libs/testkit/src services/*/src tools/bssctl/src demo deploy/k8s/*.py
 
 schemas: install  ## regenerate the committed JSON Schemas of every event
 	$(PY) -m bss_contracts.schemas

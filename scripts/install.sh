@@ -36,6 +36,9 @@ export UV_PYTHON_DOWNLOADS=never
 UV=uv; command -v uv >/dev/null 2>&1 || UV="python3 -m uv"
 $UV sync --frozen --quiet --python python3.11
 
+# tests/k8s: kustomize and the CRDs of Strimzi, CloudNativePG and KEDA, pinned, into .tools/k8s (Go, a JDK, Maven).
+scripts/install-k8s-tools.sh
+
 # The operator console (console/): npm packages from the committed lock, then a build into console/dist, which
 # the gateway serves at /console/. Node.js and npm come with the machine (Debian's nodejs is too old for Vite).
 if ! command -v npm >/dev/null 2>&1; then
