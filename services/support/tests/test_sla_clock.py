@@ -116,7 +116,7 @@ def test_bad_calendars_and_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="business time"):
         due_at(BusinessCalendar("UTC", {}), utc(2025, 1, 1), hours(1))
     with pytest.raises(ValueError, match="aware"):
-        due_at(BERLIN, datetime(2025, 1, 1), hours(1))  # noqa: DTZ001
+        due_at(BERLIN, datetime(2025, 1, 1), hours(1))
 
 
 def test_every_transition_of_the_lifecycle() -> None:

@@ -30,9 +30,7 @@ class BusinessCalendar:
     """`hours[weekday]` (Monday = 0) is the local (open, close) of that day; a weekday not in it is closed."""
 
     timezone: str = "UTC"
-    hours: dict[int, tuple[time, time]] = field(
-        default_factory=lambda: {d: (time(9), time(17)) for d in range(5)}
-    )
+    hours: dict[int, tuple[time, time]] = field(default_factory=lambda: {d: (time(9), time(17)) for d in range(5)})
     holidays: frozenset[date] = frozenset()
 
     def __post_init__(self) -> None:

@@ -98,7 +98,9 @@ def due_times(
     calendar: BusinessCalendar, opened_at: datetime, target: SlaTarget, pauses: Sequence[Pause] = ()
 ) -> DueTimes:
     """Both due times from the opening, the target and the pauses (None while a pause is open)."""
-    return DueTimes(due_at(calendar, opened_at, target.response, pauses), due_at(calendar, opened_at, target.resolution, pauses))
+    return DueTimes(
+        due_at(calendar, opened_at, target.response, pauses), due_at(calendar, opened_at, target.resolution, pauses)
+    )
 
 
 def close_pause(pauses: Sequence[Pause], at: datetime) -> list[Pause]:
