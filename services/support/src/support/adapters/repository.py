@@ -165,11 +165,14 @@ def _time(text: str) -> time:
     return time.max if text == "24:00" else time.fromisoformat(text)
 
 
+def calendar_from(timezone: str, hours: Mapping[str, Sequence[str]], holidays: Sequence[str]) -> BusinessCalendar:
+    """The calendar as stored (raises ValueError for hours that are not a day's opening before its closing)."""
+    spans = {int(day): (_time(span[0]), _time(span[1])) for day, span in hours.items()}
+    return BusinessCalendar(timezone, spans, frozenset(date.fromisoformat(d) for d in holidays))
+
+
 def calendar_of_row(row: Row[Any] | None) -> BusinessCalendar:
-    if row is None:
-        return BusinessCalendar()
-    hours = {int(day): (_time(span[0]), _time(span[1])) for day, span in row.hours.items()}
-    return BusinessCalendar(row.timezone, hours, frozenset(date.fromisoformat(d) for d in row.holidays))
+    return BusinessCalendar() if row is None else calendar_from(row.timezone, row.hours, row.holidays)
 
 
 async def calendar(session: AsyncSession, tenant_id: str) -> BusinessCalendar:

@@ -4,7 +4,7 @@ history; the tenant's SLA calendar, targets and outage policy (admin writes). On
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,7 +16,6 @@ from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import NotFound, RuleViolation
 from bss_runtime.inputs import Id, Offset, Text, Timestamp, limit
 from support.adapters import repository as repo
-from support.domain.tickets import PRIORITIES, TICKET_TYPES
 from support.entrypoints import schemas
 from support.service_layer import tickets as cases
 from support.service_layer.deps import SupportDeps
@@ -165,7 +164,7 @@ async def add_attachment(
 async def get_calendar(who: Reader, session: Session) -> schemas.CalendarOut:
     cal = repo.calendar_of_row(await repo.calendar_row(session, who.tenant_id))
     hours = {
-        str(d): (o.strftime("%H:%M"), "24:00" if c == c.max else c.strftime("%H:%M"))
+        str(d): [o.strftime("%H:%M"), "24:00" if c == c.max else c.strftime("%H:%M")]
         for d, (o, c) in sorted(cal.hours.items())
     }  # fmt: skip
     return schemas.CalendarOut(timezone=cal.timezone, hours=hours, holidays=sorted(cal.holidays))
@@ -178,20 +177,15 @@ async def put_calendar(body: schemas.CalendarIn, who: Admin, session: Session) -
         ZoneInfo(body.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise RuleViolation(f"unknown time zone {body.timezone!r}", field="timezone") from None
-    hours = {d: [o, c] for d, (o, c) in body.hours.items()}
+    hours = {d: list(span) for d, span in body.hours.items()}
     try:
-        repo.calendar_of_row(_Row(body.timezone, hours, [d.isoformat() for d in body.holidays]))  # type: ignore[arg-type]
+        repo.calendar_from(body.timezone, hours, [d.isoformat() for d in body.holidays])
     except ValueError as exc:
         raise RuleViolation(str(exc), field="hours") from None
     if not hours:
         raise RuleViolation("at least one weekday must have business hours", field="hours")
     await repo.put_calendar(session, who.tenant_id, body.timezone, hours, [d.isoformat() for d in body.holidays])
     return await get_calendar(who, session)
-
-
-class _Row:
-    def __init__(self, timezone: str, hours: dict[str, list[str]], holidays: list[str]) -> None:
-        self.timezone, self.hours, self.holidays = timezone, hours, holidays
 
 
 @router.get("/sla/policies")
@@ -202,13 +196,13 @@ async def list_policies(who: Reader, session: Session) -> list[schemas.PolicyOut
 
 @router.put("/sla/policies/{priority}/{ticket_type}")
 async def put_policy(
-    priority: str, ticket_type: str, body: schemas.PolicyIn, who: Admin, session: Session
+    priority: TicketPriority,
+    ticket_type: TicketType | Literal["*"],
+    body: schemas.PolicyIn,
+    who: Admin,
+    session: Session,
 ) -> schemas.PolicyOut:
     """Targets in business minutes for a priority and a ticket type (`*`: every type without its own)."""
-    if priority not in PRIORITIES:
-        raise RuleViolation(f"unknown priority {priority!r}", field="priority")
-    if ticket_type != "*" and ticket_type not in TICKET_TYPES:
-        raise RuleViolation(f"unknown ticket type {ticket_type!r}", field="ticket_type")
     if body.resolution_minutes < body.response_minutes:
         raise RuleViolation("the resolution target is shorter than the response target", field="resolution_minutes")
     await repo.put_policy(session, who.tenant_id, priority, ticket_type, body.response_minutes, body.resolution_minutes)

@@ -12,6 +12,7 @@ from bss_runtime.inputs import Day, Id, Text, Timestamp
 
 Serial = Annotated[str, Text(100)]
 Actor = Annotated[str, Text(200)]
+Span = Annotated[list[Annotated[str, Text(5)]], Field(min_length=2, max_length=2, description="[opens, closes]")]
 
 
 class _In(BaseModel):
@@ -65,7 +66,7 @@ class AttachmentIn(_In):
 
 class CalendarIn(_In):
     timezone: Annotated[str, Text(64)]
-    hours: dict[Annotated[str, Text(1, pattern="^[0-6]$")], tuple[str, str]] = Field(
+    hours: dict[Annotated[str, Text(1, pattern="^[0-6]$")], Span] = Field(
         description='Local opening and closing per weekday, Monday = "0": {"0": ["09:00", "17:00"]}; '
         '"24:00" closes at midnight'
     )
@@ -73,7 +74,7 @@ class CalendarIn(_In):
 
     @field_validator("hours")
     @classmethod
-    def _times(cls, value: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    def _times(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for opens, closes in value.values():
             for text in (opens, closes):
                 if text != "24:00":
@@ -86,7 +87,7 @@ class CalendarIn(_In):
 
 class CalendarOut(BaseModel):
     timezone: str
-    hours: dict[str, tuple[str, str]]
+    hours: dict[str, list[str]]
     holidays: list[date]
 
 
