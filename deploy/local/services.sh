@@ -39,6 +39,9 @@ service_env() {
   case "$1" in
     dunning) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT" ;;
     reporting) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT BI_PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT" ;;
+    # Local mode polls for SLA breaches every 5 s (production: 30 s), so the demo's short urgent targets breach
+    # while `make up` loads it.
+    support) echo "BREACH_POLL_SECONDS=${BREACH_POLL_SECONDS:-5}" ;;
     radius-ingest) echo "RADIUS_HOST=${RADIUS_HOST:-127.0.0.1} RADIUS_PORT=$RADIUS_PORT" ;;
   esac
 }

@@ -38,6 +38,8 @@ async def test_one_ticket_per_affected_customer_once_with_two_replicas(
     assert sorted(e.data["sla_breach_id"] for e in opened) == sorted(b.breach_id for b in breaches)
     assert {e.data["priority"] for e in opened if e.data["customer_id"] == customers[0]} == {"urgent"}
     assert all(e.data["ticket_type"] == "fault" and e.data["channel"] == "monitoring" for e in opened)
+    monitored = await replica.call("GET", "/support/tickets", params={"channel": "monitoring", "limit": 1})
+    assert monitored["total"] == len(breaches)
     page = await replica.call("GET", "/support/tickets", params={"customer_id": customers[3]})
     assert [(t["subscriber_ids"], t["status"]) for t in page["items"]] == [([f"{customers[3]}-line"], "new")]
 

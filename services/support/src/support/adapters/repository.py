@@ -60,6 +60,7 @@ class TicketFilter:
     status: Sequence[str] = ()
     ticket_type: Sequence[str] = ()
     priority: Sequence[str] = ()
+    channel: Sequence[str] = ()
     assignee: str | None = None
     breached: bool | None = None
     customer_id: str | None = None
@@ -84,6 +85,8 @@ async def search_tickets(
         where.append(tickets.c.ticket_type.in_(f.ticket_type))
     if f.priority:
         where.append(tickets.c.priority.in_(f.priority))
+    if f.channel:
+        where.append(tickets.c.channel.in_(f.channel))
     if f.assignee is not None:
         where.append(tickets.c.assignee == f.assignee)
     if f.breached is not None:

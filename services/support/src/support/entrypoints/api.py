@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bss_contracts.events.support import TicketPriority, TicketStatus, TicketType
+from bss_contracts.events.support import TicketChannel, TicketPriority, TicketStatus, TicketType
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.errors import NotFound, RuleViolation
 from bss_runtime.inputs import Id, Offset, Text, Timestamp, limit
@@ -61,6 +61,7 @@ async def search_tickets(
     status_: Annotated[list[TicketStatus] | None, Query(alias="status")] = None,
     ticket_type: Annotated[list[TicketType] | None, Query()] = None,
     priority: Annotated[list[TicketPriority] | None, Query()] = None,
+    channel: Annotated[list[TicketChannel] | None, Query()] = None,
     assignee: Annotated[str, Text(200)] | None = None,
     breached: bool | None = None,
     customer_id: Id | None = None,
@@ -75,7 +76,8 @@ async def search_tickets(
     if created_from and created_to and created_from >= created_to:
         raise RuleViolation("created_from must be before created_to", field="created_from")
     f = repo.TicketFilter(
-        status=status_ or (), ticket_type=ticket_type or (), priority=priority or (), assignee=assignee,
+        status=status_ or (), ticket_type=ticket_type or (), priority=priority or (), channel=channel or (),
+        assignee=assignee,
         breached=breached, customer_id=customer_id, subscriber_id=subscriber_id, address=address,
         created_from=created_from, created_to=created_to,
     )  # fmt: skip
