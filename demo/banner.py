@@ -25,6 +25,8 @@ ANALYTICS = (
     ("MRR movements per month: new, expansion, contraction, churn, reactivation",
      "/analytics/revenue/movements?interval=month"),
     ("this month's KPIs: churn, NRR, ARPU, LTV, DSO, collected vs invoiced", "/analytics/revenue/kpis"),
+    ("support against its SLAs: response and resolution times, breach rate, backlog, per region and NAS",
+     "/analytics/support/sla"),
     ("peak concurrent sessions per hour (nas_id=, interval=day, tz=)", "/analytics/network/concurrency"),
     ("sessions online now, per NAS", "/analytics/network/online"),
 )  # fmt: skip
@@ -46,6 +48,8 @@ def service_calls(sample_username: str | None) -> tuple[tuple[str, str], ...]:
         ("dunning: collections statistics", "/dunning/stats"),
         ("dunning: campaigns", "/dunning/campaigns"),
         ("radius-ingest: NAS clients", "/radius/nas-clients"),
+        ("support: tickets whose SLA breached", "/support/tickets?breached=true&limit=3"),
+        ("support: tickets the outage policy opened", "/support/tickets?channel=monitoring&limit=3"),
         ("one subscriber's sessions", f"/billing/reports/sessions/history?username={sample_username}&limit=3")
         if sample_username
         else ("radius-ingest: open sessions", "/radius/sessions/open"),

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from bss_runtime.auth import JwtConfig, issue_token
-from demo import alerts, banner, bi, collections, money, onboarding, people, revenue, sla, traffic
+from demo import alerts, banner, bi, collections, money, onboarding, people, revenue, sla, support, traffic
 from demo.api import Api, ApiError
 from demo.config import Config, State
 from demo.dataset import Generator
@@ -89,6 +89,14 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         closer = money.CycleCloser(api)
         payments = await onboarding.onboard(api, customers, partner_ids, plan_ids, now, config.seed, closer)
 
+        progress("support: customers call in; the desk answers, resolves, one fix does not hold (support)")
+        await support.configure(api)
+        tickets = await support.open_calls(api, support.draw_calls(customers, config.seed))
+        desk = await support.work(api, tickets)
+        urgent_waiting = sum(1 for t in tickets if t["priority"] == "urgent")
+        print(f"    calls: {len(tickets)}; answered {desk['answered']}, resolved {desk['resolved']}, reopened "
+              f"{desk['reopened']}; {urgent_waiting} urgent calls left waiting (their SLA will breach)")  # fmt: skip
+
         progress("billing the past cycles: one invoice per line and month, settled from what was paid (billing)")
         invoice_count = await closer.wait_for(money.expected_invoices(customers))
 
@@ -105,6 +113,9 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         await api.post("/billing/sla/evaluate")  # billing's scheduler would, within a minute
         resolved = await sla.resolve_past_breaches(api, now)
         print(f"    outages reported: {sla_counts['outages']}; breaches of past months resolved: {resolved}")
+        breaches_now = len(await api.get_all("/billing/sla/breaches"))
+        outage_tickets = await support.outage_tickets(api, breaches_now)
+        print(f"    fault tickets the outage policy opened (support): {outage_tickets}")
 
         progress("overdue invoices go to collections; dunning reminds and suspends (billing -> dunning -> customers)")
         await api.post("/billing/invoices/overdue-scan")  # billing's scheduler would, within a minute
@@ -142,6 +153,8 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
         firing = alert_setup.get("firing", [])
         print(f"    NAS capacities: {alert_setup.get('capacities', 0)}; rules: {alert_setup.get('rules', 0)}; "
               f"firing: {len(firing)}")  # fmt: skip
+        breached_tickets = await support.wait_for_breaches(api, urgent_waiting)
+        print(f"    support tickets with a breached SLA: {breached_tickets}")
         summary: dict[str, object] = {
             "customers": len(customers), "subscribers": len(lines), "partners": len(partner_ids),
             "invoices": invoice_count, "payments": payments,
@@ -151,6 +164,9 @@ async def load(config: Config, state: State) -> tuple[dict[str, object], str | N
             "sla_contracts": sla_counts["instances"], "outages": sla_counts["outages"], "sla_breaches": breach_count,
             "sessions": len(sessions), "radius_packets": sent["packets"] + stopped,
             "report_templates": len(bi_setup["templates"]), "bi_execution": bi_setup["execution_id"],
+            "support_tickets": len(tickets) + outage_tickets, "tickets_from_outages": outage_tickets,
+            "tickets_breached": breached_tickets, "tickets_resolved": desk["resolved"],
+            "tickets_reopened": desk["reopened"],
             "alerts_firing": len(firing), "firing_alert": firing[0]["summary"] if firing else None,
         }  # fmt: skip
         sample = next((s.identity.username for s in sessions if len(s.reports) > 2), None)

@@ -9,3 +9,5 @@ CREATE ROLE reporting LOGIN PASSWORD 'reporting';
 CREATE DATABASE reporting OWNER reporting;
 CREATE ROLE radius_ingest LOGIN PASSWORD 'radius_ingest';
 CREATE DATABASE radius_ingest OWNER radius_ingest;
+CREATE ROLE support LOGIN PASSWORD 'support';
+CREATE DATABASE support OWNER support;

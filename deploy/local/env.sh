@@ -17,4 +17,5 @@ export CUSTOMERS_DATABASE_URL="${CUSTOMERS_DATABASE_URL:-postgresql+asyncpg://cu
 export BILLING_DATABASE_URL="${BILLING_DATABASE_URL:-postgresql+asyncpg://billing:billing@127.0.0.1:$PG_PORT/billing}"
 export DUNNING_DATABASE_URL="${DUNNING_DATABASE_URL:-postgresql+asyncpg://dunning:dunning@127.0.0.1:$PG_PORT/dunning}"
 export REPORTING_DATABASE_URL="${REPORTING_DATABASE_URL:-postgresql+asyncpg://reporting:reporting@127.0.0.1:$PG_PORT/reporting}"
+export SUPPORT_DATABASE_URL="${SUPPORT_DATABASE_URL:-postgresql+asyncpg://support:support@127.0.0.1:$PG_PORT/support}"
 export RADIUS_INGEST_DATABASE_URL="${RADIUS_INGEST_DATABASE_URL:-postgresql+asyncpg://radius_ingest:radius_ingest@127.0.0.1:$PG_PORT/radius_ingest}"

@@ -11,7 +11,7 @@ PORT="${PG_PORT:-55432}"
 DATA="$STATE/data"
 SOCKET_DIR="$STATE/run"
 LOG="$STATE/postgres.log"
-SERVICE_DATABASES=(customers billing dunning reporting radius_ingest)
+SERVICE_DATABASES=(customers billing dunning reporting radius_ingest support)
 
 say() { echo "postgres: $*"; }
 die() { echo "postgres: $*" >&2; exit 1; }

@@ -22,7 +22,7 @@ fi
 source "$ROOT/deploy/local/env.sh"
 mkdir -p "$STATE"
 
-# HTTP ports: SERVICE_PORT_BASE + 1..5 (8101..8105 by default); another base runs a second stack beside this one.
+# HTTP ports: SERVICE_PORT_BASE + 1..6 (8101..8106 by default); another base runs a second stack beside this one.
 BASE="${SERVICE_PORT_BASE:-8100}"
 # name  module  http-port  database-url-variable
 SERVICES=(
@@ -31,6 +31,7 @@ SERVICES=(
   "dunning dunning $((BASE + 3)) DUNNING_DATABASE_URL"
   "reporting reporting $((BASE + 4)) REPORTING_DATABASE_URL"
   "radius-ingest radius_ingest $((BASE + 5)) RADIUS_INGEST_DATABASE_URL"
+  "support support $((BASE + 6)) SUPPORT_DATABASE_URL"
 )
 
 # Settings of one service beyond the common ones (NAME=value words).
@@ -38,6 +39,9 @@ service_env() {
   case "$1" in
     dunning) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT" ;;
     reporting) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT BI_PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT" ;;
+    # Local mode polls for SLA breaches every 5 s (production: 30 s), so the demo's short urgent targets breach
+    # while `make up` loads it.
+    support) echo "BREACH_POLL_SECONDS=${BREACH_POLL_SECONDS:-5}" ;;
     radius-ingest) echo "RADIUS_HOST=${RADIUS_HOST:-127.0.0.1} RADIUS_PORT=$RADIUS_PORT" ;;
   esac
 }
@@ -122,7 +126,7 @@ start_gateway() {
   command -v nginx >/dev/null || { echo "gateway: nginx not found; run scripts/install.sh (nginx-light)"; exit 1; }
   mkdir -p "$STATE/nginx-tmp"
   local ports=() i
-  for i in 1 2 3 4 5; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
+  for i in 1 2 3 4 5 6; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
   sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" "${ports[@]}" \
     -e "s#@GATEWAY_RATE_LIMIT@#$GATEWAY_RATE_LIMIT#g" -e "s#@GATEWAY_RATE_BURST@#$GATEWAY_RATE_BURST#g" \
     -e "s#@GATEWAY_RETRY_AFTER@#$GATEWAY_RETRY_AFTER#g" -e "s#@CONSOLE_DIR@#$ROOT/console/dist#g" \

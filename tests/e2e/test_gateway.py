@@ -19,7 +19,14 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"customers": 8101, "billing": 8102, "dunning": 8103, "reporting": 8104, "radius_ingest": 8105}
+SERVICES = {
+    "customers": 8101,
+    "billing": 8102,
+    "dunning": 8103,
+    "reporting": 8104,
+    "radius_ingest": 8105,
+    "support": 8106,
+}
 DOCS_PAGE = "<script>const ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' })</script>"
 
 
@@ -125,6 +132,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int])
         ("/subscribers?status=suspended", "customers", "/subscribers?status=suspended"),
         ("/subscribers/s-1/history", "customers", "/subscribers/s-1/history"),
         ("/dev/token", "customers", "/dev/token"),
+        ("/support/tickets?status=open", "support", "/support/tickets?status=open"),
+        ("/support/sla/calendar", "support", "/support/sla/calendar"),
         ("/billing/plans", "billing", "/billing/plans"),
         ("/billing/invoices?status=open", "billing", "/billing/invoices?status=open"),
         ("/billing/customers/c-1", "billing", "/billing/customers/c-1"),

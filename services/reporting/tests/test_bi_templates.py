@@ -12,6 +12,7 @@ from reporting.analytics.entrypoints import usage as usage_api
 from reporting.bi.domain import model as bi
 from reporting.bi.entrypoints import schemas
 from reporting.entrypoints import api
+from reporting.tickets.entrypoints import api as support_api
 
 from .bi_support import BiHarness
 from .reporting_support import new_tenant
@@ -165,6 +166,7 @@ def test_the_sources_roles_are_those_the_report_endpoints_enforce() -> None:
                         analytics_api.ROLES),
         "analytics/usage/top": usage_api.ROLES,
         **dict.fromkeys(("analytics/network/concurrency", "analytics/network/online"), network_api.ROLES),
+        "analytics/support/sla": support_api.ROLES,
     }  # fmt: skip
     for name, source in bi.SOURCES.items():
         assert source.roles == {Role(r).value for r in enforced[name]}, name

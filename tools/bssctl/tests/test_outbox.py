@@ -58,7 +58,7 @@ async def test_outbox_shows_each_service_backlog_and_oldest_unsent_row(bssctl: B
     ran = await bssctl("outbox", "--json", BILLING_DATABASE_URL=url)
     assert ran.code == 0, ran
     rows = {r["service"]: r for r in ran.json()}
-    assert set(rows) == {"customers", "billing", "dunning", "radius-ingest", "reporting"}
+    assert set(rows) == {"customers", "billing", "dunning", "radius-ingest", "reporting", "support"}
     billing = rows["billing"]
     assert (billing["backlog"], billing["max_attempts"], billing["last_error"]) == (3, 4, "KafkaTimeoutError")
     assert 600 <= billing["oldest_age_s"] < 700

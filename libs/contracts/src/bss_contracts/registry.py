@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bss_contracts.envelope import DomainEvent
-from bss_contracts.events import alerts, billing, customers, dunning, radius
+from bss_contracts.events import alerts, billing, customers, dunning, radius, support
 
 EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     customers.CustomerCreated,
@@ -44,6 +44,13 @@ EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     radius.NasAccountingOff,
     alerts.AlertFiring,
     alerts.AlertResolved,
+    support.TicketOpened,
+    support.TicketAssigned,
+    support.TicketFirstResponse,
+    support.TicketStatusChanged,
+    support.TicketSlaBreached,
+    support.TicketResolved,
+    support.TicketReopened,
 )
 
 BY_TYPE: dict[str, type[DomainEvent]] = {m.event_type: m for m in EVENT_MODELS}

@@ -19,6 +19,7 @@ class Service(StrEnum):
     DUNNING = "dunning"
     RADIUS_INGEST = "radius-ingest"
     REPORTING = "reporting"
+    SUPPORT = "support"
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,21 @@ def dead_letter_name(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-C, B, D, R, REP = (Service.CUSTOMERS, Service.BILLING, Service.DUNNING, Service.RADIUS_INGEST, Service.REPORTING)
+C, B, D, R, REP, SUP = (
+    Service.CUSTOMERS,
+    Service.BILLING,
+    Service.DUNNING,
+    Service.RADIUS_INGEST,
+    Service.REPORTING,
+    Service.SUPPORT,
+)
 
 CUSTOMERS = Topic(
     "bss.customers.customer",
     "customer_id",
     6,
     C,
-    (B, D, REP),
+    (B, D, REP, SUP),
     compacted=True,
     description="Customer created/updated; every event carries the customer's full state, so compaction "
     "keeps the latest state per customer forever.",
@@ -67,7 +75,7 @@ SUBSCRIBERS = Topic(
     "subscriber_id",
     6,
     C,
-    (B, D, REP),
+    (B, D, REP, SUP),
     description="Subscriber lifecycle: created, activated, suspended, reinstated, terminated.",
 )
 SUBSCRIBER_COMMANDS = Topic(
@@ -92,7 +100,7 @@ SLA = Topic(
     "instance_id",
     3,
     B,
-    (REP,),
+    (REP, SUP),
     description="SLA breach detected/resolved and SLA credit issued.",
 )
 USAGE = Topic(
@@ -118,7 +126,7 @@ DUNNING = Topic(
     "invoice_id",
     6,
     D,
-    (REP,),
+    (REP, SUP),
     description="Dunning execution started, step executed, completed, canceled.",
 )
 NOTIFICATIONS = Topic(
@@ -159,6 +167,16 @@ ALERTS = Topic(
     "tools that subscribe; reporting also notifies by email and signed webhook.",
 )
 
+TICKETS = Topic(
+    "bss.support.ticket",
+    "ticket_id",
+    6,
+    SUP,
+    (REP,),
+    description="Support tickets opened, assigned, first response, status changed, SLA breached, resolved, "
+    "reopened; every event carries the ticket's type, priority and customer, so a report needs no other topic.",
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     CUSTOMERS,
     SUBSCRIBERS,
@@ -172,6 +190,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     SESSIONS,
     NAS,
     ALERTS,
+    TICKETS,
 )
 
 

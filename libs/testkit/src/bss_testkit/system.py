@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[4]
 LOCAL = ROOT / "deploy/local"
-SERVICES = ("customers", "billing", "dunning", "reporting", "radius-ingest")
+SERVICES = ("customers", "billing", "dunning", "reporting", "radius-ingest", "support")
 # Variables of the surrounding test run that would point the stack at the shared broker and database.
 INHERITED = (
     *("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "KAFKA_GROUP_PREFIX", "PG_ADMIN_URL"),
@@ -41,12 +41,12 @@ def _tcp_free(port: int) -> bool:
 
 
 def free_base() -> int:
-    """A base whose five following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..5)."""
+    """A base whose six following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..6)."""
     for _ in range(200):
         base = free_port() // 10 * 10
-        if base + 6 < 65536 and all(_tcp_free(base + i) for i in range(1, 6)):
+        if base + 7 < 65536 and all(_tcp_free(base + i) for i in range(1, 7)):
             return base
-    raise RuntimeError("no five free ports in a row")
+    raise RuntimeError("no six free ports in a row")
 
 
 @dataclass

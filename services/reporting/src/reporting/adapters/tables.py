@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from bss_runtime.db import NAMING_CONVENTION
 from bss_runtime.tables import RuntimeTables, add_runtime_tables
 from reporting.analytics.adapters.tables import add_concurrency_tables, add_revenue_tables, add_usage_tables
+from reporting.tickets.adapters.tables import add_ticket_tables
 
 LIVE_SCHEMA = "readmodel"
 SESSION_SUMS = ["start_time", "input_octets", "output_octets", "session_time_seconds"]
@@ -75,6 +76,7 @@ class ReadModel:
     concurrency_changes: Table
     concurrency_buckets: Table
     usage_days: Table
+    support_tickets: Table
 
     @property
     def model_tables(self) -> tuple[Table, ...]:
@@ -101,6 +103,7 @@ class ReadModel:
             self.concurrency_changes,
             self.concurrency_buckets,
             self.usage_days,
+            self.support_tickets,
         )
 
 
@@ -388,6 +391,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
     subscription_mrr_changes, customer_mrr_changes, mrr_days, mrr_movements = add_revenue_tables(md)
     concurrency_changes, concurrency_buckets = add_concurrency_tables(md)
     usage_days = add_usage_tables(md)
+    support_tickets = add_ticket_tables(md)
 
     return ReadModel(
         schema=schema,
@@ -414,6 +418,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         concurrency_changes=concurrency_changes,
         concurrency_buckets=concurrency_buckets,
         usage_days=usage_days,
+        support_tickets=support_tickets,
     )
 
 

@@ -33,6 +33,7 @@ from reporting.bi.service_layer.deps import BiDeps
 from reporting.config import Settings
 from reporting.entrypoints import api, handlers
 from reporting.entrypoints.workers import PartitionMaintenance
+from reporting.tickets.entrypoints import api as support_api
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
@@ -107,6 +108,7 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
     app.include_router(analytics_api.router)
     app.include_router(network_api.router)
     app.include_router(usage_api.router)
+    app.include_router(support_api.router)
     app.state.reports = reports
     app.state.jwt = runtime.jwt
     return app
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = Non
         analytics_api.router,
         network_api.router,
         usage_api.router,
+        support_api.router,
         alerts_api.router,
         title="Reporting",
     )

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts import DomainEvent, Envelope
-from bss_contracts.events import billing, customers, dunning, radius
+from bss_contracts.events import billing, customers, dunning, radius, support
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel
 from reporting.analytics.service_layer import revenue as revenue_views
@@ -22,6 +22,7 @@ from reporting.service_layer import dunning as dunning_views
 from reporting.service_layer import invoices as invoice_views
 from reporting.service_layer import sessions as session_views
 from reporting.service_layer import sla as sla_views
+from reporting.tickets.service_layer import projection as ticket_views
 
 Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Envelope[Any]], AsyncSession], Awaitable[None]]
@@ -132,3 +133,15 @@ def register(
     @on(radius.NasAccountingOn, radius.NasAccountingOff)
     async def nas_reset(event: Envelope[Any], session: AsyncSession) -> None:
         await session_views.nas_reset(session, rm, event.tenant_id, event.data)
+
+    @on(
+        support.TicketOpened,
+        support.TicketAssigned,
+        support.TicketFirstResponse,
+        support.TicketStatusChanged,
+        support.TicketSlaBreached,
+        support.TicketResolved,
+        support.TicketReopened,
+    )
+    async def ticket(event: Envelope[Any], session: AsyncSession) -> None:
+        await ticket_views.ticket_event(session, rm, event.tenant_id, event.data)

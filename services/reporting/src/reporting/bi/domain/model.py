@@ -125,6 +125,10 @@ SOURCES: dict[str, Source] = {
     "analytics/network/online": Source(
         "/analytics/network/online", frozenset({_OPS, _SUPPORT}), frozenset(), unwrap="by_nas"
     ),
+    # Support tickets against their SLAs (reporting/tickets): one row per dimension (total, priority, type) and key.
+    "analytics/support/sla": Source(
+        "/analytics/support/sla", frozenset({_OPS, _SUPPORT}), frozenset({"from", "to"}), unwrap="rows"
+    ),
 }
 
 # Who may run (and see, and download) reports of a type; the template's own roles are these and the report's.

@@ -24,6 +24,7 @@ ReportName = Literal[
     "analytics/usage/top",
     "analytics/network/concurrency",
     "analytics/network/online",
+    "analytics/support/sla",
 ]  # = bi.domain.model.SOURCES (a test checks)
 Email = Annotated[str, Text(320, pattern=r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")]
 Name = Annotated[str, Text(200, strip_whitespace=True)]

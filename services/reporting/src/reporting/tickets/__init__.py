@@ -1,0 +1,1 @@
+"""Support ticket analytics: the tickets read model (from `bss.support.ticket`) and GET /analytics/support/sla."""
