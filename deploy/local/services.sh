@@ -35,8 +35,15 @@ SERVICES=(
 )
 
 # Settings of one service beyond the common ones (NAME=value words).
+# customers answers the busiest writes (POST /customers, bench/http): HTTP server processes on its one port
+# (bss_runtime.serve; it has no background workers that must run once) and, in each, a database pool as large
+# as the requests it serves at once, so that connections are not opened and closed under load.
 service_env() {
   case "$1" in
+    customers)
+      echo "HTTP_WORKERS=${CUSTOMERS_HTTP_WORKERS:-2} DB_POOL_SIZE=${CUSTOMERS_DB_POOL_SIZE:-32}" \
+        "DB_MAX_OVERFLOW=${CUSTOMERS_DB_MAX_OVERFLOW:-8}"
+      ;;
     dunning) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT" ;;
     reporting) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT BI_PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT" ;;
     # Local mode polls for SLA breaches every 5 s (production: 30 s), so the demo's short urgent targets breach

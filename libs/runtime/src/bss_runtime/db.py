@@ -23,13 +23,27 @@ def new_metadata() -> MetaData:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    """`pool_size` connections are kept open; up to `max_overflow` more (default: as many) are opened when all
+    are in use and closed again when returned while the pool is full. A process whose concurrency stays above
+    `pool_size` therefore opens and closes a connection per request: size the pool for the concurrency
+    (`DB_POOL_SIZE`, bench/http). `pre_ping` tests each connection with a round trip as it is taken from the
+    pool (a connection the server dropped is replaced before use rather than failing its request)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int | None = None,
+        pre_ping: bool = True,
+        echo: bool = False,
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,
+            max_overflow=pool_size if max_overflow is None else max_overflow,
+            pool_pre_ping=pre_ping,
             echo=echo,
             connect_args={"server_settings": {"timezone": "UTC", "application_name": "ispbss"}},
         )

@@ -15,6 +15,8 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+MIGRATION_LOCK = 0x6D696772  # the advisory lock key held while one process migrates a database ("migr")
+
 
 def alembic_config(database_url: str, migrations_dir: Path) -> Config:
     cfg = Config()
@@ -34,8 +36,11 @@ def run_env(metadata: MetaData) -> None:
     assert url
 
     def migrate(connection: Connection) -> None:
+        # Several processes of one service (HTTP_WORKERS, replicas) start at once: one migrates, the others
+        # wait for it here and then find the database at head.
         context.configure(connection=connection, target_metadata=metadata, compare_type=True)
         with context.begin_transaction():
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
 
     async def main() -> None:

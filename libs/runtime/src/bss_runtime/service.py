@@ -63,7 +63,12 @@ class ServiceRuntime:
         self.tables = tables
         self.produces = tuple(produces)
         self.migrations_dir = migrations_dir
-        self.database = Database(settings.database_url, pool_size=settings.db_pool_size)
+        self.database = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pre_ping=settings.db_pool_pre_ping,
+        )
         self.events = EventWriter(tables, source=f"/services/{settings.service_name}")
         self.jwt = JwtConfig.from_settings(settings)
         self.broker = KafkaBroker(

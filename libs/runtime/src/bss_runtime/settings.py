@@ -55,7 +55,18 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(default=2000, ge=1, description="Records applied per consumer transaction")
     outbox_poll_seconds: float = Field(default=0.05, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
-    db_pool_size: int = 10
+    db_pool_size: int = Field(
+        default=10, ge=1, description="Connections each process keeps open (size it for its concurrent requests)"
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, description="More connections opened above the pool when all are busy, closed on return"
+    )
+    db_pool_pre_ping: bool = Field(
+        default=True, description="Test each connection with a round trip as it is taken from the pool"
+    )
+    http_workers: int = Field(
+        default=1, ge=1, le=64, description="HTTP server processes on the one port (uvicorn workers)"
+    )
 
 
 def ensure_safe_to_serve(settings: ServiceSettings) -> None:

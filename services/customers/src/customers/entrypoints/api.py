@@ -44,7 +44,7 @@ Limit = Annotated[int, limit(200)]
 Search = Annotated[str, Text(200)]
 
 
-def _runtime(request: Request) -> ServiceRuntime:
+async def _runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 

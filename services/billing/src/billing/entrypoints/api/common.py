@@ -16,7 +16,7 @@ from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.inputs import limit
 
 
-def _deps(request: Request) -> Deps:
+async def _deps(request: Request) -> Deps:
     deps: Deps = request.app.state.billing
     return deps
 
