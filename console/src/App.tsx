@@ -7,6 +7,8 @@ import { Collections } from "./pages/Collections";
 import { Network } from "./pages/Network";
 import { Reports } from "./pages/Reports";
 import { Sla } from "./pages/Sla";
+import { Alerts } from "./pages/Alerts";
+import { Ops } from "./pages/Ops";
 
 function currentHash(): string {
   return window.location.hash.replace(/^#\/?/, "");
@@ -97,6 +99,8 @@ export function App() {
     network: <Network session={session} />,
     reports: <Reports session={session} />,
     sla: <Sla session={session} />,
+    alerts: <Alerts session={session} />,
+    ops: <Ops session={session} />,
   };
   return (
     <div className="layout">

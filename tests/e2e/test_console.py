@@ -16,14 +16,17 @@ import json
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from bss_testkit.system import ROOT, Stack, local_stack
@@ -32,8 +35,9 @@ pytestmark = pytest.mark.timeout(600)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "docs/console"
 DEMO_CUSTOMERS = "60"  # a small demo ISP: every page has data, the load takes under a minute
-PAGES = ("overview", "receivables", "collections", "network", "reports", "sla")
+PAGES = ("overview", "receivables", "collections", "network", "reports", "sla", "alerts", "ops")
 FINANCE_PAGES = ("overview", "receivables", "sla")
+BERLIN = ZoneInfo("Europe/Berlin")  # the browser's time zone (sign_in)
 
 
 @dataclass
@@ -168,6 +172,8 @@ READY = {
     "network": "[data-testid=online-now][data-value]",
     "reports": "[data-testid=templates-table] tbody tr[data-key]",
     "sla": "[data-testid=sla-total][data-value]",
+    "alerts": "[data-testid=alerts-table] tbody tr[data-key]",
+    "ops": "[data-testid=ops-ready][data-value]",
 }
 
 
@@ -194,6 +200,8 @@ async def test_numbers_shown_equal_the_api(console: Console, admin: Tab) -> None
     kpi = next(k for k in kpis["currencies"] if k["currency"] == first["currency"])
     assert await admin.value("kpi-nrr") == kpi["net_revenue_retention"]
     assert int(await admin.value("kpi-receivables")) == kpi["receivables_end_minor"]
+    firing = await console.api("/alerts", state="firing", limit=1000)
+    assert int(await admin.value("kpi-alerts")) == len(firing) > 0
     # Another currency's tab shows that currency's figures.
     other = mrr["currencies"][-1]
     await admin.page.click(f"[data-testid=currency-tabs] button:text-is('{other['currency']}')")
@@ -429,3 +437,158 @@ async def test_reinstate_goes_through_and_the_blocked_list_updates(console: Cons
     assert subscriber["status"] == "active"
     after = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")
     assert {b["subscriber_id"] for b in after} == {b["subscriber_id"] for b in blocked} - {target["subscriber_id"]}
+
+
+async def test_ops_acknowledges_and_silences_a_firing_alert(console: Console) -> None:
+    firing = await console.api("/alerts", state="firing", limit=1000, role="ops")
+    rules = await console.api("/alerts/rules", role="ops")
+    assert firing, "the demo makes a BNG's capacity alert fire"
+    alert = firing[0]
+    async for tab in sign_in(console, console.tenant, "ops"):
+        assert await tab.nav() == ["network", "reports", "sla", "alerts", "ops"]
+        await tab.open("alerts", READY["alerts"])
+        assert int(await tab.value("alerts-firing")) == len(firing)
+        shown = await tab.page.eval_on_selector_all("[data-testid=alerts-table] tbody tr[data-key]", ROW_KEYS)
+        assert sorted(shown) == sorted(a["alert_id"] for a in firing)[:20]
+        shown_rules = await tab.page.eval_on_selector_all("[data-testid=rules-table] tbody tr[data-key]", ROW_KEYS)
+        assert sorted(shown_rules) == sorted(r["rule_id"] for r in rules)
+
+        await tab.page.click(f"[data-testid=ack-{alert['alert_id']}]")
+        await tab.page.wait_for_selector(f"[data-testid=acked-{alert['alert_id']}]")
+        acked = await console.api(f"/alerts/{alert['alert_id']}", role="ops")
+        assert acked["acknowledged_by"] == "console-dev" and acked["acknowledged_at"]
+
+        # Silence it until a time the user picks in their own time zone (the browser's: Europe/Berlin).
+        until = (datetime.now(BERLIN) + timedelta(hours=2)).replace(second=0, microsecond=0)
+        await tab.page.click(f"[data-testid=silence-{alert['alert_id']}]")
+        await tab.page.fill("[data-testid=silence-ends]", until.strftime("%Y-%m-%dT%H:%M"))
+        await tab.page.fill("[data-testid=silence-form] input[name=comment]", "BNG upgrade ordered")
+        await tab.page.click("[data-testid=silence-submit]")
+        await tab.page.wait_for_selector(f"[data-testid=silenced-{alert['alert_id']}]")
+        [silence] = await console.api("/alerts/silences", role="ops")
+        assert (silence["rule_id"], silence["subject"], silence["comment"]) == (
+            alert["rule_id"],
+            alert["subject"],
+            "BNG upgrade ordered",
+        )
+        assert datetime.fromisoformat(silence["ends_at"]) == until
+        assert int(await tab.value("alerts-silences")) == 1
+        await tab.shoot("alerts")
+
+        # Ending the silence from the list: the API has none in force any more.
+        await tab.page.click(f"[data-testid=end-silence-{silence['silence_id']}]")
+        await tab.page.wait_for_selector("[data-testid=silences-table] td.empty")
+        assert await console.api("/alerts/silences", role="ops") == []
+        assert tab.errors == []
+    # Collections (no alerts role) does not see the page, and the API refuses it.
+    async for tab in sign_in(console, console.tenant, "collections"):
+        assert "alerts" not in await tab.nav() and "ops" not in await tab.nav()
+    token = await console.token(console.tenant, "collections")
+    answer = await console.http.get("/alerts", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 403
+
+
+ROW_KEYS = "rows => rows.map(r => r.dataset.key)"
+
+
+async def dead_letter_a_record(console: Console, topic: str) -> str:
+    """A record the reporting service's consumer rejects (an SLA breach whose payload lacks every field): it is
+    dead-lettered at once, with the demo tenant's id."""
+    event_id = str(uuid.uuid4())
+    envelope = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "test_console",
+        "type": "bss.billing.sla.breach-detected",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": "broken-breach",
+        "schema_version": 1,
+        "tenant_id": console.tenant,
+        "correlation_id": event_id,
+        "data": {},
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=console.stack.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic,
+            json.dumps(envelope).encode(),
+            key=b"broken-breach",
+            headers=[("ce_type", b"bss.billing.sla.breach-detected"), ("tenant_id", console.tenant.encode())],
+        )
+    finally:
+        await producer.stop()
+    return event_id
+
+
+async def test_ops_page_numbers_equal_the_api_and_a_dead_letter_is_redriven(console: Console) -> None:
+    topic = "bss.billing.sla"
+    event_id = await dead_letter_a_record(console, topic)
+
+    async def dead_lettered() -> bool:
+        return any(d["event_id"] == event_id for d in await console.api(f"/ops/dead-letters/{topic}", role="ops"))
+
+    assert await eventually(dead_lettered), "the broken record was not dead-lettered"
+    async for tab in sign_in(console, console.tenant, "ops"):
+        await tab.open("ops", READY["ops"])
+        # Lag moves while the services consume: compare the page with two equal answers of the API around it.
+        for _ in range(4):
+            before = await console.api("/ops/lag", role="ops")
+            await tab.page.click("[data-testid=ops-refresh]")
+            await tab.page.wait_for_function("() => !document.querySelector('[data-testid=loading]')")
+            shown_lag = await tab.value("ops-lag")
+            shown_groups = await tab.page.eval_on_selector_all(
+                "[data-testid=groups-table] tbody tr[data-key]",
+                "rows => rows.map(r => [r.dataset.key, r.querySelector('[data-col=lag] span').dataset.value])",
+            )
+            if before == await console.api("/ops/lag", role="ops"):
+                break
+        assert int(shown_lag) == before["total_lag"]
+        assert shown_groups == [[g["group"], str(g["lag"])] for g in before["groups"]]
+        assert {g["group"] for g in before["groups"]} >= {"customers", "billing", "dunning", "reporting"}
+        dlq = await console.api("/ops/dead-letters", role="ops")
+        shown_dlq = await tab.page.eval_on_selector_all(
+            "[data-testid=dlq-table] tbody tr[data-key]",
+            "rows => rows.map(r => [r.dataset.key, r.querySelector('[data-col=count] span').dataset.value])",
+        )
+        assert shown_dlq[:20] == [[t["topic"], str(t["count"])] for t in dlq["topics"]][:20]
+        assert int(await tab.value("ops-dlq")) == dlq["total"] >= 1
+        outbox = await console.api("/ops/outbox", role="ops")
+        assert int(await tab.value("ops-outbox")) == sum(o.get("backlog", 0) for o in outbox)
+        assert all(o["configured"] for o in outbox)
+        health = await console.api("/ops/health", role="ops")
+        assert [h["service"] for h in health] == ["customers", "billing", "dunning", "reporting", "radius-ingest"]
+        assert all(h["ready"] for h in health)
+        assert await tab.value("ops-ready") == str(len(health))
+
+        # Redrive, dry run first: nothing is republished until confirmed.
+        await tab.page.click(f"[data-testid=dlq-open-{topic}]")
+        await tab.page.wait_for_selector("[data-testid=letters-table] tbody tr[data-key]")
+        letters = await console.api(f"/ops/dead-letters/{topic}", role="ops")
+        shown_refs = await tab.page.eval_on_selector_all("[data-testid=letters-table] tbody tr[data-key]", ROW_KEYS)
+        assert sorted(shown_refs) == sorted(d["ref"] for d in letters)
+        await tab.page.click("[data-testid=redrive-dry-run]")
+        await tab.page.wait_for_selector("[data-testid=redrive-plan] li")
+        assert "would redrive" in await tab.text("[data-testid=redrive-plan]")
+        assert all(not d["redriven"] for d in await console.api(f"/ops/dead-letters/{topic}", role="ops"))
+        await tab.shoot("ops")
+        await tab.page.click("[data-testid=redrive-confirm]")
+        await tab.page.wait_for_selector("[data-testid=redrive-done]")
+        assert f"{topic}:" in await tab.text("[data-testid=redrive-done]")
+        assert tab.errors == []
+    after = await console.api(f"/ops/dead-letters/{topic}", role="ops")
+    redriven = [d for d in after if d["event_id"] == event_id and d["redriven"]]
+    assert redriven and "console-dev" in redriven[0]["redriven"][0]["by"]
+
+    # Republished unchanged, the record is still broken: the consumer dead-letters it a second time.
+    async def again() -> bool:
+        rows = await console.api(f"/ops/dead-letters/{topic}", role="ops")
+        return sum(1 for d in rows if d["event_id"] == event_id) == 2
+
+    assert await eventually(again), "the redriven record did not come back to its topic's consumer"
+    # Only ops and admin reach the ops API.
+    for role in ("support", "finance"):
+        token = await console.token(console.tenant, role)
+        answer = await console.http.get("/ops/lag", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 403, (role, answer.status_code)
+    assert (await console.http.get("/ops/outbox")).status_code == 401

@@ -41,12 +41,13 @@ def _tcp_free(port: int) -> bool:
 
 
 def free_base() -> int:
-    """A base whose five following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..5)."""
+    """A base whose six following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..5, and the
+    ops API's, + 6)."""
     for _ in range(200):
         base = free_port() // 10 * 10
-        if base + 6 < 65536 and all(_tcp_free(base + i) for i in range(1, 6)):
+        if base + 7 < 65536 and all(_tcp_free(base + i) for i in range(1, 7)):
             return base
-    raise RuntimeError("no five free ports in a row")
+    raise RuntimeError("no six free ports in a row")
 
 
 @dataclass
