@@ -140,6 +140,26 @@ start_mail() {
   echo "mail: did not start; see $STATE/mail.log"; exit 1
 }
 
+# The console's settings, served by the gateway at /console/config.json: its OIDC sign-in (authorization code +
+# PKCE) against the issuer the services verify tokens of, when JWT_JWKS_URL is set (docs/security.md); the
+# provider must know the public client CONSOLE_OIDC_CLIENT_ID with redirect URI <gateway>/console/.
+write_console_config() {
+  "$PY" - "$STATE/console-config.json" <<'PYEOF'
+import json, os, sys
+oidc = None
+if os.environ.get("JWT_JWKS_URL"):
+    oidc = {
+        "issuer": os.environ.get("JWT_ISSUER", "ispbss"),
+        "client_id": os.environ.get("CONSOLE_OIDC_CLIENT_ID", "ispbss-console"),
+        "scope": os.environ.get("CONSOLE_OIDC_SCOPE", "openid"),
+        "tenant_claim": os.environ.get("JWT_TENANT_CLAIM", "tenant_id"),
+        "roles_claim": os.environ.get("JWT_ROLES_CLAIM", "roles"),
+    }
+with open(sys.argv[1], "w") as out:
+    json.dump({"oidc": oidc}, out)
+PYEOF
+}
+
 start_gateway() {
   local conf="$STATE/nginx.conf" pidfile="$STATE/nginx.pid"
   command -v nginx >/dev/null || { echo "gateway: nginx not found; run scripts/install.sh (nginx-light)"; exit 1; }
@@ -151,6 +171,7 @@ start_gateway() {
     -e "s#@GATEWAY_RETRY_AFTER@#$GATEWAY_RETRY_AFTER#g" -e "s#@CONSOLE_DIR@#$ROOT/console/dist#g" \
     "$ROOT/deploy/gateway/nginx.local.conf" >"$conf"
   cp "$ROOT/deploy/gateway/routes.conf" "$STATE/routes.conf"
+  write_console_config
   # -e: errors go to our log from the start, not to /var/log/nginx (not writable without root)
   nginx -q -t -e "$STATE/nginx-error.log" -c "$conf"
   if running "$pidfile"; then nginx -e "$STATE/nginx-error.log" -c "$conf" -s reload; echo "gateway: reloaded"; return; fi
