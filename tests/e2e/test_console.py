@@ -5,8 +5,12 @@ Kafka, five services and the gateway that serves the console at /console/), load
 
 What a user sees is checked against what the public API answers for the same query and the same token: the KPI
 cards, the aging chart (and that its `as_of` picker changes it), the blocked list before and after a reinstate,
-the SLA summary, a BI run and its download; another tenant's token sees none of it; a support token gets no
-finance page. Every page must load without a console error. A screenshot of every page goes to docs/console/.
+the SLA summary, a BI run and its download, the firing alerts (acknowledged and silenced from the page), the Ops
+page's lag, dead-letter counts, outbox backlogs and health (from the ops API, `bssctl serve`) and a dead letter's
+redrive, dry run first; another tenant's token sees none of it; a support token gets no finance page. The stack
+also verifies the tokens of a loopback OpenID Connect provider (`bss_testkit.oidc.OidcProvider`), and a user signs
+in with it (authorization code + PKCE). Every page must load without a console error. A screenshot of every page
+goes to docs/console/.
 """
 
 from __future__ import annotations
