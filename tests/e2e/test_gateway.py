@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"customers": 8101, "billing": 8102, "dunning": 8103, "reporting": 8104, "radius_ingest": 8105}
+SERVICES = {"customers": 8101, "billing": 8102, "dunning": 8103, "reporting": 8104, "radius_ingest": 8105, "ops": 8106}
 DOCS_PAGE = "<script>const ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' })</script>"
 
 
@@ -72,6 +72,8 @@ def _render(state: Path, port: int, backends: dict[str, int], *, rate: str, burs
     assert "@" not in conf.replace("@rate_limited", ""), "a placeholder services.sh renders is not rendered here"
     (state / "nginx.conf").write_text(conf)
     shutil.copy(ROOT / "deploy/gateway/routes.conf", state / "routes.conf")
+    (state / "console-config.json").write_text('{"oidc": null}')  # services.sh writes it (no JWT_JWKS_URL)
+    state.chmod(0o755)  # nginx's workers (another user when the tests run as root) read it, as in $STATE
     (state / "nginx-tmp").mkdir()
     return state / "nginx.conf"
 
@@ -147,6 +149,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int])
         ("/radius/nas-clients", "radius_ingest", "/nas-clients"),
         ("/radius/nas-clients/bng-1", "radius_ingest", "/nas-clients/bng-1"),
         ("/radius/sessions/open?nas_id=bng-1", "radius_ingest", "/sessions/open?nas_id=bng-1"),
+        ("/ops/lag?service=reporting", "ops", "/ops/lag?service=reporting"),
+        ("/ops/dead-letters/bss.billing.sla", "ops", "/ops/dead-letters/bss.billing.sla"),
     ],
 )
 def test_each_public_path_reaches_its_service(gateway: str, path: str, service: str, upstream_path: str) -> None:
@@ -177,7 +181,7 @@ def test_paths_no_service_publishes_are_not_found(gateway: str, path: str) -> No
 
 INTERNALS = ("healthz", "readyz", "metrics")
 PUBLIC_PREFIXES = ("/customers", "/partners", "/subscribers", "/billing", "/billing/reports",
-                   "/business-intelligence", "/analytics", "/alerts", "/dunning", "/radius")  # fmt: skip
+                   "/business-intelligence", "/analytics", "/alerts", "/dunning", "/radius", "/ops")  # fmt: skip
 
 
 @pytest.mark.parametrize("prefix", PUBLIC_PREFIXES)
@@ -232,3 +236,5 @@ def test_the_console_is_served_at_console(gateway: str) -> None:
         answer = httpx.get(f"{gateway}{script}")
         assert answer.status_code == 200 and answer.headers["content-type"] == "application/javascript"
     assert httpx.get(f"{gateway}/console/assets/missing.js").status_code == 404
+    config = httpx.get(f"{gateway}/console/config.json")  # the console's settings (its OIDC sign-in)
+    assert config.json() == {"oidc": None} and config.headers["cache-control"] == "no-store"
