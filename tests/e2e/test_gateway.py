@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -110,10 +111,16 @@ def stand_ins() -> Iterator[dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int]) -> Iterator[str]:
+def gateway(stand_ins: dict[str, int]) -> Iterator[str]:
     """The gateway as `make up` starts it (its default limits: 50r/s, burst 100)."""
-    with _nginx(tmp_path_factory.mktemp("gateway"), stand_ins, rate="50r/s", burst=100) as url:
-        yield url
+    # Under /var/tmp like $STATE, not pytest's 0700 temporary directory: nginx's workers (another user when the
+    # tests run as root) read /console/config.json from it.
+    state = Path(tempfile.mkdtemp(prefix="ispbss-gateway-", dir="/var/tmp"))
+    try:
+        with _nginx(state, stand_ins, rate="50r/s", burst=100) as url:
+            yield url
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
