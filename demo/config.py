@@ -22,6 +22,8 @@ class Config:
     customers: int  # about 1.1 subscribers each
     seed: int
     concurrency: int
+    jwt_issuer: str = "ispbss"  # JWT_ISSUER: the services require it in every token (docs/security.md)
+    jwt_audience: str = "ispbss"  # JWT_AUDIENCE
 
     @classmethod
     def from_env(cls) -> Config:
@@ -30,15 +32,18 @@ class Config:
         port_file = state_dir / "radius-port"
         radius_port = os.environ.get("RADIUS_PORT") or (port_file.read_text().strip() if port_file.exists() else "1813")
         gateway_port = os.environ.get("GATEWAY_PORT", "8080")
+        settings = ServiceSettings()
         return cls(
             gateway_url=os.environ.get("GATEWAY_URL", f"http://127.0.0.1:{gateway_port}"),
             radius_host=os.environ.get("RADIUS_SERVER", "127.0.0.1"),
             radius_port=int(radius_port),
-            jwt_secret=ServiceSettings().jwt_secret,  # JWT_SECRET, or the services' default
+            jwt_secret=settings.jwt_secret,  # JWT_SECRET, or the services' default
             state_dir=state_dir,
             customers=int(os.environ.get("DEMO_CUSTOMERS", "1800")),
             seed=int(os.environ.get("DEMO_SEED", "20261123")),
             concurrency=int(os.environ.get("DEMO_CONCURRENCY", "20")),
+            jwt_issuer=settings.jwt_issuer,
+            jwt_audience=settings.jwt_audience,
         )
 
     @property

@@ -52,7 +52,8 @@ async def wait_for_gateway(url: str, timeout: float = 60.0) -> None:
 
 def token_for(config: Config, tenant: str) -> tuple[str, datetime]:
     expires = datetime.now(UTC) + TOKEN_TTL
-    token = issue_token(JwtConfig(config.jwt_secret), subject="demo-admin", tenant_id=tenant, roles=["admin"],
+    signer = JwtConfig(config.jwt_secret, issuer=config.jwt_issuer, audience=config.jwt_audience)
+    token = issue_token(signer, subject="demo-admin", tenant_id=tenant, roles=["admin"],
                         ttl=TOKEN_TTL)  # fmt: skip
     return token, expires
 

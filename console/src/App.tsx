@@ -1,28 +1,32 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { ApiError, loadSession, post, saveSession, type Session } from "./api";
 import { pagesFor, ROLES, type PageId } from "./roles";
+import { finishSignIn, loadOidcConfig, startSignIn, type OidcConfig } from "./oidc";
 import { Overview } from "./pages/Overview";
 import { Receivables } from "./pages/Receivables";
 import { Collections } from "./pages/Collections";
 import { Network } from "./pages/Network";
 import { Reports } from "./pages/Reports";
 import { Sla } from "./pages/Sla";
+import { Alerts } from "./pages/Alerts";
+import { Ops } from "./pages/Ops";
 
 function currentHash(): string {
   return window.location.hash.replace(/^#\/?/, "");
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+function SignIn(props: { onSignedIn: (s: Session) => void; oidc: OidcConfig | null; oidcError: string | null }) {
+  const { onSignedIn, oidc } = props;
   const [tenant, setTenant] = useState("demo-isp");
   const [role, setRole] = useState("admin");
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(props.oidcError);
   const [busy, setBusy] = useState(false);
   const submit = async () => {
     setBusy(true);
     setError(null);
     try {
       const answer = await post<{ access_token: string }>(null, "/dev/token", { tenant_id: tenant, role });
-      onSignedIn({ token: answer.access_token, tenant, role });
+      onSignedIn({ token: answer.access_token, tenant, role, via: "dev" });
     } catch (err) {
       setError(
         err instanceof ApiError && err.status === 404
@@ -45,6 +49,25 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
         }}
       >
         <h1>ISP BSS console</h1>
+        {oidc ? (
+          <>
+            <button
+              type="button"
+              data-testid="oidc-signin"
+              disabled={busy}
+              onClick={() => {
+                setBusy(true);
+                startSignIn(oidc).catch((err: unknown) => {
+                  setBusy(false);
+                  setError(`OIDC sign-in failed: ${err instanceof Error ? err.message : String(err)}`);
+                });
+              }}
+            >
+              Sign in with {new URL(oidc.issuer).host}
+            </button>
+            <p className="hint">or, in local mode:</p>
+          </>
+        ) : null}
         <p className="hint">Local mode: sign in as any tenant and role (the demo tenant is demo-isp).</p>
         <label>
           Tenant <input name="tenant" value={tenant} onChange={(e) => setTenant(e.target.value)} required />
@@ -70,8 +93,41 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   );
 }
 
+/** The OIDC settings, and the session when the address is the provider's answer to a sign-in. */
+function useOidc(onSignedIn: (s: Session) => void) {
+  const [oidc, setOidc] = useState<OidcConfig | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [checked, setChecked] = useState(false);
+  useEffect(() => {
+    let live = true;
+    void (async () => {
+      const config = await loadOidcConfig();
+      if (!live) return;
+      setOidc(config);
+      try {
+        const session = config ? await finishSignIn(config) : null;
+        if (session && live) onSignedIn(session);
+      } catch (err) {
+        if (live) setError(err instanceof Error ? err.message : String(err));
+      } finally {
+        if (live) setChecked(true);
+      }
+    })();
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  return { oidc, error, checked };
+}
+
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession());
+  const signedIn = (s: Session) => {
+    saveSession(s);
+    setSession(s);
+  };
+  const oidc = useOidc(signedIn);
   const [hash, setHash] = useState(currentHash());
   useEffect(() => {
     const onHash = () => setHash(currentHash());
@@ -79,14 +135,8 @@ export function App() {
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
   if (!session) {
-    return (
-      <SignIn
-        onSignedIn={(s) => {
-          saveSession(s);
-          setSession(s);
-        }}
-      />
-    );
+    if (!oidc.checked) return <div className="loading" data-testid="loading">Loading…</div>;
+    return <SignIn onSignedIn={signedIn} oidc={oidc.oidc} oidcError={oidc.error} />;
   }
   const pages = pagesFor(session.role);
   const page = pages.find((p) => p.id === hash) ?? pages[0];
@@ -97,6 +147,8 @@ export function App() {
     network: <Network session={session} />,
     reports: <Reports session={session} />,
     sla: <Sla session={session} />,
+    alerts: <Alerts session={session} />,
+    ops: <Ops session={session} />,
   };
   return (
     <div className="layout">
@@ -108,7 +160,9 @@ export function App() {
           </a>
         ))}
         <div className="who" data-testid="who">
+          {session.user ? `${session.user} · ` : ""}
           {session.tenant} · {session.role}
+          {session.via === "oidc" ? " · OIDC" : ""}
           <button
             onClick={() => {
               saveSession(null);

@@ -4,6 +4,8 @@ export interface Session {
   token: string;
   tenant: string;
   role: string;
+  via?: "dev" | "oidc";
+  user?: string;
 }
 
 const KEY = "ispbss.console.session";

@@ -1,6 +1,6 @@
 // Which pages a role sees: the same role sets the APIs behind each page accept (admin passes every check).
 
-export type PageId = "overview" | "receivables" | "collections" | "network" | "reports" | "sla";
+export type PageId = "overview" | "receivables" | "collections" | "network" | "reports" | "sla" | "alerts" | "ops";
 
 export interface PageDef {
   id: PageId;
@@ -15,6 +15,8 @@ export const PAGES: PageDef[] = [
   { id: "network", title: "Network", roles: ["ops", "support"] },
   { id: "reports", title: "Reports", roles: ["finance", "collections", "ops", "support"] },
   { id: "sla", title: "SLA", roles: ["finance", "ops"] },
+  { id: "alerts", title: "Alerts", roles: ["finance", "ops"] },
+  { id: "ops", title: "Ops", roles: ["ops"] },
 ];
 
 export const ROLES = ["admin", "finance", "collections", "ops", "support"];
@@ -26,4 +28,9 @@ export function pagesFor(role: string): PageDef[] {
 /** Reinstating a line is a write on the customers service: support, ops (and admin). */
 export function canReinstate(role: string): boolean {
   return ["admin", "support", "ops"].includes(role);
+}
+
+/** Acknowledging an alert and silencing it are writes of the alerts API's readers: finance, ops (and admin). */
+export function canManageAlerts(role: string): boolean {
+  return ["admin", "finance", "ops"].includes(role);
 }

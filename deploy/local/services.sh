@@ -22,7 +22,8 @@ fi
 source "$ROOT/deploy/local/env.sh"
 mkdir -p "$STATE"
 
-# HTTP ports: SERVICE_PORT_BASE + 1..6 (8101..8106 by default); another base runs a second stack beside this one.
+# HTTP ports: SERVICE_PORT_BASE + 1..6 (8101..8106 by default), + 7 the ops API (below); another base runs a second
+# stack beside this one.
 BASE="${SERVICE_PORT_BASE:-8100}"
 # name  module  http-port  database-url-variable
 SERVICES=(
@@ -111,6 +112,29 @@ wait_ready() {
   echo "$name: not ready after 90 s; see $STATE/$name.log"; exit 1
 }
 
+# The ops API (bssctl serve: lag, dead letters, outbox backlogs, health; docs/operations.md) on SERVICE_PORT_BASE + 7,
+# routed by the gateway at /ops/. Not a service: it owns no table; it reads the broker and every service's outbox
+# with the same <SERVICE>_DATABASE_URL variables bssctl uses, and probes each service's /readyz.
+OPS_PORT=$((BASE + 7))
+ops_targets() {
+  local row fields urls=()
+  for row in "${SERVICES[@]}"; do
+    read -r -a fields <<<"$row"
+    urls+=("${fields[0]}=http://127.0.0.1:${fields[2]}")
+  done
+  local IFS=,; echo "${urls[*]}"
+}
+
+start_ops() {
+  local pidfile="$STATE/ops.pid"
+  if running "$pidfile"; then echo "ops: already running (pid $(cat "$pidfile"))"; return; fi
+  [ -f "$pidfile" ] && wait_group_gone ops "$(cat "$pidfile")"
+  echo "ops: bssctl serve on 127.0.0.1:$OPS_PORT"
+  nohup setsid env SERVICE_NAME=bssctl HTTP_PORT="$OPS_PORT" OPS_SERVICE_URLS="$(ops_targets)" \
+    "$PY" -m bssctl serve >>"$STATE/ops.log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
 start_mail() {
   local pidfile="$STATE/mail.pid"
   if running "$pidfile"; then echo "mail: already running (pid $(cat "$pidfile"))"; return; fi
@@ -128,17 +152,38 @@ start_mail() {
   echo "mail: did not start; see $STATE/mail.log"; exit 1
 }
 
+# The console's settings, served by the gateway at /console/config.json: its OIDC sign-in (authorization code +
+# PKCE) against the issuer the services verify tokens of, when JWT_JWKS_URL is set (docs/security.md); the
+# provider must know the public client CONSOLE_OIDC_CLIENT_ID with redirect URI <gateway>/console/.
+write_console_config() {
+  "$PY" - "$STATE/console-config.json" <<'PYEOF'
+import json, os, sys
+oidc = None
+if os.environ.get("JWT_JWKS_URL"):
+    oidc = {
+        "issuer": os.environ.get("JWT_ISSUER", "ispbss"),
+        "client_id": os.environ.get("CONSOLE_OIDC_CLIENT_ID", "ispbss-console"),
+        "scope": os.environ.get("CONSOLE_OIDC_SCOPE", "openid"),
+        "tenant_claim": os.environ.get("JWT_TENANT_CLAIM", "tenant_id"),
+        "roles_claim": os.environ.get("JWT_ROLES_CLAIM", "roles"),
+    }
+with open(sys.argv[1], "w") as out:
+    json.dump({"oidc": oidc}, out)
+PYEOF
+}
+
 start_gateway() {
   local conf="$STATE/nginx.conf" pidfile="$STATE/nginx.pid"
   command -v nginx >/dev/null || { echo "gateway: nginx not found; run scripts/install.sh (nginx-light)"; exit 1; }
   mkdir -p "$STATE/nginx-tmp"
   local ports=() i
-  for i in 1 2 3 4 5 6; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
+  for i in 1 2 3 4 5 6 7; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
   sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" "${ports[@]}" \
     -e "s#@GATEWAY_RATE_LIMIT@#$GATEWAY_RATE_LIMIT#g" -e "s#@GATEWAY_RATE_BURST@#$GATEWAY_RATE_BURST#g" \
     -e "s#@GATEWAY_RETRY_AFTER@#$GATEWAY_RETRY_AFTER#g" -e "s#@CONSOLE_DIR@#$ROOT/console/dist#g" \
     "$ROOT/deploy/gateway/nginx.local.conf" >"$conf"
   cp "$ROOT/deploy/gateway/routes.conf" "$STATE/routes.conf"
+  write_console_config
   # -e: errors go to our log from the start, not to /var/log/nginx (not writable without root)
   nginx -q -t -e "$STATE/nginx-error.log" -c "$conf"
   if running "$pidfile"; then nginx -e "$STATE/nginx-error.log" -c "$conf" -s reload; echo "gateway: reloaded"; return; fi
@@ -171,7 +216,9 @@ case "${1:-}" in
     "$ROOT/console/build.sh"  # the operator console the gateway serves at /console/ (rebuilt when changed)
     start_mail
     each_service start_service
+    start_ops
     each_service wait_ready
+    wait_ready ops bssctl "$OPS_PORT"
     start_gateway
     echo "console: http://127.0.0.1:$GATEWAY_PORT/console/"
     ;;
@@ -182,10 +229,12 @@ case "${1:-}" in
       echo "gateway: stopped"
     fi
     each_service stop_service
+    stop_pid ops "$STATE/ops.pid"
     stop_pid mail "$STATE/mail.pid"
     ;;
   status)
     each_service service_status
+    service_status ops bssctl "$OPS_PORT"
     if running "$STATE/mail.pid"; then echo "mail: running (smtp 127.0.0.1:$MAIL_PORT)"; else echo "mail: stopped"; fi
     if running "$STATE/nginx.pid"; then echo "gateway: running (http://127.0.0.1:$GATEWAY_PORT)"; else echo "gateway: stopped"; fi
     ;;

@@ -5,8 +5,12 @@ Kafka, five services and the gateway that serves the console at /console/), load
 
 What a user sees is checked against what the public API answers for the same query and the same token: the KPI
 cards, the aging chart (and that its `as_of` picker changes it), the blocked list before and after a reinstate,
-the SLA summary, a BI run and its download; another tenant's token sees none of it; a support token gets no
-finance page. Every page must load without a console error. A screenshot of every page goes to docs/console/.
+the SLA summary, a BI run and its download, the firing alerts (acknowledged and silenced from the page), the Ops
+page's lag, dead-letter counts, outbox backlogs and health (from the ops API, `bssctl serve`) and a dead letter's
+redrive, dry run first; another tenant's token sees none of it; a support token gets no finance page. The stack
+also verifies the tokens of a loopback OpenID Connect provider (`bss_testkit.oidc.OidcProvider`), and a user signs
+in with it (authorization code + PKCE). Every page must load without a console error. A screenshot of every page
+goes to docs/console/.
 """
 
 from __future__ import annotations
@@ -16,24 +20,32 @@ import json
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
+import jwt
 import pytest
+from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
-from bss_testkit.system import ROOT, Stack, local_stack
+from bss_testkit.oidc import OidcProvider, OidcUser, rsa_key
+from bss_testkit.system import ROOT, Stack, free_port, local_stack
 
 pytestmark = pytest.mark.timeout(600)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "docs/console"
 DEMO_CUSTOMERS = "60"  # a small demo ISP: every page has data, the load takes under a minute
-PAGES = ("overview", "receivables", "collections", "network", "reports", "sla")
+PAGES = ("overview", "receivables", "collections", "network", "reports", "sla", "alerts", "ops")
 FINANCE_PAGES = ("overview", "receivables", "sla")
+OIDC_CLIENT = "ispbss-console"
+BERLIN = ZoneInfo("Europe/Berlin")  # the browser's time zone (sign_in)
 
 
 @dataclass
@@ -42,6 +54,7 @@ class Console:
     browser: Browser
     tenant: str
     http: httpx.AsyncClient
+    oidc: OidcProvider
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     async def token(self, tenant: str, role: str) -> str:
@@ -101,7 +114,22 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
 
 @pytest.fixture(scope="module")
 async def console() -> AsyncIterator[Console]:
-    async with local_stack() as stack:
+    # The stack verifies the tokens of a real (loopback) OpenID Connect provider too, as configured in
+    # production (JWT_JWKS_URL, JWT_ISSUER): the console offers the OIDC sign-in beside the dev one.
+    gateway_port = free_port()
+    with OidcProvider(
+        rsa_key("console-key"),
+        client_id=OIDC_CLIENT,
+        redirect_uris=(f"http://127.0.0.1:{gateway_port}/console/",),
+        users={},
+    ) as provider:
+        oidc_env = {"GATEWAY_PORT": str(gateway_port), "JWT_JWKS_URL": provider.jwks_url, "JWT_ISSUER": provider.url}
+        async for console in _console(oidc_env | {"CONSOLE_OIDC_CLIENT_ID": OIDC_CLIENT}, provider):
+            yield console
+
+
+async def _console(extra_env: dict[str, str], provider: OidcProvider) -> AsyncIterator[Console]:
+    async with local_stack(extra_env) as stack:
         started = time.monotonic()
         env = dict(stack.env, DEMO_CUSTOMERS=DEMO_CUSTOMERS)
         load = await asyncio.create_subprocess_exec(
@@ -121,7 +149,7 @@ async def console() -> AsyncIterator[Console]:
         ):
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             try:
-                yield Console(stack, browser, state["tenant_id"], http)
+                yield Console(stack, browser, state["tenant_id"], http, provider)
             finally:
                 await browser.close()
 
@@ -168,6 +196,8 @@ READY = {
     "network": "[data-testid=online-now][data-value]",
     "reports": "[data-testid=templates-table] tbody tr[data-key]",
     "sla": "[data-testid=sla-total][data-value]",
+    "alerts": "[data-testid=alerts-table] tbody tr[data-key]",
+    "ops": "[data-testid=ops-ready][data-value]",
 }
 
 
@@ -194,6 +224,8 @@ async def test_numbers_shown_equal_the_api(console: Console, admin: Tab) -> None
     kpi = next(k for k in kpis["currencies"] if k["currency"] == first["currency"])
     assert await admin.value("kpi-nrr") == kpi["net_revenue_retention"]
     assert int(await admin.value("kpi-receivables")) == kpi["receivables_end_minor"]
+    firing = await console.api("/alerts", state="firing", limit=1000)
+    assert int(await admin.value("kpi-alerts")) == len(firing) > 0
     # Another currency's tab shows that currency's figures.
     other = mrr["currencies"][-1]
     await admin.page.click(f"[data-testid=currency-tabs] button:text-is('{other['currency']}')")
@@ -429,3 +461,226 @@ async def test_reinstate_goes_through_and_the_blocked_list_updates(console: Cons
     assert subscriber["status"] == "active"
     after = await console.api("/billing/reports/blocked-customers", include_zero_balance="true")
     assert {b["subscriber_id"] for b in after} == {b["subscriber_id"] for b in blocked} - {target["subscriber_id"]}
+
+
+async def test_ops_acknowledges_and_silences_a_firing_alert(console: Console) -> None:
+    firing = await console.api("/alerts", state="firing", limit=1000, role="ops")
+    rules = await console.api("/alerts/rules", role="ops")
+    assert firing, "the demo makes a BNG's capacity alert fire"
+    alert = firing[0]
+    async for tab in sign_in(console, console.tenant, "ops"):
+        assert await tab.nav() == ["network", "reports", "sla", "alerts", "ops"]
+        await tab.open("alerts", READY["alerts"])
+        assert int(await tab.value("alerts-firing")) == len(firing)
+        shown = await tab.page.eval_on_selector_all("[data-testid=alerts-table] tbody tr[data-key]", ROW_KEYS)
+        assert sorted(shown) == sorted(a["alert_id"] for a in firing)[:20]
+        shown_rules = await tab.page.eval_on_selector_all("[data-testid=rules-table] tbody tr[data-key]", ROW_KEYS)
+        assert sorted(shown_rules) == sorted(r["rule_id"] for r in rules)
+
+        await tab.page.click(f"[data-testid=ack-{alert['alert_id']}]")
+        await tab.page.wait_for_selector(f"[data-testid=acked-{alert['alert_id']}]")
+        acked = await console.api(f"/alerts/{alert['alert_id']}", role="ops")
+        assert acked["acknowledged_by"] == "console-dev" and acked["acknowledged_at"]
+
+        # Silence it until a time the user picks in their own time zone (the browser's: Europe/Berlin).
+        until = (datetime.now(BERLIN) + timedelta(hours=2)).replace(second=0, microsecond=0)
+        await tab.page.click(f"[data-testid=silence-{alert['alert_id']}]")
+        await tab.page.fill("[data-testid=silence-ends]", until.strftime("%Y-%m-%dT%H:%M"))
+        await tab.page.fill("[data-testid=silence-form] input[name=comment]", "BNG upgrade ordered")
+        await tab.page.click("[data-testid=silence-submit]")
+        await tab.page.wait_for_selector(f"[data-testid=silenced-{alert['alert_id']}]")
+        [silence] = await console.api("/alerts/silences", role="ops")
+        assert (silence["rule_id"], silence["subject"], silence["comment"]) == (
+            alert["rule_id"],
+            alert["subject"],
+            "BNG upgrade ordered",
+        )
+        assert datetime.fromisoformat(silence["ends_at"]) == until
+        assert int(await tab.value("alerts-silences")) == 1
+        await tab.shoot("alerts")
+
+        # Ending the silence from the list: the API has none in force any more.
+        await tab.page.click(f"[data-testid=end-silence-{silence['silence_id']}]")
+        await tab.page.wait_for_selector("[data-testid=silences-table] td.empty")
+        assert await console.api("/alerts/silences", role="ops") == []
+        assert tab.errors == []
+    # Collections (no alerts role) does not see the page, and the API refuses it.
+    async for tab in sign_in(console, console.tenant, "collections"):
+        assert "alerts" not in await tab.nav() and "ops" not in await tab.nav()
+    token = await console.token(console.tenant, "collections")
+    answer = await console.http.get("/alerts", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 403
+
+
+ROW_KEYS = "rows => rows.map(r => r.dataset.key)"
+
+
+async def dead_letter_a_record(console: Console, topic: str) -> str:
+    """A record the reporting service's consumer rejects (an SLA breach whose payload lacks every field): it is
+    dead-lettered at once, with the demo tenant's id."""
+    event_id = str(uuid.uuid4())
+    envelope = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "test_console",
+        "type": "bss.billing.sla.breach-detected",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": "broken-breach",
+        "schema_version": 1,
+        "tenant_id": console.tenant,
+        "correlation_id": event_id,
+        "data": {},
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=console.stack.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic,
+            json.dumps(envelope).encode(),
+            key=b"broken-breach",
+            headers=[("ce_type", b"bss.billing.sla.breach-detected"), ("tenant_id", console.tenant.encode())],
+        )
+    finally:
+        await producer.stop()
+    return event_id
+
+
+async def test_ops_page_numbers_equal_the_api_and_a_dead_letter_is_redriven(console: Console) -> None:
+    topic = "bss.billing.sla"
+    event_id = await dead_letter_a_record(console, topic)
+
+    async def dead_lettered() -> bool:
+        return any(d["event_id"] == event_id for d in await console.api(f"/ops/dead-letters/{topic}", role="ops"))
+
+    assert await eventually(dead_lettered), "the broken record was not dead-lettered"
+    async for tab in sign_in(console, console.tenant, "ops"):
+        # Lag moves while the services consume: compare the page with two equal answers of the API around it.
+        for attempt in range(4):
+            before = await console.api("/ops/lag", role="ops")
+            if attempt == 0:
+                await tab.open("ops", READY["ops"])
+            else:
+                await tab.page.click("[data-testid=ops-refresh]")
+                await tab.page.wait_for_function("() => !document.querySelector('[data-testid=loading]')")
+            shown_lag = await tab.value("ops-lag")
+            shown_groups = await tab.page.eval_on_selector_all(
+                "[data-testid=groups-table] tbody tr[data-key]",
+                "rows => rows.map(r => [r.dataset.key, r.querySelector('[data-col=lag] span').dataset.value])",
+            )
+            if before == await console.api("/ops/lag", role="ops"):
+                break
+        assert int(shown_lag) == before["total_lag"]
+        assert shown_groups == [[g["group"], str(g["lag"])] for g in before["groups"]]
+        assert {g["group"] for g in before["groups"]} >= {"customers", "billing", "dunning", "reporting"}
+        dlq = await console.api("/ops/dead-letters", role="ops")
+        shown_dlq = await tab.page.eval_on_selector_all(
+            "[data-testid=dlq-table] tbody tr[data-key]",
+            "rows => rows.map(r => [r.dataset.key, r.querySelector('[data-col=count] span').dataset.value])",
+        )
+        assert shown_dlq[:20] == [[t["topic"], str(t["count"])] for t in dlq["topics"]][:20]
+        assert int(await tab.value("ops-dlq")) == dlq["total"] >= 1
+        outbox = await console.api("/ops/outbox", role="ops")
+        assert int(await tab.value("ops-outbox")) == sum(o.get("backlog", 0) for o in outbox)
+        assert all(o["configured"] and "error" not in o for o in outbox), outbox  # reporting's is in `readmodel`
+        health = await console.api("/ops/health", role="ops")
+        assert [h["service"] for h in health] == ["customers", "billing", "dunning", "reporting", "radius-ingest"]
+        assert all(h["ready"] for h in health)
+        assert await tab.value("ops-ready") == str(len(health))
+
+        # Redrive, dry run first: nothing is republished until confirmed.
+        await tab.page.click(f"[data-testid='dlq-open-{topic}']")
+        await tab.page.wait_for_selector("[data-testid=letters-table] tbody tr[data-key]")
+        letters = await console.api(f"/ops/dead-letters/{topic}", role="ops")
+        shown_refs = await tab.page.eval_on_selector_all("[data-testid=letters-table] tbody tr[data-key]", ROW_KEYS)
+        assert sorted(shown_refs) == sorted(d["ref"] for d in letters)
+        await tab.page.click("[data-testid=redrive-dry-run]")
+        await tab.page.wait_for_selector("[data-testid=redrive-plan] li")
+        assert "would redrive" in await tab.text("[data-testid=redrive-plan]")
+        assert all(not d["redriven"] for d in await console.api(f"/ops/dead-letters/{topic}", role="ops"))
+        await tab.shoot("ops")
+        await tab.page.click("[data-testid=redrive-confirm]")
+        await tab.page.wait_for_selector("[data-testid=redrive-done]")
+        assert f"{topic}:" in await tab.text("[data-testid=redrive-done]")
+        assert tab.errors == []
+    after = await console.api(f"/ops/dead-letters/{topic}", role="ops")
+    redriven = [d for d in after if d["event_id"] == event_id and d["redriven"]]
+    assert redriven and "console-dev" in redriven[0]["redriven"][0]["by"]
+
+    # Republished unchanged, the record is still broken: the consumer dead-letters it a second time.
+    async def again() -> bool:
+        rows = await console.api(f"/ops/dead-letters/{topic}", role="ops")
+        return sum(1 for d in rows if d["event_id"] == event_id) == 2
+
+    assert await eventually(again), "the redriven record did not come back to its topic's consumer"
+    # Only ops and admin reach the ops API.
+    for role in ("support", "finance"):
+        token = await console.token(console.tenant, role)
+        answer = await console.http.get("/ops/lag", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 403, (role, answer.status_code)
+    assert (await console.http.get("/ops/outbox")).status_code == 401
+
+
+async def test_oidc_sign_in_round_trip(console: Console) -> None:
+    """Authorization code + PKCE against the provider the services verify tokens of: the browser goes to its login
+    form and back, the console exchanges the code and calls the APIs with the provider's RS256 token."""
+    provider = console.oidc
+    provider.users["fiona"] = OidcUser("fiona-pass-1", console.tenant, ("finance",))
+    context = await console.browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The console's errors (not the provider's login page's: its missing favicon is the provider's business).
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and page.url.startswith(console.stack.gateway) else None,
+    )
+    try:
+        await page.goto(f"{console.stack.gateway}/console/")
+        await page.wait_for_selector("[data-testid=oidc-signin]")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / "signin.png"))
+        await page.click("[data-testid=oidc-signin]")
+        await page.wait_for_url(f"{provider.url}/authorize?*")
+        query = dict(parse_qsl(urlsplit(page.url).query))
+        assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+        assert query["client_id"] == OIDC_CLIENT and query["redirect_uri"] == f"{console.stack.gateway}/console/"
+        await page.fill("input[name=username]", "fiona")
+        await page.fill("input[name=password]", "wrong")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("text=Wrong username or password")
+        await page.fill("input[name=username]", "fiona")
+        await page.fill("input[name=password]", "fiona-pass-1")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("nav[data-testid=nav]")
+        assert page.url == f"{console.stack.gateway}/console/"  # the code is not left in the address
+        assert provider.token_requests == {"issued": 1}
+        tab = Tab(page, errors)
+        assert await tab.nav() == ["overview", "receivables", "collections", "reports", "sla", "alerts"]
+        assert "fiona" in await tab.text("[data-testid=who]") and "OIDC" in await tab.text("[data-testid=who]")
+        session = json.loads(await page.evaluate("sessionStorage.getItem('ispbss.console.session')"))
+        token = session["token"]
+        assert jwt.get_unverified_header(token)["alg"] == "RS256"
+        assert jwt.decode(token, options={"verify_signature": False})["iss"] == provider.url
+        # The pages work with the provider's token: the MRR card equals the API's answer.
+        await tab.open("overview", READY["overview"])
+        mrr = await console.api("/analytics/revenue/mrr")
+        assert int(await tab.value("kpi-mrr")) == mrr["currencies"][0]["mrr_minor"]
+        answer = await console.http.get("/analytics/revenue/mrr", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200 and answer.json() == mrr
+        assert errors == []
+    finally:
+        await context.close()
+    # PKCE: a code is worth nothing without its verifier, and is used once.
+    async with httpx.AsyncClient(base_url=provider.url) as idp:
+        params = {
+            "response_type": "code", "client_id": OIDC_CLIENT, "redirect_uri": f"{console.stack.gateway}/console/",
+            "state": "s", "code_challenge": "x" * 43, "code_challenge_method": "S256",
+        }  # fmt: skip
+        login = await idp.post("/authorize", data=params | {"username": "fiona", "password": "fiona-pass-1"})
+        assert login.status_code == 302
+        code = dict(parse_qsl(urlsplit(login.headers["location"]).query))["code"]
+        exchange = {"grant_type": "authorization_code", "code": code, "client_id": OIDC_CLIENT}
+        refused = await idp.post(
+            "/token", data=exchange | {"redirect_uri": params["redirect_uri"], "code_verifier": "y" * 43}
+        )
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"

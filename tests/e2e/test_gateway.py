@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ SERVICES = {
     "reporting": 8104,
     "radius_ingest": 8105,
     "support": 8106,
+    "ops": 8107,
 }
 DOCS_PAGE = "<script>const ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' })</script>"
 
@@ -79,6 +81,8 @@ def _render(state: Path, port: int, backends: dict[str, int], *, rate: str, burs
     assert "@" not in conf.replace("@rate_limited", ""), "a placeholder services.sh renders is not rendered here"
     (state / "nginx.conf").write_text(conf)
     shutil.copy(ROOT / "deploy/gateway/routes.conf", state / "routes.conf")
+    (state / "console-config.json").write_text('{"oidc": null}')  # services.sh writes it (no JWT_JWKS_URL)
+    state.chmod(0o755)  # nginx's workers (another user when the tests run as root) read it, as in $STATE
     (state / "nginx-tmp").mkdir()
     return state / "nginx.conf"
 
@@ -115,10 +119,16 @@ def stand_ins() -> Iterator[dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int]) -> Iterator[str]:
+def gateway(stand_ins: dict[str, int]) -> Iterator[str]:
     """The gateway as `make up` starts it (its default limits: 50r/s, burst 100)."""
-    with _nginx(tmp_path_factory.mktemp("gateway"), stand_ins, rate="50r/s", burst=100) as url:
-        yield url
+    # Under /var/tmp like $STATE, not pytest's 0700 temporary directory: nginx's workers (another user when the
+    # tests run as root) read /console/config.json from it.
+    state = Path(tempfile.mkdtemp(prefix="ispbss-gateway-", dir="/var/tmp"))
+    try:
+        with _nginx(state, stand_ins, rate="50r/s", burst=100) as url:
+            yield url
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -156,6 +166,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, stand_ins: dict[str, int])
         ("/radius/nas-clients", "radius_ingest", "/nas-clients"),
         ("/radius/nas-clients/bng-1", "radius_ingest", "/nas-clients/bng-1"),
         ("/radius/sessions/open?nas_id=bng-1", "radius_ingest", "/sessions/open?nas_id=bng-1"),
+        ("/ops/lag?service=reporting", "ops", "/ops/lag?service=reporting"),
+        ("/ops/dead-letters/bss.billing.sla", "ops", "/ops/dead-letters/bss.billing.sla"),
     ],
 )
 def test_each_public_path_reaches_its_service(gateway: str, path: str, service: str, upstream_path: str) -> None:
@@ -186,7 +198,7 @@ def test_paths_no_service_publishes_are_not_found(gateway: str, path: str) -> No
 
 INTERNALS = ("healthz", "readyz", "metrics")
 PUBLIC_PREFIXES = ("/customers", "/partners", "/subscribers", "/billing", "/billing/reports",
-                   "/business-intelligence", "/analytics", "/alerts", "/dunning", "/radius")  # fmt: skip
+                   "/business-intelligence", "/analytics", "/alerts", "/dunning", "/radius", "/ops")  # fmt: skip
 
 
 @pytest.mark.parametrize("prefix", PUBLIC_PREFIXES)
@@ -241,3 +253,5 @@ def test_the_console_is_served_at_console(gateway: str) -> None:
         answer = httpx.get(f"{gateway}{script}")
         assert answer.status_code == 200 and answer.headers["content-type"] == "application/javascript"
     assert httpx.get(f"{gateway}/console/assets/missing.js").status_code == 404
+    config = httpx.get(f"{gateway}/console/config.json")  # the console's settings (its OIDC sign-in)
+    assert config.json() == {"oidc": None} and config.headers["cache-control"] == "no-store"

@@ -70,6 +70,11 @@ export function Overview({ session }: { session: Session }) {
     () => (seesNetwork ? get<Online>(session, "/analytics/network/online") : Promise.resolve(null)),
     [session.token],
   );
+  // Firing alerts: the alerts API is finance's and ops' (both see this page's admin and finance).
+  const firing = useLoad(
+    () => get<unknown[]>(session, "/alerts", { state: "firing", limit: 1000 }).then((rows) => rows.length),
+    [session.token],
+  );
   const currencies = (mrr.data?.currencies ?? []).map((c) => c.currency);
   const [picked, setPicked] = useState<string | null>(null);
   const currency = picked && currencies.includes(picked) ? picked : (currencies[0] ?? "");
@@ -115,7 +120,7 @@ export function Overview({ session }: { session: Session }) {
     <section>
       <h1>Overview</h1>
       <Tabs tabs={currencies} current={currency} onChange={setPicked} testId="currency-tabs" />
-      <Status loading={mrr.loading || kpis.loading} error={mrr.error ?? kpis.error ?? movements.error} />
+      <Status loading={mrr.loading || kpis.loading} error={mrr.error ?? kpis.error ?? movements.error ?? firing.error} />
       <div className="cards">
         <Card title="MRR" testId="kpi-mrr" raw={m?.mrr_minor} value={money(m?.mrr_minor, currency)} hint={`${num(m?.paying_customers)} paying customers`} />
         <Card title="Net movement this month" testId="kpi-movement" raw={net} value={money(net, currency)} />
@@ -124,6 +129,12 @@ export function Overview({ session }: { session: Session }) {
         <Card title="NRR (month)" testId="kpi-nrr" raw={k?.net_revenue_retention ?? ""} value={ratio(k?.net_revenue_retention)} />
         <Card title="DSO" testId="kpi-dso" raw={k?.dso_days ?? ""} value={k?.dso_days ? `${num(Number(k.dso_days), 1)} days` : "—"} />
         <Card title="Receivables" testId="kpi-receivables" raw={k?.receivables_end_minor} value={money(k?.receivables_end_minor, currency)} />
+        <Card
+          title="Firing alerts"
+          testId="kpi-alerts"
+          raw={firing.data ?? undefined}
+          value={<a href="#/alerts">{num(firing.data)}</a>}
+        />
         {seesNetwork ? (
           <Card title="Online now" testId="kpi-online" raw={online.data?.online} value={num(online.data?.online)} />
         ) : null}

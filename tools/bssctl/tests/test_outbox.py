@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bss_runtime.db import new_metadata
@@ -19,13 +20,16 @@ from .support import Bssctl
 pytestmark = pytest.mark.timeout(120)
 
 
-async def _outbox_database(fresh_database: Any) -> str:
-    """A database with the runtime's outbox: 3 unsent rows (the oldest 10 minutes old, one failing) and 1 sent."""
+async def _outbox_database(fresh_database: Any, schema: str | None = None) -> str:
+    """A database with the runtime's outbox: 3 unsent rows (the oldest 10 minutes old, one failing) and 1 sent;
+    in `schema` (as reporting keeps its tables) or the default one."""
     url: str = await fresh_database("bssctl_outbox")
-    metadata = new_metadata()
+    metadata = MetaData(schema=schema) if schema else new_metadata()
     add_runtime_tables(metadata)
     engine = create_async_engine(url)
     async with engine.begin() as conn:
+        if schema:
+            await conn.exec_driver_sql(f'create schema "{schema}"')
         await conn.run_sync(metadata.create_all)
     await engine.dispose()
     now = datetime.now(UTC)
@@ -35,7 +39,7 @@ async def _outbox_database(fresh_database: Any) -> str:
         (now - timedelta(minutes=1), None, 0, None),
         (now - timedelta(hours=1), now - timedelta(minutes=59), 1, None),
     ]
-    conn = await asyncpg.connect(plain_postgres_url(url))
+    conn = await asyncpg.connect(plain_postgres_url(url), server_settings={"search_path": schema or "public"})
     try:
         for created, published, attempts, error in rows:
             await conn.execute(
@@ -91,3 +95,12 @@ async def test_outbox_shows_each_service_backlog_and_oldest_unsent_row(bssctl: B
 async def test_an_unreachable_database_is_one_line_and_exit_3(bssctl: Bssctl):
     ran = await bssctl("outbox", "--service", "dunning", DUNNING_DATABASE_URL="postgresql+asyncpg://x:y@127.0.0.1:9/z")
     assert ran.code == 3 and "Traceback" not in ran.err and len(ran.err.strip().splitlines()) == 1, ran
+
+
+async def test_an_outbox_in_a_schema_of_its_own_is_found(bssctl: Bssctl, fresh_database: Any) -> None:
+    """Reporting keeps its tables, the outbox among them, in its `readmodel` schema."""
+    url = await _outbox_database(fresh_database, schema="readmodel")
+    ran = await bssctl("outbox", "--service", "reporting", "--json", REPORTING_DATABASE_URL=url)
+    assert ran.code == 0, ran
+    [reporting] = ran.json()
+    assert (reporting["backlog"], reporting["max_attempts"], reporting["last_error"]) == (3, 4, "KafkaTimeoutError")

@@ -41,12 +41,13 @@ def _tcp_free(port: int) -> bool:
 
 
 def free_base() -> int:
-    """A base whose six following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..6)."""
+    """A base whose seven following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..6, and the
+    ops API's, + 7)."""
     for _ in range(200):
         base = free_port() // 10 * 10
-        if base + 7 < 65536 and all(_tcp_free(base + i) for i in range(1, 7)):
+        if base + 8 < 65536 and all(_tcp_free(base + i) for i in range(1, 8)):
             return base
-    raise RuntimeError("no six free ports in a row")
+    raise RuntimeError("no seven free ports in a row")
 
 
 @dataclass
@@ -108,20 +109,25 @@ def _children(parent: int) -> list[int]:
 
 
 @asynccontextmanager
-async def local_stack() -> AsyncIterator[Stack]:
+async def local_stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+    """The stack, its processes started with `extra_env` on top (JWT_JWKS_URL for a test's OIDC provider...)."""
     state = Path(tempfile.mkdtemp(prefix="ispbss-stack-", dir="/var/tmp"))
     os.chmod(state, 0o755)  # noqa: S103 - PostgreSQL runs as its own OS user when the tests run as root
-    env = {k: v for k, v in os.environ.items() if k not in INHERITED} | {
-        "BSS_STATE_DIR": str(state),
-        "ENVIRONMENT": "local",
-        "PG_PORT": str(free_port()),
-        "KAFKA_PORT": str(free_port()),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "SERVICE_PORT_BASE": str(free_base()),
-        "GATEWAY_PORT": str(free_port()),
-        "MAIL_PORT": str(free_port()),
-        "RADIUS_PORT": str(free_port(socket.SOCK_DGRAM)),
-    }
+    env = (
+        {k: v for k, v in os.environ.items() if k not in INHERITED}
+        | {
+            "BSS_STATE_DIR": str(state),
+            "ENVIRONMENT": "local",
+            "PG_PORT": str(free_port()),
+            "KAFKA_PORT": str(free_port()),
+            "KAFKA_CONTROLLER_PORT": str(free_port()),
+            "SERVICE_PORT_BASE": str(free_base()),
+            "GATEWAY_PORT": str(free_port()),
+            "MAIL_PORT": str(free_port()),
+            "RADIUS_PORT": str(free_port(socket.SOCK_DGRAM)),
+        }
+        | (extra_env or {})
+    )
     stack = Stack(state, env)
     try:
         await stack.run("postgres.sh", "start")

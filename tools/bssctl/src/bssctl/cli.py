@@ -360,6 +360,28 @@ def metrics_command(
     sys.stdout.write(metrics.exposition(_run(ctx, metrics.samples)))
 
 
+@app.command("serve")
+def serve_command(ctx: typer.Context) -> None:
+    """The ops API (lag, dead letters and their redrive, outbox backlogs, service health) over HTTP for the
+    operator console, on HTTP_HOST:HTTP_PORT (bssctl.api; the gateway routes /ops/ to it). Tokens as the
+    services verify theirs (JWT_*); the ops or admin role."""
+    import uvicorn
+
+    from bss_runtime.settings import ensure_safe_to_serve
+    from bss_runtime.telemetry import configure_logging
+    from bssctl.api import OpsSettings, create_app
+
+    target: Target = ctx.obj
+    settings = OpsSettings(
+        kafka_bootstrap_servers=target.bootstrap,
+        kafka_topic_prefix=target.prefix,
+        kafka_group_prefix=target.group_prefix,
+    )
+    ensure_safe_to_serve(settings)
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+
+
 def _error(code: int, message: str) -> int:
     print(f"bssctl: {message}", file=sys.stderr)
     return code

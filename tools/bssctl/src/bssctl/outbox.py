@@ -1,7 +1,8 @@
 """`bssctl outbox`: each service's outbox backlog (rows not yet published) and its oldest unsent row.
 
 The database of service S is named by `<S>_DATABASE_URL` (S upper-cased, `-` as `_`), as in
-`deploy/local/env.sh`; a service whose variable is unset is shown as not configured.
+`deploy/local/env.sh`; a service whose variable is unset is shown as not configured. The outbox table is found in
+whichever schema holds it (`WHERE`: reporting keeps its tables in `readmodel`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,18 @@ from bss_contracts.topics import Service
 
 QUERY = """
 select count(*) as backlog, min(created_at) as oldest, max(attempts) as attempts,
-       (select last_error from outbox where published_at is null and last_error is not null
+       (select last_error from {outbox} where published_at is null and last_error is not null
         order by id desc limit 1) as last_error
-from outbox where published_at is null
+from {outbox} where published_at is null
+"""
+# Where the outbox table is: most services keep it in `public`; reporting keeps every table in its own schema
+# (`readmodel`, with twins `readmodel_rebuild` / `readmodel_retired` while it rebuilds). The one on the search path
+# wins, else the shortest schema name (the live one, not a twin).
+WHERE = """
+select n.nspname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where c.relname = 'outbox' and c.relkind in ('r', 'p')
+order by n.nspname = any(current_schemas(false)) desc, length(n.nspname), n.nspname
+limit 1
 """
 
 
@@ -40,7 +50,11 @@ async def backlog(service: Service) -> dict[str, Any]:
         return row | {"configured": False}
     conn = await asyncpg.connect(_plain(url), timeout=10)
     try:
-        found = await conn.fetchrow(QUERY)
+        schema = await conn.fetchval(WHERE)
+        if schema is None:
+            return row | {"configured": True, "error": "no outbox table in this database"}
+        outbox = f'"{schema}".outbox'  # a name from the catalog, quoted
+        found = await conn.fetchrow(QUERY.format(outbox=outbox))
     finally:
         await conn.close()
     assert found is not None  # an aggregate always returns a row
