@@ -9,7 +9,9 @@ seconds, its own CPU seconds, and the time it ended.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -29,9 +31,15 @@ async def main(now: datetime) -> None:
         await session.execute(text("SELECT 1"))
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
+    profile = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
     started, cpu = time.perf_counter(), time.process_time()
+    if profile is not None:
+        profile.enable()
     closed = await bill_run.close_due(deps)
     seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    if profile is not None:  # BENCH_PROFILE=path: where this runner's CPU went, for pstats
+        profile.disable()
+        profile.dump_stats(f"{os.environ['BENCH_PROFILE']}.{os.getpid()}")
     await deps.database.close()
     print(json.dumps({"closed": closed, "seconds": seconds, "cpu_s": cpu_s, "ended_at": time.time()}), flush=True)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, text, tuple_
+from sqlalchemy import Row, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.adapters.tables import (
@@ -48,56 +48,57 @@ async def claim_due_subscriptions(
     return (await session.execute(stmt)).all()
 
 
+def _keys(keys: Sequence[tuple[str, ...]]) -> tuple[str, dict[str, list[str]]]:
+    """`unnest(...) AS k(k0, k1, ...)` of distinct keys in sorted order (one lock order), and its parameters."""
+    ordered = sorted(set(keys))
+    width = len(ordered[0])
+    columns = ", ".join(f"CAST(:k{i} AS text[])" for i in range(width))
+    names = ", ".join(f"k{i}" for i in range(width))
+    return f"unnest({columns}) AS k({names})", {f"k{i}": [key[i] for key in ordered] for i in range(width)}
+
+
+async def _rows(session: AsyncSession, sql: str, keys: Sequence[tuple[str, ...]]) -> Sequence[Row[Any]]:
+    source, params = _keys(keys)
+    return (await session.execute(text(sql.format(keys=source)), params)).all()
+
+
 async def plans_by_id(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
     """(tenant, plan id) -> plan."""
     if not keys:
         return {}
-    stmt = select(plans).where(tuple_(plans.c.tenant_id, plans.c.id).in_(sorted(set(keys))))
-    return {(r.tenant_id, r.id): r for r in (await session.execute(stmt)).all()}
+    sql = f"SELECT p.* FROM {{keys}} JOIN {plans.name} p ON p.tenant_id = k.k0 AND p.id = k.k1"
+    return {(r.tenant_id, r.id): r for r in await _rows(session, sql, keys)}
 
 
 async def subscribers_by_id(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
     """(tenant, subscriber id) -> our copy of the subscriber."""
     if not keys:
         return {}
-    s = subscribers.c
-    stmt = select(subscribers).where(tuple_(s.tenant_id, s.subscriber_id).in_(sorted(set(keys))))
-    return {(r.tenant_id, r.subscriber_id): r for r in (await session.execute(stmt)).all()}
+    sql = f"SELECT s.* FROM {{keys}} JOIN {subscribers.name} s ON s.tenant_id = k.k0 AND s.subscriber_id = k.k1"
+    return {(r.tenant_id, r.subscriber_id): r for r in await _rows(session, sql, keys)}
 
 
 async def customers_by_id(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
     """(tenant, customer id) -> our copy of the customer."""
     if not keys:
         return {}
-    c = customers.c
-    stmt = select(customers).where(tuple_(c.tenant_id, c.customer_id).in_(sorted(set(keys))))
-    return {(r.tenant_id, r.customer_id): r for r in (await session.execute(stmt)).all()}
+    sql = f"SELECT c.* FROM {{keys}} JOIN {customers.name} c ON c.tenant_id = k.k0 AND c.customer_id = k.k1"
+    return {(r.tenant_id, r.customer_id): r for r in await _rows(session, sql, keys)}
 
 
-async def with_plan_changes(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """(tenant, subscription id) of those that have a scheduled or applied plan change (not superseded)."""
+async def irregular(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(tenant, subscription id) of those that have a scheduled or applied plan change (not superseded), or
+    closed periods waiting for re-billing."""
     if not keys:
         return set()
-    p = plan_changes.c
-    stmt = (
-        select(p.tenant_id, p.subscription_id)
-        .where(tuple_(p.tenant_id, p.subscription_id).in_(sorted(set(keys))), p.status != "superseded")
-        .distinct()
-    )
-    return {(r[0], r[1]) for r in (await session.execute(stmt)).all()}
-
-
-async def with_dirty_periods(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """(tenant, subscription id) of those that have closed periods waiting for re-billing."""
-    if not keys:
-        return set()
-    u = usage_periods.c
-    stmt = (
-        select(u.tenant_id, u.subscription_id)
-        .where(tuple_(u.tenant_id, u.subscription_id).in_(sorted(set(keys))), u.dirty_since.is_not(None))
-        .distinct()
-    )
-    return {(r[0], r[1]) for r in (await session.execute(stmt)).all()}
+    sql = f"""
+        SELECT k.k0, k.k1 FROM {{keys}}
+        WHERE EXISTS (SELECT 1 FROM {plan_changes.name} c WHERE c.tenant_id = k.k0 AND c.subscription_id = k.k1
+                        AND c.status <> 'superseded')
+           OR EXISTS (SELECT 1 FROM {usage_periods.name} u WHERE u.tenant_id = k.k0 AND u.subscription_id = k.k1
+                        AND u.dirty_since IS NOT NULL)
+        """
+    return {(r.k0, r.k1) for r in await _rows(session, sql, keys)}
 
 
 async def usage_of_windows(
@@ -151,14 +152,12 @@ async def lock_credits(session: AsyncSession, keys: Sequence[tuple[str, str, str
     """(tenant, customer, currency) -> credit balance, the rows locked (in key order) until the transaction ends."""
     if not keys:
         return {}
-    c = customer_credits.c
-    stmt = (
-        select(c.tenant_id, c.customer_id, c.currency, c.balance_minor)
-        .where(tuple_(c.tenant_id, c.customer_id, c.currency).in_(sorted(set(keys))))
-        .order_by(c.tenant_id, c.customer_id, c.currency)
-        .with_for_update()
-    )
-    return {(r[0], r[1], r[2]): int(r[3]) for r in (await session.execute(stmt)).all()}
+    sql = f"""
+        SELECT c.tenant_id, c.customer_id, c.currency, c.balance_minor FROM {{keys}}
+        JOIN {customer_credits.name} c ON c.tenant_id = k.k0 AND c.customer_id = k.k1 AND c.currency = k.k2
+        ORDER BY k.k0, k.k1, k.k2 FOR UPDATE OF c
+        """
+    return {(r.tenant_id, r.customer_id, r.currency): int(r.balance_minor) for r in await _rows(session, sql, keys)}
 
 
 async def allocate_numbers(session: AsyncSession, tenant_id: str, series: str, year: int, count: int) -> int:

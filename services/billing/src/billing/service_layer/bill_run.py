@@ -114,7 +114,7 @@ async def close_batch(session: AsyncSession, deps: Deps, claimed: Sequence[Row[A
     plans = await repo.plans_by_id(session, [(s.tenant_id, s.plan_id) for s in claimed])
     subscribers = await repo.subscribers_by_id(session, [(s.tenant_id, s.subscriber_id) for s in claimed])
     customers = await repo.customers_by_id(session, [(s.tenant_id, s.customer_id) for s in claimed])
-    irregular = await repo.with_plan_changes(session, keys) | await repo.with_dirty_periods(session, keys)
+    irregular = await repo.irregular(session, keys)
     closes: list[Close] = []
     one_by_one: list[Row[Any]] = []
     for sub in claimed:
