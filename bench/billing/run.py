@@ -217,8 +217,19 @@ async def bill_run(env: dict[str, str], runners: int, database: str) -> dict[str
         assert proc.stdout is not None
         line = await asyncio.to_thread(proc.stdout.readline)
         assert line.strip() == "ready", line
-    pg_before = {p: cpu.cpu_of(p) for p in cpu.postgres_pids(database)}
-    machine_before = cpu.machine()
+    backends = cpu.postgres_pids(database)
+    log(f"{runners} runners ready ({len(backends)} PostgreSQL backends of {database}); go")
+    pg_before = {p: cpu.cpu_of(p) for p in backends}
+    pg_last = dict(pg_before)
+    running = True
+
+    async def sample_backends() -> None:  # a runner's backends exit with it: keep their last reading
+        while running:
+            for p in cpu.postgres_pids(database):
+                pg_last[p] = max(pg_last.get(p, 0.0), cpu.cpu_of(p))
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.create_task(sample_backends())
     start_at = time.time()
     for proc in procs:
         assert proc.stdin is not None
@@ -229,11 +240,10 @@ async def bill_run(env: dict[str, str], runners: int, database: str) -> dict[str
         out, _ = await asyncio.to_thread(proc.communicate, "")
         assert proc.returncode == 0, f"runner exited with {proc.returncode}"
         outs.append(json.loads(out.strip().splitlines()[-1]))
-    pg_after = {p: cpu.cpu_of(p) for p in cpu.postgres_pids(database)}
-    machine_after = cpu.machine()
+    running = False
+    await sampler
     seconds = max(o["ended_at"] for o in outs) - start_at
     closed = sum(o["closed"] for o in outs)
-    busy = sum(machine_after[k] - machine_before[k] for k in machine_after if k not in ("idle", "iowait"))
     return {
         "invoices": closed,
         "seconds": round(seconds, 2),
@@ -241,8 +251,7 @@ async def bill_run(env: dict[str, str], runners: int, database: str) -> dict[str
         "per_runner": [{"closed": o["closed"], "seconds": round(o["seconds"], 2)} for o in outs],
         "cpu_s": {
             "runners (python)": round(sum(o["cpu_s"] for o in outs), 2),
-            "postgresql backends": round(sum(v - pg_before.get(p, 0.0) for p, v in pg_after.items()), 2),
-            "machine (all processes)": round(busy, 2),
+            "postgresql backends": round(sum(v - pg_before.get(p, 0.0) for p, v in pg_last.items()), 2),
         },
     }
 
