@@ -202,6 +202,7 @@ async def baseline(url: str, env: dict[str, str], seconds: float) -> dict[str, A
 
 def _settings(env: dict[str, str]) -> dict[str, Any]:
     return {"kafka_bootstrap_servers": env["KAFKA_BOOTSTRAP_SERVERS"], "kafka_topic_prefix": env["KAFKA_TOPIC_PREFIX"],
+            "kafka_group_prefix": env["KAFKA_GROUP_PREFIX"],
             "log_level": "WARNING", "workers_enabled": False, "usage_close_grace_hours": 0}  # fmt: skip
 
 
@@ -339,6 +340,7 @@ async def main() -> None:
     url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{database}"))
     env = os.environ | {
         "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_TOPIC_PREFIX": prefix,
+        "KAFKA_GROUP_PREFIX": prefix,
         "LOG_LEVEL": "WARNING", "WORKERS_ENABLED": "false", "USAGE_CLOSE_GRACE_HOURS": "0", "ENVIRONMENT": "local",
         "BILL_RUN_BATCH_SIZE": str(args.batch), "PYTHONPATH": str(ROOT / "bench" / "billing"),
     }  # fmt: skip
