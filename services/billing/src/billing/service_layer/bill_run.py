@@ -5,7 +5,8 @@ runners claim disjoint batches) and hands them to `close_batch`, which issues ex
 usage periods, credit use and events that `usage.close_one` would issue for each of them in turn:
 
 1. Reads what the batch needs with one statement each: plans, subscribers, customers, plan changes, dirty
-   periods, the usage of every cycle window, the customers' credit (locked, in key order).
+   periods, the usage of every cycle window, the customers' credit (locked in key order first, before anything
+   takes the number counter: every runner locks credit rows, then the counter, so two never deadlock).
 2. A subscription the set path does not cover (a plan change or proration, late usage to re-bill, an end date,
    a row it refers to that is missing) is closed by `usage.close_one` inside a savepoint; if that fails it is
    postponed, as the per-subscription path does, without holding up the batch.
@@ -133,6 +134,9 @@ async def close_batch(session: AsyncSession, deps: Deps, claimed: Sequence[Row[A
             continue
         tz = deps.zone(customer.timezone)
         closes.append(Close(sub, plan, subscriber, customer, tz, billing_cycle(sub.start_date, sub.next_cycle)))
+    # Lock order, for every runner: the batch's credit rows (sorted), then the number counter. The
+    # per-subscription path takes the counter before the credit, so the credit is locked here first.
+    await repo.lock_credits(session, [(s.tenant_id, s.customer_id, s.currency) for s in claimed])
     worked = 0
     for sub in one_by_one:  # first: they take their numbers one at a time, the block comes after them
         worked += await _close_in_savepoint(session, deps, sub, now)
