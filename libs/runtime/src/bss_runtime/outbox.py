@@ -6,7 +6,9 @@ committed is lost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import insert
@@ -36,7 +38,25 @@ class EventWriter:
         time: datetime | None = None,
         event_id: UUID | None = None,
     ) -> Envelope[DomainEvent]:
-        envelope = Envelope.wrap(
+        envelope = self._wrap(data, tenant_id, time, event_id)
+        await session.execute(self._insert, self._row(envelope, tenant_id))
+        return envelope
+
+    async def add_many(
+        self, session: AsyncSession, events: Sequence[tuple[DomainEvent, str]]
+    ) -> list[Envelope[DomainEvent]]:
+        """Stage (event, tenant) pairs with one statement; the outbox keeps their order (ids ascend in the
+        order given), exactly as if `add` had been called for each in turn."""
+        envelopes = [self._wrap(data, tenant_id, None, None) for data, tenant_id in events]
+        if envelopes:
+            rows = [self._row(e, tenant_id) for e, (_, tenant_id) in zip(envelopes, events, strict=True)]
+            await session.execute(self._insert, rows)
+        return envelopes
+
+    def _wrap(
+        self, data: DomainEvent, tenant_id: str, time: datetime | None, event_id: UUID | None
+    ) -> Envelope[DomainEvent]:
+        return Envelope.wrap(
             data,
             source=self.source,
             tenant_id=tenant_id,
@@ -45,16 +65,14 @@ class EventWriter:
             time=time,
             event_id=event_id,
         )
-        await session.execute(
-            self._insert,
-            {
-                "event_id": envelope.id,
-                "tenant_id": tenant_id,
-                "topic": data.topic.name,
-                "key": envelope.subject,
-                "event_type": envelope.type,
-                "payload": envelope.model_dump_json().encode(),
-                "headers": envelope.headers(),
-            },
-        )
-        return envelope
+
+    def _row(self, envelope: Envelope[DomainEvent], tenant_id: str) -> dict[str, Any]:
+        return {
+            "event_id": envelope.id,
+            "tenant_id": tenant_id,
+            "topic": envelope.data.topic.name,
+            "key": envelope.subject,
+            "event_type": envelope.type,
+            "payload": envelope.model_dump_json().encode(),
+            "headers": envelope.headers(),
+        }

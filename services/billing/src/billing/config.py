@@ -19,6 +19,9 @@ class Settings(ServiceSettings):
     workers_enabled: bool = Field(default=True, description="Run the schedulers (overdue, period close, SLA)")
     worker_poll_seconds: float = Field(default=30.0, gt=0)
     worker_batch_size: int = Field(default=100, ge=1, description="Rows a scheduler claims per transaction")
+    bill_run_batch_size: int = Field(
+        default=500, ge=1, le=5000, description="Subscriptions the bill run closes per transaction"
+    )
     usage_close_grace_hours: float = Field(
         default=6.0, ge=0, description="Wait this long after a billing period ends before closing it (late interims)"
     )

@@ -44,6 +44,7 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         default_timezone=settings.default_timezone,
         payment_terms_days=settings.payment_terms_days,
         batch_size=settings.worker_batch_size,
+        bill_run_batch_size=settings.bill_run_batch_size,
         close_grace=timedelta(hours=settings.usage_close_grace_hours),
     )
     handlers.register(runtime.consumer, deps)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from billing.service_layer import overdue, revenue, sla, subscriptions, usage
+from billing.service_layer import bill_run, overdue, revenue, sla, subscriptions
 from billing.service_layer.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class Scheduler:
         return await overdue.report_overdue(self.deps)
 
     async def close_cycles(self) -> int:
-        return await usage.close_due(self.deps)
+        return await bill_run.close_due(self.deps)
 
     async def apply_plan_changes(self) -> int:
         return await subscriptions.apply_due_changes(self.deps)

@@ -25,6 +25,7 @@ class Deps:
     default_timezone: str = "UTC"
     payment_terms_days: int = 14
     batch_size: int = 100
+    bill_run_batch_size: int = 500  # subscriptions the bill run closes per transaction
     close_grace: timedelta = timedelta(hours=6)
 
     def zone(self, name: str | None) -> ZoneInfo:

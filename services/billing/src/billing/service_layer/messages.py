@@ -1,4 +1,8 @@
-"""Events built from stored rows, so that every event of an invoice carries the same facts."""
+"""Events built from stored rows, so that every event of an invoice carries the same facts.
+
+An invoice is a `Row` of `invoices` or anything with the same attribute names (the bill run's
+`IssuedInvoice`); a line, a `Row` of `invoice_lines` or a `domain.amounts.Line`.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ def _last_day(end: date | None) -> date | None:
     return end - timedelta(days=1) if end is not None else None
 
 
-def _identity(invoice: Row[Any]) -> dict[str, Any]:
+def _identity(invoice: Any) -> dict[str, Any]:
     return {
         "invoice_id": invoice.id, "invoice_number": invoice.number, "customer_id": invoice.customer_id,
         "subscriber_id": invoice.subscriber_id, "partner_id": invoice.partner_id,
@@ -24,7 +28,7 @@ def _identity(invoice: Row[Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def invoice_issued(invoice: Row[Any], lines: Sequence[Row[Any]], *, balance_minor: int) -> InvoiceIssued:
+def invoice_issued(invoice: Any, lines: Sequence[Any], *, balance_minor: int) -> InvoiceIssued:
     return InvoiceIssued(
         **_identity(invoice),
         subscription_id=invoice.subscription_id,
@@ -51,7 +55,7 @@ def invoice_issued(invoice: Row[Any], lines: Sequence[Row[Any]], *, balance_mino
     )
 
 
-def invoice_paid(invoice: Row[Any], paid_at: datetime) -> InvoicePaid:
+def invoice_paid(invoice: Any, paid_at: datetime) -> InvoicePaid:
     return InvoicePaid(**_identity(invoice), total_minor=invoice.total_minor, paid_at=paid_at)
 
 

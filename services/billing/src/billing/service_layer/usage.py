@@ -2,11 +2,11 @@
 
 - Every session event keeps the highest cumulative counters per (session, 15-minute bucket); redelivered and
   out-of-order interims change nothing. Usage of a period is computed from these samples when it is needed.
-- Closing a cycle (worker, or POST /billing/usage/close) issues its invoice: the plan fee, the overage beyond
-  the allowance, and a `usage_adjustment` line for every earlier closed period whose usage changed since it
-  was billed (a late event marks the periods it changes `dirty`). The adjustment is the period's corrected
-  overage charge minus what was billed for it; billing it and recording the new billed amount happen in one
-  transaction, so it is billed exactly once.
+- Closing a cycle (worker, or POST /billing/usage/close; many at once in `bill_run.py`) issues its invoice:
+  the plan fee, the overage beyond the allowance, and a `usage_adjustment` line for every earlier closed period
+  whose usage changed since it was billed (a late event marks the periods it changes `dirty`). The adjustment
+  is the period's corrected overage charge minus what was billed for it; billing it and recording the new
+  billed amount happen in one transaction, so it is billed exactly once.
 - A correction that would make an invoice negative waits for an invoice that absorbs it; an ended
   subscription's corrections are billed on an invoice of their own (or, when negative, as a credit note).
 """
@@ -83,10 +83,12 @@ async def _context(session: AsyncSession, subscription: Row[Any]) -> Context:
     return Context(subscription, plan, subscriber, customer)
 
 
-async def close_due(deps: Deps, *, tenant_id: str | None = None) -> int:
+async def close_due_one_by_one(deps: Deps, *, tenant_id: str | None = None) -> int:
     """Close every cycle that may be closed by now and bill late usage of ended subscriptions (of one tenant,
-    or all); returns how many cycles (and late-usage bills) this call did. Each in its own transaction, the
-    subscription claimed FOR UPDATE SKIP LOCKED."""
+    or all), each in its own transaction, the subscription claimed FOR UPDATE SKIP LOCKED; returns how many
+    cycles (and late-usage bills) this call did. The bill run (`bill_run.close_due`) closes active
+    subscriptions' cycles in batches and uses this for ended subscriptions' late usage; it is also the reference
+    the bill run is tested against."""
     worked = 0
     while True:
         claimed: Row[Any] | None = None
@@ -96,13 +98,7 @@ async def close_due(deps: Deps, *, tenant_id: str | None = None) -> int:
                 claimed = await repo.claim_due_subscription(session, now, now - deps.close_grace, tenant_id)
                 if claimed is None:
                     return worked
-                if claimed.status == "active":  # a downgrade due at the cycle end takes effect before it is billed
-                    claimed = await subscriptions.apply_due_changes_of(session, deps, claimed, now)
-                ctx = await _context(session, claimed)
-                if claimed.status == "active":
-                    await _close_cycle(session, deps, ctx)
-                else:
-                    await _bill_late_usage(session, deps, ctx)
+                await close_one(session, deps, claimed, now)
         except Exception:
             if claimed is None:
                 raise
@@ -114,13 +110,29 @@ async def close_due(deps: Deps, *, tenant_id: str | None = None) -> int:
         worked += 1
 
 
+async def close_one(session: AsyncSession, deps: Deps, claimed: Row[Any], now: datetime) -> None:
+    """Close the (locked) subscription's due cycle, or bill an ended one's late usage, in `session`."""
+    if claimed.status == "active":  # a downgrade due at the cycle end takes effect before it is billed
+        claimed = await subscriptions.apply_due_changes_of(session, deps, claimed, now)
+    ctx = await _context(session, claimed)
+    if claimed.status == "active":
+        await _close_cycle(session, deps, ctx)
+    else:
+        await _bill_late_usage(session, deps, ctx)
+
+
 async def _postpone(deps: Deps, subscription: Row[Any]) -> None:
-    later = deps.clock.now() + RETRY_AFTER
     async with deps.database.transaction() as session:
-        if subscription.status == "active":
-            await repo.update_subscription(session, subscription.tenant_id, subscription.id, next_close_at=later)
-        else:
-            await repo.postpone_dirty_periods(session, subscription.tenant_id, subscription.id, later)
+        await postpone(session, deps, subscription)
+
+
+async def postpone(session: AsyncSession, deps: Deps, subscription: Row[Any]) -> None:
+    """Try the subscription's close (or late-usage bill) again in RETRY_AFTER."""
+    later = deps.clock.now() + RETRY_AFTER
+    if subscription.status == "active":
+        await repo.update_subscription(session, subscription.tenant_id, subscription.id, next_close_at=later)
+    else:
+        await repo.postpone_dirty_periods(session, subscription.tenant_id, subscription.id, later)
 
 
 async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
@@ -135,19 +147,7 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
     charge = overage_charge(
         used_in + used_out, plan.included_octets, plan.overage_price_per_gb_minor, plan.overage_increment_octets
     )
-    lines = [
-        make_line(
-            "subscription",
-            f"{plan.name}, {_span(cycle)}",
-            quantity=Decimal(1),
-            unit_price_minor=plan.price_minor,
-            tax_rate_bp=plan.tax_rate_bp,
-        ),
-    ]
-    periods: list[date | None] = [None]
-    if charge.amount_minor > 0:
-        lines.append(_overage_line(plan, charge, cycle))
-        periods.append(cycle.start)
+    lines, periods = cycle_lines(plan, charge, cycle)
     prorations = await repo.unbilled_prorations(session, ctx.tenant_id, sub.id, cycle.start)
     for change in prorations:
         for line in await _proration_lines(session, ctx.tenant_id, change, cycle, tz):
@@ -312,6 +312,24 @@ async def _proration_lines(
             )
         )  # fmt: skip
     return lines
+
+
+def cycle_lines(plan: Row[Any], charge: OverageCharge, cycle: Period) -> tuple[list[Line], list[date | None]]:
+    """A cycle's own lines, the fee and (when over the allowance) the overage, and the usage period each bills."""
+    lines = [
+        make_line(
+            "subscription",
+            f"{plan.name}, {_span(cycle)}",
+            quantity=Decimal(1),
+            unit_price_minor=plan.price_minor,
+            tax_rate_bp=plan.tax_rate_bp,
+        ),
+    ]
+    periods: list[date | None] = [None]
+    if charge.amount_minor > 0:
+        lines.append(_overage_line(plan, charge, cycle))
+        periods.append(cycle.start)
+    return lines, periods
 
 
 def _overage_line(plan: Row[Any], charge: OverageCharge, cycle: Period) -> Line:

@@ -23,8 +23,8 @@ from billing.entrypoints.schemas import (
     UsageOut,
     UsagePeriodOut,
 )
+from billing.service_layer import bill_run, usage
 from billing.service_layer import subscriptions as cases
-from billing.service_layer import usage
 from bss_runtime.inputs import Id, Offset
 
 router = APIRouter(prefix="/billing", tags=["plans and usage"])
@@ -216,4 +216,4 @@ async def subscription_usage(subscription_id: str, who: Reader, deps: BillingDep
 @router.post("/usage/close")
 async def close_cycles(who: Operator, deps: BillingDeps) -> TriggerOut:
     """Close the caller's tenant's cycles that are due now and bill late usage (what the scheduler does)."""
-    return TriggerOut(processed=await usage.close_due(deps, tenant_id=who.tenant_id))
+    return TriggerOut(processed=await bill_run.close_due(deps, tenant_id=who.tenant_id))
