@@ -24,6 +24,7 @@ from customers.config import Settings as CustomersSettings
 from dunning.config import Settings as DunningSettings
 from radius_ingest.config import Settings as RadiusIngestSettings
 from reporting.config import Settings as ReportingSettings
+from support.config import Settings as SupportSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +34,7 @@ SETTINGS: dict[str, Any] = {
     "dunning": DunningSettings,
     "reporting": ReportingSettings,
     "radius-ingest": RadiusIngestSettings,
+    "support": SupportSettings,
 }
 # Variables a container gets that are not settings: the image's service switch, and the database credentials that
 # DATABASE_URL is composed of.
