@@ -25,7 +25,7 @@ from typing import Any
 import cpu
 import freeradius
 import loadgen
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from broker import PrivateBroker
 from packets import PacketSet, build
@@ -40,14 +40,44 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         return int(s.getsockname()[1])
 
 
-async def count_events(bootstrap: str, topic: str, expected: int, timeout: float = 120) -> dict[str, int]:
-    """Read the session topic back: how many records, how many distinct event ids."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic, p["partition"]) for p in sorted(described["partitions"], key=lambda p: p["partition"])
+    ]
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The topic's end offset per partition (where the measured run's records begin, after the warm-up)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = await _partitions(bootstrap, topic)
+        return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def count_events(
+    bootstrap: str, topic: str, expected: int, start: dict[int, int] | None = None, timeout: float = 120
+) -> dict[str, int]:
+    """Read the session topic back from `start` (offsets per partition; default: the beginning): how many
+    records, how many distinct event ids."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     ids: set[str] = set()
     records = 0
     deadline = time.monotonic() + timeout
     try:
+        partitions = await _partitions(bootstrap, topic)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, (start or {}).get(tp.partition, 0))
         while len(ids) < expected and time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
                 for record in batch:
@@ -139,6 +169,7 @@ def bench_service(
     track: bool,
     broker_pidfile: Path,
     environment: dict[str, str],
+    warmup: PacketSet | None,
 ) -> dict[str, Any]:
     database = f"radius_ingest_bench_{secrets.token_hex(4)}"
     prefix = f"bench{secrets.token_hex(3)}."
@@ -172,13 +203,20 @@ def bench_service(
     try:
         _wait_status(port, ps)
         _wait_settled(process.pid)
+        if warmup is not None:
+            # Other sessions first, unmeasured: a fresh broker JVM (and the service's processes) would otherwise
+            # bill their JIT compilation and first allocations to the measured requests.
+            warm = loadgen.run(warmup, "127.0.0.1", port, window=window)
+            print(f"  warm-up: {warm.answered:,} requests at {warm.rps:,.0f}/s, {warm.lost} lost", flush=True)
+            _wait_settled(process.pid, broker_pidfile)
+        start = asyncio.run(end_offsets(bootstrap, f"{prefix}bss.radius.session"))
         attribution = cpu.Attribution(lambda: _service_processes(process.pid, database, broker_pidfile))
         attribution.start()
         stats = loadgen.run(ps, "127.0.0.1", port, window=window)
         breakdown = attribution.finish(stats.answered)
         seconds: dict[str, float] = breakdown["cpu_seconds"]  # type: ignore[assignment]
         cpu_seconds = round(sum(v for k, v in seconds.items() if k.startswith("radius-ingest")), 2)
-        on_kafka = asyncio.run(count_events(bootstrap, f"{prefix}bss.radius.session", stats.answered))
+        on_kafka = asyncio.run(count_events(bootstrap, f"{prefix}bss.radius.session", stats.answered, start))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -217,13 +255,16 @@ def _service_processes(parent: int, database: str, broker_pidfile: Path) -> dict
     }
 
 
-def _wait_settled(parent: int, timeout: float = 60.0) -> None:
-    """Until the service's processes are done starting (imports, consumer group joins): under 5 % of a core
-    over half a second. Otherwise a child still starting up is billed to the requests."""
+def _wait_settled(parent: int, broker_pidfile: Path | None = None, timeout: float = 60.0) -> None:
+    """Until the service's processes (and the broker) are done starting (imports, consumer group joins) or
+    catching up after the warm-up: under 5 % of a core over half a second. Otherwise that work is billed to
+    the measured requests."""
     deadline = time.monotonic() + timeout
+    broker = cpu.kafka_pid(broker_pidfile) if broker_pidfile else None
 
     def total() -> float:
-        return float(cpu.cpu_of(parent) + sum(cpu.cpu_of(child) for child in cpu.children(parent)))
+        pids = [parent, *cpu.children(parent), *([broker] if broker else [])]
+        return float(sum(cpu.cpu_of(pid) for pid in pids))
 
     before = total()
     while time.monotonic() < deadline:
@@ -301,6 +342,9 @@ def main() -> None:
         action="store_true",
         help="use the shared broker (KAFKA_BOOTSTRAP_SERVERS, 59092) instead of a private one",
     )
+    parser.add_argument(
+        "--warmup", type=int, default=20_000, help="requests of other sessions sent to radius-ingest before measuring"
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to wait for buffered-sql")
     parser.add_argument(
         "--env",
@@ -313,6 +357,7 @@ def main() -> None:
     admin_url = os.environ.get("PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:55432/postgres")
     environment = dict(item.split("=", 1) for item in args.env)
     chosen = args.only or list(SETUPS)
+    warmup = build(args.warmup, nas_count=args.nas, seed=8) if args.warmup else None
 
     ps = build(args.packets, nas_count=args.nas)
     print(
@@ -329,6 +374,7 @@ def main() -> None:
         "window_per_nas": args.window,
         "cpus": os.cpu_count(),
         "environment": environment,
+        "warmup": args.warmup,
     }
     with tempfile.TemporaryDirectory(prefix="radius-bench-") as tmp:
         work = Path(tmp)
@@ -348,7 +394,16 @@ def main() -> None:
                     bootstrap, pidfile = broker.bootstrap, broker.pidfile
                     results["private_broker"] = broker.properties
                 results[key] = bench_service(
-                    ps, work, admin_url, bootstrap, args.window, args.workers, not args.no_tracker, pidfile, environment
+                    ps,
+                    work,
+                    admin_url,
+                    bootstrap,
+                    args.window,
+                    args.workers,
+                    not args.no_tracker,
+                    pidfile,
+                    environment,
+                    warmup,
                 )
                 results[key]["broker"] = "shared" if broker is None else "private"
             finally:
