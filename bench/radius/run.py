@@ -31,6 +31,7 @@ from broker import PrivateBroker
 from packets import PacketSet, build
 
 ROOT = Path(__file__).resolve().parents[2]
+IDLE_SECONDS = 5.0  # the service and its broker with no traffic, measured before the run: their fixed cost
 RESULTS = ROOT / "bench" / "results" / "radius.json"
 
 
@@ -99,7 +100,7 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
 
 
 def bench_freeradius(
-    ps: PacketSet, work: Path, admin_url: str, window: int, setup: str, drain_timeout: float
+    ps: PacketSet, work: Path, admin_url: str, window: int, setup: str, drain_timeout: float, rate: float | None
 ) -> dict[str, Any]:
     """One FreeRADIUS setup (freeradius.SQL or freeradius.DETAIL) under the load generator. For DETAIL, the
     answers come from the detail file; the run then waits until buffered-sql has read it all into radacct
@@ -119,7 +120,7 @@ def bench_freeradius(
         attribution = cpu.Attribution(lambda: _freeradius_processes(pid, database))
         attribution.start()
         started = time.monotonic()
-        stats = loadgen.run(ps, "127.0.0.1", port, window=window)
+        stats = loadgen.run(ps, "127.0.0.1", port, window=window, rate=rate)
         loaded = time.monotonic()
         breakdown = attribution.finish(stats.answered)
         result |= {"stats": dataclasses.asdict(stats), "cpu": breakdown}
@@ -170,6 +171,7 @@ def bench_service(
     broker_pidfile: Path,
     environment: dict[str, str],
     warmup: PacketSet | None,
+    rate: float | None,
 ) -> dict[str, Any]:
     database = f"radius_ingest_bench_{secrets.token_hex(4)}"
     prefix = f"bench{secrets.token_hex(3)}."
@@ -212,7 +214,10 @@ def bench_service(
         start = asyncio.run(end_offsets(bootstrap, f"{prefix}bss.radius.session"))
         attribution = cpu.Attribution(lambda: _service_processes(process.pid, database, broker_pidfile))
         attribution.start()
-        stats = loadgen.run(ps, "127.0.0.1", port, window=window)
+        time.sleep(IDLE_SECONDS)
+        idle = attribution.finish(1)["cpu_seconds"]
+        attribution.start()
+        stats = loadgen.run(ps, "127.0.0.1", port, window=window, rate=rate)
         breakdown = attribution.finish(stats.answered)
         seconds: dict[str, float] = breakdown["cpu_seconds"]  # type: ignore[assignment]
         cpu_seconds = round(sum(v for k, v in seconds.items() if k.startswith("radius-ingest")), 2)
@@ -225,7 +230,9 @@ def bench_service(
             process.kill()
         asyncio.run(delete_topics(bootstrap, prefix))
         asyncio.run(freeradius.drop_database(admin_url, database))
+    idle_per_second = {k: round(v / IDLE_SECONDS, 4) for k, v in idle.items()}  # type: ignore[attr-defined]
     return {"stats": dataclasses.asdict(stats), "server_cpu_seconds": cpu_seconds, "kafka": on_kafka,
+            "idle_cpu_per_second": idle_per_second,
             "workers": workers, "session_tracker": track, "cpu": breakdown}  # fmt: skip
 
 
@@ -345,6 +352,9 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=int, default=20_000, help="requests of other sessions sent to radius-ingest before measuring"
     )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="requests/s, paced (open loop within the window); default: closed loop"
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to wait for buffered-sql")
     parser.add_argument(
         "--env",
@@ -383,7 +393,7 @@ def main() -> None:
                 continue
             print(f"running {title} ...", flush=True)
             if setup is not None:
-                results[key] = bench_freeradius(ps, work, admin_url, args.window, setup, args.drain_timeout)
+                results[key] = bench_freeradius(ps, work, admin_url, args.window, setup, args.drain_timeout, args.rate)
                 continue
             broker = None if args.shared_broker else PrivateBroker(environment)
             try:
@@ -404,6 +414,7 @@ def main() -> None:
                     pidfile,
                     environment,
                     warmup,
+                    args.rate,
                 )
                 results[key]["broker"] = "shared" if broker is None else "private"
             finally:
@@ -511,6 +522,13 @@ def print_table(results: dict[str, Any]) -> None:
     if "freeradius_detail" in results:
         cpu.print_breakdown(
             "the detail + buffered-sql run, load and drain", results["freeradius_detail"]["drain"]["cpu"]
+        )
+    if "radius_ingest" in results:
+        idle = results["radius_ingest"]["idle_cpu_per_second"]
+        busy = {k: v for k, v in idle.items() if v >= 0.005 and not any(n in k for n in NOT_OWN)}
+        print(
+            "  radius-ingest's run, with no traffic (5 s before the load), CPU per second: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in busy.items())
         )
     print(f"load average before: {results['load_average_before']}, after: {results['load_average_after']}")
 
