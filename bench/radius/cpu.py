@@ -45,9 +45,10 @@ def name_of(pid: int) -> str:
         return ""
 
 
-def kafka_pid() -> int | None:
+def kafka_pid(pidfile: Path = KAFKA_PIDFILE) -> int | None:
+    """The broker JVM started by deploy/local/kafka.sh (the shared one, or a private one's pid file)."""
     try:
-        return int(KAFKA_PIDFILE.read_text().strip())
+        return int(pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
 

@@ -25,11 +25,13 @@ from typing import Any
 import cpu
 import freeradius
 import loadgen
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from broker import PrivateBroker
 from packets import PacketSet, build
 
 ROOT = Path(__file__).resolve().parents[2]
+IDLE_SECONDS = 5.0  # the service and its broker with no traffic, measured before the run: their fixed cost
 RESULTS = ROOT / "bench" / "results" / "radius.json"
 
 
@@ -39,14 +41,44 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         return int(s.getsockname()[1])
 
 
-async def count_events(bootstrap: str, topic: str, expected: int, timeout: float = 120) -> dict[str, int]:
-    """Read the session topic back: how many records, how many distinct event ids."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic, p["partition"]) for p in sorted(described["partitions"], key=lambda p: p["partition"])
+    ]
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The topic's end offset per partition (where the measured run's records begin, after the warm-up)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = await _partitions(bootstrap, topic)
+        return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def count_events(
+    bootstrap: str, topic: str, expected: int, start: dict[int, int] | None = None, timeout: float = 120
+) -> dict[str, int]:
+    """Read the session topic back from `start` (offsets per partition; default: the beginning): how many
+    records, how many distinct event ids."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     ids: set[str] = set()
     records = 0
     deadline = time.monotonic() + timeout
     try:
+        partitions = await _partitions(bootstrap, topic)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, (start or {}).get(tp.partition, 0))
         while len(ids) < expected and time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
                 for record in batch:
@@ -67,13 +99,19 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
-def bench_freeradius(ps: PacketSet, work: Path, admin_url: str, window: int) -> dict[str, Any]:
+def bench_freeradius(
+    ps: PacketSet, work: Path, admin_url: str, window: int, setup: str, drain_timeout: float, rate: float | None
+) -> dict[str, Any]:
+    """One FreeRADIUS setup (freeradius.SQL or freeradius.DETAIL) under the load generator. For DETAIL, the
+    answers come from the detail file; the run then waits until buffered-sql has read it all into radacct
+    (the data is queryable only then) and reports that drain and the CPU of load + drain apart."""
     database = f"radius_bench_{secrets.token_hex(4)}"
     asyncio.run(freeradius.create_radius_database(admin_url, database))
     port = free_port()
-    raddb = work / "raddb"
-    freeradius.write_config(raddb, port=port, nas=ps.nas, db_url=admin_url, database=database)
+    raddb = work / f"raddb-{setup}"
+    freeradius.write_config(raddb, port=port, nas=ps.nas, db_url=admin_url, database=database, setup=setup)
     server = freeradius.FreeRadius(raddb)
+    result: dict[str, Any] = {"setup": setup}
     try:
         server.check()
         server.start()
@@ -81,19 +119,59 @@ def bench_freeradius(ps: PacketSet, work: Path, admin_url: str, window: int) -> 
         pid = server.process.pid if server.process else 0
         attribution = cpu.Attribution(lambda: _freeradius_processes(pid, database))
         attribution.start()
-        stats = loadgen.run(ps, "127.0.0.1", port, window=window)
+        started = time.monotonic()
+        stats = loadgen.run(ps, "127.0.0.1", port, window=window, rate=rate)
+        loaded = time.monotonic()
         breakdown = attribution.finish(stats.answered)
-        cpu_seconds = breakdown["cpu_seconds"]["FreeRADIUS"]  # type: ignore[index]
-        stored = asyncio.run(freeradius.count_radacct(admin_url, database))
+        result |= {"stats": dataclasses.asdict(stats), "cpu": breakdown}
+        result["server_cpu_seconds"] = breakdown["cpu_seconds"]["FreeRADIUS"]  # type: ignore[index]
+        if setup == freeradius.DETAIL:
+            drained_at = _wait_drained(raddb, admin_url, database, drain_timeout)
+            total = attribution.finish(stats.answered)
+            drained = drained_at is not None
+            finished = drained_at or time.monotonic()
+            result["drain"] = {
+                "drained": drained,
+                "seconds_after_last_reply": round(finished - loaded, 1),
+                # requests whose data reached radacct, per second from the first request sent
+                "queryable_rps": round(stats.answered / (finished - started), 1) if drained else None,
+                "cpu": total,
+            }
+        result["radacct"] = asyncio.run(freeradius.count_radacct(admin_url, database))
     finally:
         server.stop()
         asyncio.run(freeradius.drop_database(admin_url, database))
-    return {"stats": dataclasses.asdict(stats), "server_cpu_seconds": cpu_seconds, "radacct": stored,
-            "cpu": breakdown}  # fmt: skip
+    return result
+
+
+def _wait_drained(raddb: Path, admin_url: str, database: str, timeout: float) -> float | None:
+    """When buffered-sql had read every detail file (the reader deletes each when it is done with it), as
+    time.monotonic(); None after `timeout`. radacct must then stay still (nothing was left in flight)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not freeradius.detail_files(raddb):
+            finished = time.monotonic()
+            before = asyncio.run(freeradius.count_radacct(admin_url, database))
+            time.sleep(1.0)
+            if asyncio.run(freeradius.count_radacct(admin_url, database)) == before:
+                return finished
+            continue
+        time.sleep(0.2)
+    return None
 
 
 def bench_service(
-    ps: PacketSet, work: Path, admin_url: str, bootstrap: str, window: int, workers: int, track: bool
+    ps: PacketSet,
+    work: Path,
+    admin_url: str,
+    bootstrap: str,
+    window: int,
+    workers: int,
+    track: bool,
+    broker_pidfile: Path,
+    environment: dict[str, str],
+    warmup: PacketSet | None,
+    rate: float | None,
 ) -> dict[str, Any]:
     database = f"radius_ingest_bench_{secrets.token_hex(4)}"
     prefix = f"bench{secrets.token_hex(3)}."
@@ -104,31 +182,46 @@ def bench_service(
         f'secret = "{n.secret.decode()}"\n\n' for n in ps.nas
     ))  # fmt: skip
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": admin_url.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{database}",
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "HTTP_PORT": str(free_port(socket.SOCK_STREAM)),
-        "RADIUS_HOST": "127.0.0.1",
-        "RADIUS_PORT": str(port),
-        "RADIUS_WORKERS": str(workers),
-        "NAS_CLIENTS_FILE": str(clients),
-        "TRACK_SESSIONS": "true" if track else "false",
-        "LOG_LEVEL": "WARNING",
-        "ENVIRONMENT": "local",  # a bench run may use the default JWT secret
-    }
+    env = (
+        os.environ
+        | {
+            "DATABASE_URL": admin_url.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
+            + f"/{database}",
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_TOPIC_PREFIX": prefix,
+            "HTTP_PORT": str(free_port(socket.SOCK_STREAM)),
+            "RADIUS_HOST": "127.0.0.1",
+            "RADIUS_PORT": str(port),
+            "RADIUS_WORKERS": str(workers),
+            "NAS_CLIENTS_FILE": str(clients),
+            "TRACK_SESSIONS": "true" if track else "false",
+            "LOG_LEVEL": "WARNING",
+            "ENVIRONMENT": "local",  # a bench run may use the default JWT secret
+        }
+        | environment
+    )
     log = (work / "service.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "radius_ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_status(port, ps)
         _wait_settled(process.pid)
-        attribution = cpu.Attribution(lambda: _service_processes(process.pid, database))
+        if warmup is not None:
+            # Other sessions first, unmeasured: a fresh broker JVM (and the service's processes) would otherwise
+            # bill their JIT compilation and first allocations to the measured requests.
+            warm = loadgen.run(warmup, "127.0.0.1", port, window=window)
+            print(f"  warm-up: {warm.answered:,} requests at {warm.rps:,.0f}/s, {warm.lost} lost", flush=True)
+            _wait_settled(process.pid, broker_pidfile)
+        start = asyncio.run(end_offsets(bootstrap, f"{prefix}bss.radius.session"))
+        attribution = cpu.Attribution(lambda: _service_processes(process.pid, database, broker_pidfile))
         attribution.start()
-        stats = loadgen.run(ps, "127.0.0.1", port, window=window)
+        time.sleep(IDLE_SECONDS)
+        idle = attribution.finish(1)["cpu_seconds"]
+        attribution.start()
+        stats = loadgen.run(ps, "127.0.0.1", port, window=window, rate=rate)
         breakdown = attribution.finish(stats.answered)
         seconds: dict[str, float] = breakdown["cpu_seconds"]  # type: ignore[assignment]
         cpu_seconds = round(sum(v for k, v in seconds.items() if k.startswith("radius-ingest")), 2)
-        on_kafka = asyncio.run(count_events(bootstrap, f"{prefix}bss.radius.session", stats.answered))
+        on_kafka = asyncio.run(count_events(bootstrap, f"{prefix}bss.radius.session", stats.answered, start))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -137,7 +230,9 @@ def bench_service(
             process.kill()
         asyncio.run(delete_topics(bootstrap, prefix))
         asyncio.run(freeradius.drop_database(admin_url, database))
+    idle_per_second = {k: round(v / IDLE_SECONDS, 4) for k, v in idle.items()}  # type: ignore[attr-defined]
     return {"stats": dataclasses.asdict(stats), "server_cpu_seconds": cpu_seconds, "kafka": on_kafka,
+            "idle_cpu_per_second": idle_per_second,
             "workers": workers, "session_tracker": track, "cpu": breakdown}  # fmt: skip
 
 
@@ -152,10 +247,10 @@ def _freeradius_processes(pid: int, database: str) -> dict[str, list[int]]:
     }
 
 
-def _service_processes(parent: int, database: str) -> dict[str, list[int]]:
+def _service_processes(parent: int, database: str, broker_pidfile: Path) -> dict[str, list[int]]:
     """The service's processes by role (named by the service, see /proc/PID/comm), the broker and PostgreSQL."""
     kids = cpu.children(parent)
-    broker = cpu.kafka_pid()
+    broker = cpu.kafka_pid(broker_pidfile)
     ours = cpu.postgres_pids(database)
     return {
         "radius-ingest parent (API, relay)": [parent] + [k for k in kids if not cpu.name_of(k).startswith("radius-")],
@@ -167,13 +262,16 @@ def _service_processes(parent: int, database: str) -> dict[str, list[int]]:
     }
 
 
-def _wait_settled(parent: int, timeout: float = 60.0) -> None:
-    """Until the service's processes are done starting (imports, consumer group joins): under 5 % of a core
-    over half a second. Otherwise a child still starting up is billed to the requests."""
+def _wait_settled(parent: int, broker_pidfile: Path | None = None, timeout: float = 60.0) -> None:
+    """Until the service's processes (and the broker) are done starting (imports, consumer group joins) or
+    catching up after the warm-up: under 5 % of a core over half a second. Otherwise that work is billed to
+    the measured requests."""
     deadline = time.monotonic() + timeout
+    broker = cpu.kafka_pid(broker_pidfile) if broker_pidfile else None
 
     def total() -> float:
-        return float(cpu.cpu_of(parent) + sum(cpu.cpu_of(child) for child in cpu.children(parent)))
+        pids = [parent, *cpu.children(parent), *([broker] if broker else [])]
+        return float(sum(cpu.cpu_of(pid) for pid in pids))
 
     before = total()
     while time.monotonic() < deadline:
@@ -218,6 +316,26 @@ async def _create_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+SETUPS = {  # results key -> (title, FreeRADIUS setup or None for radius-ingest)
+    "freeradius": ("FreeRADIUS 3.2 + rlm_sql", freeradius.SQL),
+    "freeradius_detail": ("FreeRADIUS 3.2 detail + buffered-sql", freeradius.DETAIL),
+    "radius_ingest": ("radius-ingest -> Kafka", None),
+}
+# Groups of a breakdown that are not the setup's own work: the generator, other people's work on the machine
+# (other databases' backends, the shared broker when it is not the one used) and what no process accounts for.
+NOT_OWN = ("load generator", "PostgreSQL other processes", "not used here", "other (not attributed)")
+
+
+def own_us_per_request(breakdown: dict[str, Any], requests: int) -> float | None:
+    """CPU per answered request of the setup's own processes (server, its database backends, the broker used)
+    and of the kernel's softirq: what the machine spends on it when nothing else runs."""
+    if not requests:
+        return None
+    seconds = breakdown["cpu_seconds"]
+    own = sum(v for k, v in seconds.items() if not any(k.startswith(n) or n in k for n in NOT_OWN))
+    return round(own * 1e6 / requests, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--packets", type=int, default=100_000)
@@ -225,30 +343,102 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=32, help="requests in flight per NAS")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-tracker", action="store_true", help="run the service without its session tracker")
-    parser.add_argument("--only", choices=("freeradius", "service"), default=None)
+    parser.add_argument("--only", choices=tuple(SETUPS), action="append", help="run only these (repeatable)")
+    parser.add_argument(
+        "--shared-broker",
+        action="store_true",
+        help="use the shared broker (KAFKA_BOOTSTRAP_SERVERS, 59092) instead of a private one",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=20_000, help="requests of other sessions sent to radius-ingest before measuring"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="requests/s, paced (open loop within the window); default: closed loop"
+    )
+    parser.add_argument("--drain-timeout", type=float, default=300.0, help="seconds to wait for buffered-sql")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for radius-ingest and the private broker's kafka.sh (repeatable)",
+    )
     args = parser.parse_args()
     admin_url = os.environ.get("PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:55432/postgres")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092")
+    environment = dict(item.split("=", 1) for item in args.env)
+    chosen = args.only or list(SETUPS)
+    warmup = build(args.warmup, nas_count=args.nas, seed=8) if args.warmup else None
 
     ps = build(args.packets, nas_count=args.nas)
-    print(f"packet set: {ps.total} requests {ps.kinds}, {ps.sessions} sessions on {len(ps.nas)} NAS, "
-          f"{ps.gigaword_sessions} sessions past 4 GiB", flush=True)  # fmt: skip
-    results: dict[str, Any] = {"load_average_before": os.getloadavg(), "packets": ps.total,
-                                "kinds": ps.kinds, "sessions": ps.sessions, "nas": len(ps.nas),
-                               "window_per_nas": args.window, "cpus": os.cpu_count()}  # fmt: skip
+    print(
+        f"packet set: {ps.total} requests {ps.kinds}, {ps.sessions} sessions on {len(ps.nas)} NAS, "
+        f"{ps.gigaword_sessions} sessions past 4 GiB",
+        flush=True,
+    )
+    results: dict[str, Any] = {
+        "load_average_before": os.getloadavg(),
+        "packets": ps.total,
+        "kinds": ps.kinds,
+        "sessions": ps.sessions,
+        "nas": len(ps.nas),
+        "window_per_nas": args.window,
+        "cpus": os.cpu_count(),
+        "environment": environment,
+        "warmup": args.warmup,
+    }
     with tempfile.TemporaryDirectory(prefix="radius-bench-") as tmp:
         work = Path(tmp)
-        if args.only in (None, "freeradius"):
-            print("running FreeRADIUS 3.2 + rlm_sql (PostgreSQL radacct) ...", flush=True)
-            results["freeradius"] = bench_freeradius(ps, work, admin_url, args.window)
-        if args.only in (None, "service"):
-            print("running radius-ingest -> Kafka ...", flush=True)
-            results["radius_ingest"] = bench_service(
-                ps, work, admin_url, bootstrap, args.window, args.workers, not args.no_tracker
+        for key, (title, setup) in SETUPS.items():
+            if key not in chosen:
+                continue
+            print(f"running {title} ...", flush=True)
+            if setup is not None:
+                results[key] = bench_freeradius(ps, work, admin_url, args.window, setup, args.drain_timeout, args.rate)
+                continue
+            broker = None if args.shared_broker else PrivateBroker(environment)
+            try:
+                if broker is None:
+                    bootstrap, pidfile = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"), cpu.KAFKA_PIDFILE
+                else:
+                    broker.start()
+                    bootstrap, pidfile = broker.bootstrap, broker.pidfile
+                    results["private_broker"] = broker.properties
+                results[key] = bench_service(
+                    ps,
+                    work,
+                    admin_url,
+                    bootstrap,
+                    args.window,
+                    args.workers,
+                    not args.no_tracker,
+                    pidfile,
+                    environment,
+                    warmup,
+                    args.rate,
+                )
+                results[key]["broker"] = "shared" if broker is None else "private"
+            finally:
+                if broker is not None:
+                    broker.stop()
+    for key in SETUPS:
+        if key in results:
+            results[key]["own_us_per_request"] = own_us_per_request(
+                results[key]["cpu"], results[key]["stats"]["answered"]
             )
-    if "freeradius" in results and "radius_ingest" in results:
-        base = results["freeradius"]["stats"]["rps"]
-        results["ratio"] = round(results["radius_ingest"]["stats"]["rps"] / base, 2) if base else None
+    if "radius_ingest" in results:
+        ours = results["radius_ingest"]
+        results["ratios"] = {}
+        for key in ("freeradius", "freeradius_detail"):
+            if key in results:
+                theirs = results[key]
+                results["ratios"][key] = {
+                    "rps": _ratio(ours["stats"]["rps"], theirs["stats"]["rps"]),
+                    # < 1: radius-ingest spends less CPU per answered request
+                    "own_cpu_per_request": _ratio(ours["own_us_per_request"], theirs["own_us_per_request"]),
+                    "machine_cpu_per_request": _ratio(
+                        ours["cpu"]["machine_us_per_request"], theirs["cpu"]["machine_us_per_request"]
+                    ),
+                }
     results["load_average_after"] = os.getloadavg()
     print_table(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -256,16 +446,41 @@ def main() -> None:
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
 def print_table(results: dict[str, Any]) -> None:
     rows = []
-    for key, title in (("freeradius", "FreeRADIUS 3.2 + rlm_sql"), ("radius_ingest", "radius-ingest -> Kafka")):
+    for key, (title, _) in SETUPS.items():
         if key not in results:
             continue
         r = results[key]
         s = r["stats"]
-        rows.append((title, f"{s['rps']:,.0f}", f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}", str(s["lost"]),
-                     f"{r['server_cpu_seconds']:.1f}", f"{s['generator_cpu_share'] * 100:.0f}%"))  # fmt: skip
-    header = ("server", "req/s", "p50 ms", "p99 ms", "lost", "server CPU s", "generator CPU")
+        rows.append(
+            (
+                title,
+                f"{s['rps']:,.0f}",
+                f"{s['p50_ms']:.1f}",
+                f"{s['p99_ms']:.1f}",
+                str(s["lost"]),
+                f"{r['server_cpu_seconds']:.1f}",
+                f"{r['own_us_per_request']:.1f}",
+                f"{r['cpu']['machine_us_per_request']:.1f}",
+                f"{s['generator_cpu_share'] * 100:.0f}%",
+            )
+        )
+    header = (
+        "server",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "lost",
+        "server CPU s",
+        "own us/req",
+        "machine us/req",
+        "generator CPU",
+    )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print(
@@ -273,17 +488,48 @@ def print_table(results: dict[str, Any]) -> None:
                 str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))
             )
         )
-    if results.get("ratio") is not None:
-        print(f"ratio radius-ingest / FreeRADIUS: {results['ratio']}x")
+    print("  own us/req: the setup's processes (server, its database backends, the broker it uses) and softirq;")
+    print("  machine us/req: everything busy on the machine during the run, other people's work included")
+    for key, ratio in results.get("ratios", {}).items():
+        print(
+            f"ratio radius-ingest / {SETUPS[key][0]}: {ratio['rps']}x req/s, "
+            f"{ratio['own_cpu_per_request']}x own CPU per request, "
+            f"{ratio['machine_cpu_per_request']}x machine CPU per request"
+        )
     if "radius_ingest" in results:
         k = results["radius_ingest"]["kafka"]
-        print(f"session events on Kafka: {k['distinct_event_ids']:,} distinct of {results['packets']:,} requests "
-              f"({k['records']:,} records)")  # fmt: skip
-    if "freeradius" in results:
-        print(f"radacct rows: {results['freeradius']['radacct']}")
-    for key, title in (("freeradius", "the FreeRADIUS run"), ("radius_ingest", "the radius-ingest run")):
+        print(
+            f"session events on Kafka ({results['radius_ingest']['broker']} broker): "
+            f"{k['distinct_event_ids']:,} distinct of {results['packets']:,} requests "
+            f"({k['records']:,} records)"
+        )
+    for key in ("freeradius", "freeradius_detail"):
         if key in results:
-            cpu.print_breakdown(title, results[key]["cpu"])
+            print(f"radacct rows after {SETUPS[key][0]}: {results[key]['radacct']}")
+    if "freeradius_detail" in results:
+        d = results["freeradius_detail"]["drain"]
+        answered = results["freeradius_detail"]["stats"]["answered"]
+        own = own_us_per_request(d["cpu"], answered)
+        state = "drained" if d["drained"] else "NOT drained (timeout)"
+        print(
+            f"buffered-sql: detail file {state} {d['seconds_after_last_reply']} s after the last reply; "
+            f"queryable at {d['queryable_rps'] or 0:,.0f} req/s from the first request; load + drain: "
+            f"own {own} us/req, machine {d['cpu']['machine_us_per_request']} us/req"
+        )
+    for key, (title, _) in SETUPS.items():
+        if key in results:
+            cpu.print_breakdown(f"the {title} run", results[key]["cpu"])
+    if "freeradius_detail" in results:
+        cpu.print_breakdown(
+            "the detail + buffered-sql run, load and drain", results["freeradius_detail"]["drain"]["cpu"]
+        )
+    if "radius_ingest" in results:
+        idle = results["radius_ingest"]["idle_cpu_per_second"]
+        busy = {k: v for k, v in idle.items() if v >= 0.005 and not any(n in k for n in NOT_OWN)}
+        print(
+            "  radius-ingest's run, with no traffic (5 s before the load), CPU per second: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in busy.items())
+        )
     print(f"load average before: {results['load_average_before']}, after: {results['load_average_after']}")
 
 

@@ -391,3 +391,35 @@ async def test_records_the_native_producer_puts_on_kafka_are_the_reference_bytes
     want = [(key, value, headers) for _, key, value, headers in expected.records]
     assert sorted(received) == sorted(want)
     assert len(received) == len(datagrams)
+
+
+def test_the_native_producer_loads_only_the_librdkafka_confluent_kafka_reports(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its hand-declared librdkafka structures hold for one major version: the library is checked at load."""
+    import ctypes.util
+
+    import confluent_kafka
+    import radius_ingest_native
+
+    text, version = confluent_kafka.libversion()
+    assert radius_ingest_native.librdkafka_refused(version, version) is None  # the copy in use here: accepted
+    refused = radius_ingest_native.librdkafka_refused(version + 0x100, version)  # one patch release apart
+    assert refused is not None and "mismatch" in refused and text in refused
+    for other_major in (0x01090200, 0x03000000):  # 1.9.2 and 3.0.0, even when confluent-kafka reports them
+        assert "not supported" in (radius_ingest_native.librdkafka_refused(other_major, other_major) or "")
+
+    config = producer_config(kafka_bootstrap, client_id="native-version", linger_ms=5, delivery_timeout_ms=5000)
+    fast = native.fast_path(DICTIONARY, SOURCE)
+    library = native.librdkafka_path()
+    assert library is not None
+    pairs = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in config.items()]
+    with pytest.raises(ValueError, match="version mismatch"):  # the real library, said to be another version
+        fast.start_producer(library, version + 0x100, pairs, "x.")
+    libc = ctypes.util.find_library("c")
+    assert libc is not None
+    with caplog.at_level("WARNING"):  # not librdkafka at all: refused, and the service falls back
+        assert native.start_producer(fast, config, "x.", library=libc) is False
+    assert "native producer unavailable" in caplog.text
+    assert native.start_producer(fast, config, "x.")  # the real one, as the service loads it
+    assert fast.kafka_in_queue() == 0

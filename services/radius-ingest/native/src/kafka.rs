@@ -2,7 +2,12 @@
 //! time (dlopen) from the path Python finds, so that nothing is compiled here. Records go in with
 //! `rd_kafka_produceva`; delivery reports come back through `rd_kafka_poll` as (token, error).
 //!
-//! Only the C ABI of librdkafka's stable public API (rdkafka.h) is used.
+//! Only the C ABI of librdkafka's stable public API (rdkafka.h) is used, and its two structures (`rd_kafka_vu_t`,
+//! `rd_kafka_message_t`) and the `rd_kafka_vtype_t` values are declared here by hand. So the library is
+//! refused at load time (`check_version`) unless it is (1) the very version confluent-kafka reports (not some
+//! other copy found on the path) and (2) of the major version those declarations follow: librdkafka keeps its
+//! ABI within a major version, and a new major may change them. The caller then produces through
+//! confluent-kafka instead.
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -19,6 +24,42 @@ const VTYPE_KEY: i32 = 5;
 const VTYPE_OPAQUE: i32 = 6;
 const VTYPE_MSGFLAGS: i32 = 7;
 const VTYPE_HEADER: i32 = 9;
+
+/// The librdkafka versions the declarations below follow (rdkafka.h of 2.x; `rd_kafka_version()` encoding
+/// 0xMMmmrrxx): from 2.0.0 up to, not including, 3.0.0.
+pub const SUPPORTED_FROM: i32 = 0x0200_0000;
+pub const SUPPORTED_UNTIL: i32 = 0x0300_0000;
+
+/// "2.16.0" from `rd_kafka_version()`'s 0xMMmmrrxx.
+pub fn version_text(version: i32) -> String {
+    format!(
+        "{}.{}.{}",
+        (version >> 24) & 0xff,
+        (version >> 16) & 0xff,
+        (version >> 8) & 0xff
+    )
+}
+
+/// Ok if the loaded librdkafka (`loaded`, its `rd_kafka_version()`) is the one confluent-kafka reports
+/// (`expected`) and within the supported range; else why it is refused.
+pub fn check_version(loaded: i32, expected: i32) -> Result<(), String> {
+    if loaded != expected {
+        return Err(format!(
+            "librdkafka version mismatch: the library loaded is {}, confluent-kafka uses {}",
+            version_text(loaded),
+            version_text(expected)
+        ));
+    }
+    if !(SUPPORTED_FROM..SUPPORTED_UNTIL).contains(&loaded) {
+        return Err(format!(
+            "librdkafka {} is not supported: the native producer's declarations follow {} up to (not including) {}",
+            version_text(loaded),
+            version_text(SUPPORTED_FROM),
+            version_text(SUPPORTED_UNTIL)
+        ));
+    }
+    Ok(())
+}
 
 /// rd_kafka_vu_t: the type, then a union padded to 64 bytes.
 #[repr(C)]
@@ -78,7 +119,8 @@ struct Api {
 }
 
 impl Api {
-    fn load(path: &str) -> Result<Api, String> {
+    /// Loads the library at `path` if `check_version` accepts it (see the module's comment).
+    fn load(path: &str, expected_version: i32) -> Result<Api, String> {
         let cpath = CString::new(path).map_err(|e| e.to_string())?;
         let lib = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
         if lib.is_null() {
@@ -95,6 +137,11 @@ impl Api {
                 #[allow(clippy::missing_transmute_annotations)]
                 unsafe { std::mem::transmute::<*mut c_void, _>(found) }
             }};
+        }
+        let version: unsafe extern "C" fn() -> c_int = symbol!("rd_kafka_version");
+        if let Err(refused) = check_version(unsafe { version() }, expected_version) {
+            unsafe { libc::dlclose(lib) };
+            return Err(format!("{path}: {refused}"));
         }
         Ok(Api {
             conf_new: symbol!("rd_kafka_conf_new"),
@@ -147,8 +194,12 @@ unsafe impl Sync for Producer {}
 pub type Header<'a> = (&'a CStr, &'a [u8]);
 
 impl Producer {
-    pub fn new(path: &str, config: &[(String, String)]) -> Result<Producer, String> {
-        let api = Api::load(path)?;
+    pub fn new(
+        path: &str,
+        expected_version: i32,
+        config: &[(String, String)],
+    ) -> Result<Producer, String> {
+        let api = Api::load(path, expected_version)?;
         let mut errstr = [0 as c_char; 512];
         let mut reports: Box<Reports> = Box::default();
         unsafe {

@@ -248,16 +248,20 @@ impl FastPath {
     }
 
     /// Produces to Kafka from here, with the librdkafka at `library` (confluent-kafka's own) and `config`
-    /// (librdkafka properties as text). From then on `receive` keeps each request's record and hands
+    /// (librdkafka properties as text). ValueError if that library's `rd_kafka_version()` is not
+    /// `expected_version` (confluent_kafka.libversion()[1]) or not a version this code's declarations follow. From then on `receive` keeps each request's record and hands
     /// Python a handle instead of its bytes (value = the handle; topic, key and headers None), for `produce`.
     fn start_producer(
         &mut self,
         library: &str,
+        expected_version: i32,
         config: Vec<(String, String)>,
         topic_prefix: String,
     ) -> PyResult<()> {
-        self.producer =
-            Some(kafka::Producer::new(library, &config).map_err(PyValueError::new_err)?);
+        self.producer = Some(
+            kafka::Producer::new(library, expected_version, &config)
+                .map_err(PyValueError::new_err)?,
+        );
         self.topics = session::STATUSES
             .iter()
             .map(|status| {
@@ -480,9 +484,17 @@ impl FastPath {
     }
 }
 
+/// Why `start_producer` would refuse a librdkafka whose `rd_kafka_version()` is `loaded` when confluent-kafka
+/// reports `expected`; None when it would load it.
+#[pyfunction]
+fn librdkafka_refused(loaded: i32, expected: i32) -> Option<String> {
+    kafka::check_version(loaded, expected).err()
+}
+
 #[pymodule]
 fn radius_ingest_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FastPath>()?;
+    m.add_function(wrap_pyfunction!(librdkafka_refused, m)?)?;
     m.add("BATCH", socket::BATCH)?;
     Ok(())
 }

@@ -74,16 +74,21 @@ def librdkafka_path() -> str | None:
     return ctypes.util.find_library("rdkafka")
 
 
-def start_producer(fast: Any, config: dict[str, object], topic_prefix: str) -> bool:
+def start_producer(fast: Any, config: dict[str, object], topic_prefix: str, library: str | None = None) -> bool:
     """Lets the native path produce to Kafka itself (same librdkafka, same configuration as KafkaPublisher);
-    False, with a warning, if that library cannot be found or loaded (KafkaPublisher then produces)."""
-    path = librdkafka_path()
+    False, with a warning, if that library cannot be found or loaded, or is refused: the native code declares
+    librdkafka's structures by hand, so it loads only the version confluent-kafka reports, and only a major
+    version those declarations follow (`radius_ingest_native.librdkafka_refused`). KafkaPublisher then produces.
+    `library` overrides the path found by `librdkafka_path()`."""
+    import confluent_kafka
+
+    path = library or librdkafka_path()
     if path is None:
         log.warning("librdkafka not found; producing through confluent-kafka")
         return False
     text = [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in config.items()]
     try:
-        fast.start_producer(path, text, topic_prefix)
+        fast.start_producer(path, confluent_kafka.libversion()[1], text, topic_prefix)
     except ValueError as exc:
         log.warning("native producer unavailable; producing through confluent-kafka", extra={"reason": str(exc)})
         return False

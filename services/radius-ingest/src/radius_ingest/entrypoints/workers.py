@@ -33,6 +33,8 @@ from radius_ingest.entrypoints.processes import ProcessGroup, parent_gone, watch
 from radius_ingest.service_layer.session_tracker import apply_session_events
 
 log = logging.getLogger(__name__)
+FETCH_MIN_BYTES = 256 * 1024
+FETCH_WAIT_MAX_MS = 200  # how far behind the topic the tracker may be when traffic is light
 
 
 class SessionTracker:
@@ -54,6 +56,11 @@ class SessionTracker:
                 "group.id": self._group,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                # The broker answers a fetch once it has this much, or after fetch.wait.max.ms: under load a
+                # few large fetches a second instead of one per producer batch (measured: the tracker's fetches
+                # had cost the broker ~40 us of CPU per request with librdkafka's default of 1 byte).
+                "fetch.min.bytes": FETCH_MIN_BYTES,
+                "fetch.wait.max.ms": FETCH_WAIT_MAX_MS,
             })  # fmt: skip
             try:
                 consumer.subscribe([self._topic])
