@@ -20,9 +20,14 @@ infra-down:  ## stop local PostgreSQL and Kafka
 	-@deploy/local/kafka.sh stop
 	-@deploy/local/postgres.sh stop
 
+# Tests run on TEST_WORKERS processes, a whole file per worker (each worker has its own databases and topic prefix);
+# the few that measure speed (marked `serial`) run alone afterwards.
+TEST_WORKERS ?= 2
+
 test: infra  ## ruff and mypy, then every test against the real broker and database
 	@$(MAKE) --no-print-directory lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS)
+	$(PY) -m pytest -m serial $(PYTEST_ARGS)
 
 up: infra  ## start every service and the gateway, load the demo ISP, print how to look at it
 	@deploy/local/services.sh start

@@ -53,6 +53,7 @@ def _records() -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     return made
 
 
+@pytest.mark.serial
 async def test_tail_follow_reads_faster_than_radius_ingest_produces(bssctl: Bssctl, kafka_bootstrap: str, prefix: str):
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=10, max_batch_size=256 * 1024)
     await producer.start()
