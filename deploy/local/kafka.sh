@@ -2,7 +2,7 @@
 # Local Apache Kafka in KRaft mode on 127.0.0.1, no Docker: one node (broker + controller in one JVM), or with
 # KAFKA_BROKERS=3 a cluster of three such combined nodes (a three-voter controller quorum, every topic on three
 # brokers: the topic registry's replication factor 3 and min.insync.replicas=2).
-#   kafka.sh start | stop | status | logs [-f] [node]
+#   kafka.sh start | stop | status | bootstrap | config [node] | logs [-f] [node]
 # Jars come from Maven Central (deploy/local/kafka/pom.xml) into the state dir on first start.
 # State: ${BSS_STATE_DIR:-/var/tmp/ispbss}/kafka: lib/ (the jars) and, for one node, data/, logs/, kafka.pid; for
 # a cluster, node-1/ .. node-N/ each with its own data/, logs/, kafka.pid, and cluster-id (one id formats all).
@@ -252,7 +252,7 @@ start() {
 stop_node() {
   if ! pid_alive; then
     rm -f "$PIDFILE"
-    say "not running"
+    if [[ " ${TERMED[*]} " == *" $NODE "* ]]; then say "stopped"; else say "not running"; fi
     return 0
   fi
   local pid
@@ -274,9 +274,10 @@ stop_node() {
 # each wait for a quorum that is already gone.
 stop() {
   local i
+  TERMED=()
   for i in $(nodes); do
     select_node "$i"
-    if pid_alive; then kill -TERM "$(cat "$PIDFILE")"; fi
+    if pid_alive; then kill -TERM "$(cat "$PIDFILE")" && TERMED+=("$i"); fi
   done
   for i in $(nodes); do
     select_node "$i"
@@ -321,6 +322,7 @@ case "${1:-}" in
   stop) locked stop ;;
   status) status ;;
   bootstrap) bootstrap ;;
+  config) select_node "${2:-1}"; CONF=/dev/stdout write_config ;;  # what a start writes for node $2 (tests)
   logs) logs "${2:-}" "${3:-}" ;;
-  *) echo "usage: $0 start | stop | status | bootstrap | logs [-f] [node]" >&2; exit 2 ;;
+  *) echo "usage: $0 start | stop | status | bootstrap | config [node] | logs [-f] [node]" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 """Alembic, driven from code: each service keeps its migrations in `<service>/migrations`.
 
 A service's `migrations/env.py` is just `run_env(metadata)`; `upgrade(url, dir)` applies them (at start-up,
-in tests and in `make up`).
+in tests and in `make up`). Instances that start together migrate one after the other (an advisory lock).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -36,6 +36,9 @@ def run_env(metadata: MetaData) -> None:
     def migrate(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=metadata, compare_type=True)
         with context.begin_transaction():
+            # Replicas of a service start together: one migrates, the others wait for its commit and then find
+            # nothing to do (alembic reads the database's revision after this lock).
+            connection.execute(text("select pg_advisory_xact_lock(hashtext('bss-migrations'))"))
             context.run_migrations()
 
     async def main() -> None:
