@@ -5,7 +5,8 @@ with KAFKA_BROKERS=3 and REPLICAS=2), under a steady load of HTTP writes (throug
 It runs a stack of its own (`bss_testkit.system`), so killing its parts touches nothing else. It proves:
 - the topics are replicated as the registry says (3 copies, min.insync.replicas 2);
 - the survivors keep serving while the broker and the instances are down: HTTP writes are accepted (the gateway
-  sends them to the other instance) and RADIUS requests answered (the other radius-ingest's socket gets them);
+  sends them to the other instance) and RADIUS requests answered (the other radius-ingest's socket gets them, and
+  once the dead broker is fenced the partitions it led have new leaders) before anything is restarted;
 - afterwards every accepted request is in its owner and in reporting exactly once, with the exact counters, the
   session report's totals equal reporting's rows, and every dead-letter topic is empty.
 
@@ -38,8 +39,10 @@ TENANT = "cluster-isp"
 SECRET = "cluster-nas-secret"
 BROKERS, REPLICAS = 3, 2
 VICTIMS = ("kafka-2", *(f"{service}-2" for service in SERVICES))  # a broker and the second instance of each
-WARM_UP, DOWN, AFTER = 4.0, 8.0, 4.0  # seconds of load before the fault, of the outage (> the broker's 6 s
-# session: it is fenced and its partitions led elsewhere), after full redundancy is back
+# Seconds of load before the fault, of the outage, after full redundancy is back. The outage outlasts the failover:
+# a RADIUS request whose partition the killed broker led waits for its Kafka acknowledgement until the broker is
+# fenced (6 s session, deploy/local/kafka.sh) and the partition's new leader is found (measured: 10-11 s).
+WARM_UP, DOWN, AFTER = 4.0, 16.0, 4.0
 RECOVER, CONVERGE = 120.0, 180.0  # seconds to wait for full redundancy after the restart, for reporting
 # One UDP worker per radius-ingest instance (the two instances are the two workers sharing the port); a broker
 # restarted after a SIGKILL recovers its logs first, which on a busy 2-core machine can take a minute or two.
@@ -246,4 +249,5 @@ async def test_a_broker_and_an_instance_of_every_service_lost_under_load(stack: 
     assert not any(dlq.values()), dlq
     outage = figures["accepted_during_outage"]
     assert outage["http"] > 0 and outage["radius_packets"] > 0, f"the survivors served nothing: {figures}"
+    assert max(gaps.values()) < DOWN, f"requests were answered again only once the broker was back: {figures}"
     assert len(load.accepted_customers) > 30 and len(load.accepted_sessions) > 30, figures
