@@ -9,7 +9,16 @@ export ENVIRONMENT="${ENVIRONMENT:-local}"
 export GATEWAY_RATE_LIMIT="${GATEWAY_RATE_LIMIT:-500r/s}"
 export KAFKA_PORT="${KAFKA_PORT:-59092}"
 export PG_PORT="${PG_PORT:-55432}"
-export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+# Kafka nodes (kafka.sh): 1, or 3 for a cluster whose node i listens on KAFKA_PORT + 2(i-1).
+export KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
+if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+  KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
+  for ((_node = 2; _node <= KAFKA_BROKERS; _node++)); do
+    KAFKA_BOOTSTRAP_SERVERS+=",127.0.0.1:$((KAFKA_PORT + 2 * (_node - 1)))"
+  done
+  unset _node
+fi
+export KAFKA_BOOTSTRAP_SERVERS
 export PG_ADMIN_URL="${PG_ADMIN_URL:-postgresql://postgres:postgres@127.0.0.1:$PG_PORT/postgres}"
 
 # One database per service; role = database = password (created by postgres.sh start).

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Start / stop the ISP BSS services, a local mail catcher and the nginx gateway in local mode (no Docker).
-#   services.sh start | stop | status | banner
+#   services.sh start | stop | status | banner | env <service>
 # Everything runs in the background (nohup) until `services.sh stop`; logs and pid files are in $STATE.
+# REPLICAS=N runs N instances of every service (docs/deployment-local.md): the gateway spreads HTTP requests over
+# them, their consumers share each topic's partitions (one consumer group per service), and radius-ingest's
+# instances all bind the one RADIUS port (SO_REUSEPORT: the kernel spreads NAS over every worker of every one).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 STATE="${BSS_STATE_DIR:-/var/tmp/ispbss}/services"
@@ -25,6 +28,10 @@ mkdir -p "$STATE"
 # HTTP ports: SERVICE_PORT_BASE + 1..6 (8101..8106 by default), + 7 the ops API (below); another base runs a second
 # stack beside this one.
 BASE="${SERVICE_PORT_BASE:-8100}"
+# Instances of each service: replica r of a service listens on its port + 10(r-1) (8101, 8111, 8121, ...); its
+# pid file and log are <service>.pid/.log for the first, <service>-<r>.pid/.log for the others.
+REPLICAS="${REPLICAS:-1}"
+[[ "$REPLICAS" =~ ^[1-9]$ ]] || { echo "REPLICAS must be 1..9, not '$REPLICAS'"; exit 2; }
 # name  module  http-port  database-url-variable
 SERVICES=(
   "customers customers $((BASE + 1)) CUSTOMERS_DATABASE_URL"
@@ -85,19 +92,46 @@ each_service() {
   done
 }
 
-stop_service() { stop_pid "$1" "$STATE/$1.pid"; }
+# Run "$@ instance module port dbvar service" for every instance of every service (instance: customers,
+# customers-2, ...; port: the replica's).
+each_instance() {
+  local row fields r
+  for row in "${SERVICES[@]}"; do
+    read -r -a fields <<<"$row"
+    for r in $(seq 1 "$REPLICAS"); do
+      "$@" "$(instance_name "${fields[0]}" "$r")" "${fields[1]}" "$((fields[2] + 10 * (r - 1)))" "${fields[3]}" "${fields[0]}"
+    done
+  done
+}
+instance_name() { if [ "$2" = 1 ]; then echo "$1"; else echo "$1-$2"; fi; }
+
+# Stops every instance that has a pid file, however many REPLICAS this run was given.
+stop_service() {
+  local pidfile
+  for pidfile in "$STATE/$1.pid" "$STATE/$1"-[0-9].pid; do
+    [ -f "$pidfile" ] && stop_pid "$(basename "$pidfile" .pid)" "$pidfile"
+  done
+  return 0
+}
 
 service_status() {
   if running "$STATE/$1.pid"; then echo "$1: running (http 127.0.0.1:$3)"; else echo "$1: stopped"; fi
 }
 
+# The environment an instance runs with beyond env.sh's: NAME=value words (`services.sh env <service>` prints
+# them, with env.sh's, for tests that compare local mode with compose.yaml).
+instance_env() {
+  local name=$1 port=$2 dbvar=$3
+  echo "SERVICE_NAME=$name HTTP_PORT=$port DATABASE_URL=${!dbvar} $(service_env "$name")"
+}
+
 start_service() {
-  local name=$1 module=$2 port=$3 dbvar=$4 pidfile="$STATE/$1.pid"
+  local name=$1 module=$2 port=$3 dbvar=$4 service=${5:-$1} pidfile="$STATE/$1.pid"
   if running "$pidfile"; then echo "$name: already running (pid $(cat "$pidfile"))"; return; fi
   [ -f "$pidfile" ] && wait_group_gone "$name" "$(cat "$pidfile")"
   echo "$name: starting on 127.0.0.1:$port"
-  # shellcheck disable=SC2046  # service_env's words are meant to split
-  nohup setsid env SERVICE_NAME="$name" HTTP_PORT="$port" DATABASE_URL="${!dbvar}" $(service_env "$name") \
+  # shellcheck disable=SC2046  # instance_env's words are meant to split
+  nohup setsid env $(instance_env "$service" "$port" "$dbvar") \
     "$PY" -m "$module" >>"$STATE/$name.log" 2>&1 &
   echo $! >"$pidfile"
 }
@@ -176,8 +210,13 @@ start_gateway() {
   local conf="$STATE/nginx.conf" pidfile="$STATE/nginx.pid"
   command -v nginx >/dev/null || { echo "gateway: nginx not found; run scripts/install.sh (nginx-light)"; exit 1; }
   mkdir -p "$STATE/nginx-tmp"
-  local ports=() i
-  for i in 1 2 3 4 5 6 7; do ports+=(-e "s#@SERVICE_PORT_$i@#$((BASE + i))#g"); done
+  local ports=() i r servers
+  for i in 1 2 3 4 5 6; do  # every replica of service i in its upstream; a failed one is skipped for 2 s
+    servers=""
+    for r in $(seq 1 "$REPLICAS"); do servers+="server 127.0.0.1:$((BASE + i + 10 * (r - 1))) max_fails=1 fail_timeout=2s; "; done
+    ports+=(-e "s#@SERVERS_$i@#$servers#g")
+  done
+  ports+=(-e "s#@SERVERS_7@#server 127.0.0.1:$OPS_PORT; #g")  # the ops API: one instance
   sed -e "s#@GATEWAY_PORT@#$GATEWAY_PORT#g" -e "s#@STATE@#$STATE#g" "${ports[@]}" \
     -e "s#@GATEWAY_RATE_LIMIT@#$GATEWAY_RATE_LIMIT#g" -e "s#@GATEWAY_RATE_BURST@#$GATEWAY_RATE_BURST#g" \
     -e "s#@GATEWAY_RETRY_AFTER@#$GATEWAY_RETRY_AFTER#g" -e "s#@CONSOLE_DIR@#$ROOT/console/dist#g" \
@@ -215,9 +254,9 @@ case "${1:-}" in
     echo "$RADIUS_PORT" >"$STATE/radius-port"
     "$ROOT/console/build.sh"  # the operator console the gateway serves at /console/ (rebuilt when changed)
     start_mail
-    each_service start_service
+    each_instance start_service
     start_ops
-    each_service wait_ready
+    each_instance wait_ready
     wait_ready ops bssctl "$OPS_PORT"
     start_gateway
     echo "console: http://127.0.0.1:$GATEWAY_PORT/console/"
@@ -233,13 +272,22 @@ case "${1:-}" in
     stop_pid mail "$STATE/mail.pid"
     ;;
   status)
-    each_service service_status
+    each_instance service_status
     service_status ops bssctl "$OPS_PORT"
     if running "$STATE/mail.pid"; then echo "mail: running (smtp 127.0.0.1:$MAIL_PORT)"; else echo "mail: stopped"; fi
     if running "$STATE/nginx.pid"; then echo "gateway: running (http://127.0.0.1:$GATEWAY_PORT)"; else echo "gateway: stopped"; fi
     ;;
+  env)  # the variables an instance of service $2 gets: env.sh's that services read, then its own
+    row="$(printf '%s\n' "${SERVICES[@]}" | awk -v s="${2:-}" '$1 == s')"
+    [ -n "$row" ] || { echo "usage: $0 env customers|billing|dunning|reporting|radius-ingest" >&2; exit 2; }
+    read -r -a fields <<<"$row"
+    echo "ENVIRONMENT=$ENVIRONMENT"
+    echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
+    # shellcheck disable=SC2046  # one NAME=value per line
+    printf '%s\n' $(instance_env "${fields[0]}" "${fields[2]}" "${fields[3]}")
+    ;;
   banner)
     cat "$STATE/demo-banner.txt" 2>/dev/null || echo "no demo loaded yet"
     ;;
-  *) echo "usage: $0 start|stop|status|banner" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|banner|env <service>" >&2; exit 2 ;;
 esac

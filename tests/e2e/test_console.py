@@ -129,7 +129,7 @@ async def console() -> AsyncIterator[Console]:
 
 
 async def _console(extra_env: dict[str, str], provider: OidcProvider) -> AsyncIterator[Console]:
-    async with local_stack(extra_env) as stack:
+    async with local_stack(extra=extra_env) as stack:
         started = time.monotonic()
         env = dict(stack.env, DEMO_CUSTOMERS=DEMO_CUSTOMERS)
         load = await asyncio.create_subprocess_exec(

@@ -15,19 +15,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bss_runtime.auth import JwtConfig, issue_token
 from bss_runtime.settings import ServiceSettings
+from bss_testkit.load import Load, counts, dead_letters, eventually, http_writer, nas
 from bss_testkit.system import ROOT, SERVICES, Stack, local_stack
 
 pytestmark = pytest.mark.timeout(1200)
@@ -45,111 +43,6 @@ async def stack() -> AsyncIterator[Stack]:
         yield running
 
 
-@dataclass
-class Load:
-    """What the load sent, and what the system accepted (answered) or left unknown (no answer)."""
-
-    accepted_customers: set[str] = field(default_factory=set)  # by email
-    unknown_customers: set[str] = field(default_factory=set)
-    accepted_sessions: dict[str, tuple[int, int]] = field(default_factory=dict)  # username -> (in, out) of its Stop
-    started_sessions: set[str] = field(default_factory=set)  # Start answered
-    unknown_sessions: set[str] = field(default_factory=set)  # some packet of the session never answered
-    http_sent: int = 0
-    radius_sent: int = 0
-    last_http_ok: float = 0.0
-    last_radius_ok: float = 0.0
-
-
-async def radclient(port: int, attributes: str) -> bool:
-    """One Accounting-Request from radclient, retransmitted as a NAS does; True when it was answered."""
-    process = await asyncio.create_subprocess_exec(
-        "radclient", "-q", "-r", "15", "-t", "2", f"127.0.0.1:{port}", "acct", SECRET,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await process.communicate(attributes.encode())
-    return process.returncode == 0
-
-
-async def http_writer(stack: Stack, token: str, load: Load, stop: asyncio.Event) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=stack.gateway, timeout=10) as http:
-        while not stop.is_set():
-            email = f"c-{uuid.uuid4().hex[:12]}@faults.example.com"
-            load.http_sent += 1
-            try:
-                answer = await http.post("/customers", json={"name": "Fault Tolerant", "email": email}, headers=headers)
-            except httpx.HTTPError:
-                answer = None
-            if answer is not None and answer.status_code == 201:
-                load.accepted_customers.add(email)
-                load.last_http_ok = time.monotonic()
-                await asyncio.sleep(0.05)
-            else:  # refused (the gateway's 502 while a service is down, a 429) or no answer: may have happened
-                assert answer is None or answer.status_code in (429, 500, 502, 503, 504), answer.text
-                load.unknown_customers.add(email)
-                await asyncio.sleep(0.25)
-
-
-async def nas(stack: Stack, load: Load, stop: asyncio.Event) -> None:
-    """One NAS's subscribers: each session a Start, then a Stop with its own counters past 2^32."""
-    while not stop.is_set():
-        user = f"u-{uuid.uuid4().hex[:12]}"
-        octets_in, octets_out = (n := int(uuid.uuid4().int % 10**6)) + (3 << 32), n * 7
-        session = f'User-Name = "{user}"\nAcct-Session-Id = "{user}"\nNAS-IP-Address = 127.0.0.1\n'
-        load.radius_sent += 1
-        if not await radclient(stack.radius_port, session + "Acct-Status-Type = Start\n"):
-            load.unknown_sessions.add(user)
-            continue
-        load.started_sessions.add(user)
-        load.last_radius_ok = time.monotonic()
-        stop_packet = (
-            f"{session}Acct-Status-Type = Stop\nAcct-Session-Time = 60\nAcct-Terminate-Cause = User-Request\n"
-            f"Acct-Input-Octets = {octets_in & 0xFFFFFFFF}\nAcct-Input-Gigawords = {octets_in >> 32}\n"
-            f"Acct-Output-Octets = {octets_out}\n"
-        )
-        load.radius_sent += 1
-        if await radclient(stack.radius_port, stop_packet):
-            load.accepted_sessions[user] = (octets_in, octets_out)
-            load.last_radius_ok = time.monotonic()
-        else:
-            load.unknown_sessions.add(user)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, every: float = 1.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if await check():
-                return True
-        except (OSError, asyncpg.PostgresError, httpx.HTTPError):
-            pass
-        await asyncio.sleep(every)
-    return False
-
-
-async def counts(url: str, query: str, keys: list[str]) -> dict[str, int]:
-    connection = await asyncpg.connect(url)
-    try:
-        return {r[0]: r[1] for r in await connection.fetch(query, TENANT, keys)}
-    finally:
-        await connection.close()
-
-
-async def dead_letters(bootstrap: str) -> dict[str, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        topics = sorted(t for t in await consumer.topics() if t.endswith(".dlq"))
-        found: dict[str, int] = {}
-        for topic in topics:
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            ends, starts = await consumer.end_offsets(parts), await consumer.beginning_offsets(parts)
-            found[topic] = sum(ends[p] - starts[p] for p in parts)
-        return found
-    finally:
-        await consumer.stop()
-
-
 async def test_every_accepted_request_survives_each_part_being_killed_under_load(stack: Stack) -> None:
     token = issue_token(JwtConfig(ServiceSettings().jwt_secret), subject="faults", tenant_id=TENANT, roles=["admin"])
     async with httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http:
@@ -158,7 +51,7 @@ async def test_every_accepted_request_survives_each_part_being_killed_under_load
         assert created.status_code == 201, created.text
     load, stop = Load(), asyncio.Event()
     workers = [asyncio.create_task(http_writer(stack, token, load, stop)) for _ in range(2)]
-    workers += [asyncio.create_task(nas(stack, load, stop)) for _ in range(4)]
+    workers += [asyncio.create_task(nas(stack, load, stop, SECRET)) for _ in range(4)]
     faults: list[dict[str, Any]] = []
 
     async def both_accepted_since(moment: float) -> bool:
@@ -198,13 +91,17 @@ async def test_every_accepted_request_survives_each_part_being_killed_under_load
     seen: dict[str, dict[str, int]] = {}
 
     async def converged() -> bool:
-        seen["owner customers"] = await counts(stack.pg_url("customers"), by_email.format("customers"), customers)
-        seen["reporting customers"] = await counts(
-            stack.pg_url("reporting"), by_email.format("readmodel.customers"), customers
+        seen["owner customers"] = await counts(
+            stack.pg_url("customers"), by_email.format("customers"), TENANT, customers
         )
-        seen["owner sessions"] = await counts(stack.pg_url("radius_ingest"), by_user.format("sessions"), sessions)
+        seen["reporting customers"] = await counts(
+            stack.pg_url("reporting"), by_email.format("readmodel.customers"), TENANT, customers
+        )
+        seen["owner sessions"] = await counts(
+            stack.pg_url("radius_ingest"), by_user.format("sessions"), TENANT, sessions
+        )
         seen["reporting sessions"] = await counts(
-            stack.pg_url("reporting"), by_user.format("readmodel.sessions"), sessions
+            stack.pg_url("reporting"), by_user.format("readmodel.sessions"), TENANT, sessions
         )
         return all(e in seen[place] for place in CUSTOMERS for e in load.accepted_customers) and all(
             u in seen[place] for place in SESSIONS for u in load.accepted_sessions

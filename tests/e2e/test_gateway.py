@@ -32,7 +32,7 @@ SERVICES = {
 DOCS_PAGE = "<script>const ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' })</script>"
 
 
-def _stand_in(name: str) -> ThreadingHTTPServer:
+def _stand_in(name: str, status: int = 200) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -45,7 +45,7 @@ def _stand_in(name: str) -> ThreadingHTTPServer:
                 answer = {"service": name, "method": self.command, "path": self.path, "body": body,
                           "authorization": self.headers.get("Authorization")}  # fmt: skip
                 payload, kind = json.dumps(answer).encode(), "application/json"
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -68,14 +68,19 @@ def _free_port() -> int:
         return port
 
 
-def _render(state: Path, port: int, backends: dict[str, int], *, rate: str, burst: int, retry_after: int) -> Path:
-    """deploy/gateway/nginx.local.conf as deploy/local/services.sh renders it, upstreams at `backends`."""
+def _render(
+    state: Path, port: int, backends: dict[str, int | list[int]], *, rate: str, burst: int, retry_after: int
+) -> Path:
+    """deploy/gateway/nginx.local.conf as deploy/local/services.sh renders it, upstreams at `backends` (a list:
+    replicas of one service)."""
     conf = (ROOT / "deploy/gateway/nginx.local.conf").read_text()
     values = {"@GATEWAY_PORT@": str(port), "@STATE@": str(state), "@GATEWAY_RATE_LIMIT@": rate,
               "@GATEWAY_RATE_BURST@": str(burst), "@GATEWAY_RETRY_AFTER@": str(retry_after),
               "@CONSOLE_DIR@": str(ROOT / "console/dist")}  # fmt: skip
     for name, default_port in SERVICES.items():  # the same file, pointed at the stand-ins
-        values[f"@SERVICE_PORT_{default_port - 8100}@"] = str(backends[name])
+        ports = backends[name] if isinstance(backends[name], list) else [backends[name]]
+        servers = "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s; " for p in ports)  # as services.sh
+        values[f"@SERVERS_{default_port - 8100}@"] = servers
     for placeholder, value in values.items():
         conf = conf.replace(placeholder, value)
     assert "@" not in conf.replace("@rate_limited", ""), "a placeholder services.sh renders is not rendered here"
@@ -88,7 +93,9 @@ def _render(state: Path, port: int, backends: dict[str, int], *, rate: str, burs
 
 
 @contextmanager
-def _nginx(state: Path, backends: dict[str, int], *, rate: str, burst: int, retry_after: int = 1) -> Iterator[str]:
+def _nginx(
+    state: Path, backends: dict[str, int | list[int]], *, rate: str, burst: int, retry_after: int = 1
+) -> Iterator[str]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     port = _free_port()
     conf = _render(state, port, backends, rate=rate, burst=burst, retry_after=retry_after)
@@ -255,3 +262,25 @@ def test_the_console_is_served_at_console(gateway: str) -> None:
     assert httpx.get(f"{gateway}/console/assets/missing.js").status_code == 404
     config = httpx.get(f"{gateway}/console/config.json")  # the console's settings (its OIDC sign-in)
     assert config.json() == {"oidc": None} and config.headers["cache-control"] == "no-store"
+
+
+def test_a_request_goes_to_another_replica_when_one_is_down(tmp_path: Path, stand_ins: dict[str, int]) -> None:
+    """Customers with three replicas (REPLICAS=3): one down (its port refuses connections), one answering 503 (its
+    database is down), one well. Every request reaches the well one, except a POST the 503 replica got: nginx never
+    resends a write a replica may have applied, so the client sees its 503 and decides."""
+    down = _free_port()
+    unwell = _stand_in("customers-unwell", status=503)
+    backends: dict[str, int | list[int]] = {
+        **stand_ins,
+        "customers": [down, unwell.server_address[1], stand_ins["customers"]],
+    }
+    try:
+        with _nginx(tmp_path, backends, rate="1000r/s", burst=1000) as url:
+            reads = [httpx.get(f"{url}/customers/c-{i}") for i in range(12)]
+            assert [(r.status_code, r.json()["service"]) for r in reads] == [(200, "customers")] * 12
+            writes = [httpx.post(f"{url}/customers", json={"n": i}) for i in range(12)]
+            served = [(w.status_code, w.json()["service"]) for w in writes]
+            assert set(served) <= {(200, "customers"), (503, "customers-unwell")}, served
+            assert (200, "customers") in served  # the down replica's writes were resent to another
+    finally:
+        unwell.shutdown()

@@ -12,6 +12,31 @@ from enum import StrEnum
 FOREVER = -1
 DAY_MS = 24 * 3600 * 1000
 
+# Production durability: every partition (and its dead-letter twin) on three brokers, and an acks=all write
+# acknowledged only once two of them have it, so one broker can be lost (or restarted) without losing an
+# acknowledged record or refusing writes. A smaller cluster gets what it allows (`Replication.for_brokers`).
+REPLICATION_FACTOR = 3
+MIN_INSYNC_REPLICAS = 2
+
+
+@dataclass(frozen=True)
+class Replication:
+    factor: int
+    min_insync: int
+
+    @classmethod
+    def for_brokers(cls, brokers: int) -> Replication:
+        """The registry's replication on a cluster of `brokers`: one broker (local mode, the tests) keeps one copy;
+        two keep two but acknowledge on one (two of two would stop writes whenever either is down)."""
+        if brokers < 1:
+            raise ValueError(f"a cluster has at least one broker, not {brokers}")
+        factor = min(REPLICATION_FACTOR, brokers)
+        return cls(factor, min(MIN_INSYNC_REPLICAS, factor - 1) or 1)
+
+    def config(self) -> dict[str, str]:
+        """Topic configs; none on a single broker, whose own default (1) is the same."""
+        return {} if self.factor == 1 else {"min.insync.replicas": str(self.min_insync)}
+
 
 class Service(StrEnum):
     CUSTOMERS = "customers"

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from bss_contracts.topics import ALL_TOPICS, Topic, dead_letter_name
+from bss_contracts.topics import ALL_TOPICS, Replication, Topic, dead_letter_name
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,27 @@ def new_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     )
 
 
+async def replication(admin: AIOKafkaAdminClient) -> Replication:
+    """The registry's replication as far as the cluster allows: its live brokers (3 or more in production: 3
+    copies, 2 in sync; 1 in local mode and the tests)."""
+    return Replication.for_brokers(len((await admin.describe_cluster())["brokers"]))
+
+
 async def ensure_topics(bootstrap: str, prefix: str = "", topics: Iterable[Topic] = ALL_TOPICS) -> None:
-    """Create the registry's topics and their dead-letter topics if missing (auto-creation is off)."""
-    wanted: list[NewTopic] = []
-    for t in topics:
-        wanted.append(NewTopic(full_name(t.name, prefix), t.partitions, 1, topic_configs=t.config()))
-        wanted.append(NewTopic(full_name(dead_letter_name(t.name), prefix), 1, 1, topic_configs={"retention.ms": "-1"}))
+    """Create the registry's topics and their dead-letter topics if missing (auto-creation is off), replicated
+    as the registry says (`replication`)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
     try:
+        copies = await replication(admin)
+        wanted: list[NewTopic] = []
+        for t in topics:
+            config = t.config() | copies.config()
+            wanted.append(NewTopic(full_name(t.name, prefix), t.partitions, copies.factor, topic_configs=config))
+            dlq_config = {"retention.ms": "-1"} | copies.config()
+            wanted.append(
+                NewTopic(full_name(dead_letter_name(t.name), prefix), 1, copies.factor, topic_configs=dlq_config)
+            )
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:

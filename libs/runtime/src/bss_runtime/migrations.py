@@ -1,7 +1,7 @@
 """Alembic, driven from code: each service keeps its migrations in `<service>/migrations`.
 
 A service's `migrations/env.py` is just `run_env(metadata)`; `upgrade(url, dir)` applies them (at start-up,
-in tests and in `make up`).
+in tests and in `make up`). Instances that start together migrate one after the other (an advisory lock).
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class ServiceRuntime:
         self.events = EventWriter(tables, source=f"/services/{settings.service_name}")
         self.jwt = JwtConfig.from_settings(settings)
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            [server.strip() for server in settings.kafka_bootstrap_servers.split(",")],  # a cluster: several
             acks="all",
             enable_idempotence=True,
             client_id=f"{settings.service_name}-consumer",

@@ -1,6 +1,7 @@
-"""The whole system as `make up` runs it, but private to one test: its own PostgreSQL cluster, Kafka broker, five
-services, mail catcher and nginx gateway, started by the project's deploy/local scripts on free ports with a state
-directory of its own. Killing its parts (`Stack.kill`) touches nothing else on the machine."""
+"""The whole system as `make up` runs it, but private to one test: its own PostgreSQL cluster, Kafka broker (or
+a cluster of `brokers`), five services (or `replicas` instances of each), mail catcher and nginx gateway, started
+by the project's deploy/local scripts on free ports with a state directory of its own. Killing its parts
+(`Stack.kill`) touches nothing else on the machine."""
 
 from __future__ import annotations
 
@@ -40,14 +41,24 @@ def _tcp_free(port: int) -> bool:
         return True
 
 
-def free_base() -> int:
-    """A base whose seven following TCP ports are free (the services' HTTP ports, SERVICE_PORT_BASE + 1..6, and the
-    ops API's, + 7)."""
+def free_base(replicas: int = 1) -> int:
+    """A base whose HTTP ports are free: the six services' SERVICE_PORT_BASE + 1..6, and + 11..16 and so on for each
+    further replica, and the ops API's + 7 (deploy/local/services.sh)."""
+    ports = [10 * r + i for r in range(replicas) for i in range(1, 7)] + [7]
     for _ in range(200):
         base = free_port() // 10 * 10
-        if base + 8 < 65536 and all(_tcp_free(base + i) for i in range(1, 8)):
+        if base + max(ports) < 65536 and all(_tcp_free(base + p) for p in ports):
             return base
-    raise RuntimeError("no seven free ports in a row")
+    raise RuntimeError(f"no free ports for {replicas} replica(s) of six services")
+
+
+def free_run(count: int) -> int:
+    """The first of `count` consecutive free TCP ports (a Kafka cluster's nodes: KAFKA_PORT + 0..2n-1)."""
+    for _ in range(200):
+        first = free_port()
+        if first + count < 65536 and all(_tcp_free(first + i) for i in range(count)):
+            return first
+    raise RuntimeError(f"no {count} free ports in a row")
 
 
 @dataclass
@@ -64,8 +75,13 @@ class Stack:
         return int(self.env["RADIUS_PORT"])
 
     @property
+    def brokers(self) -> int:
+        return int(self.env.get("KAFKA_BROKERS", "1"))
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.env['KAFKA_PORT']}"
+        port = int(self.env["KAFKA_PORT"])  # node i on KAFKA_PORT + 2(i-1) (deploy/local/kafka.sh)
+        return ",".join(f"127.0.0.1:{port + 2 * i}" for i in range(self.brokers))
 
     def pg_url(self, database: str) -> str:
         return f"postgresql://postgres:postgres@127.0.0.1:{self.env['PG_PORT']}/{database}"
@@ -78,9 +94,12 @@ class Stack:
         assert process.returncode == 0 or not check, f"{script} {' '.join(args)} failed:\n{out.decode()[-3000:]}"
 
     def kill(self, target: str) -> None:
-        """SIGKILL one part: a service's whole process group, the broker's JVM, or PostgreSQL and its backends."""
+        """SIGKILL one part: a service instance's whole process group ("customers", "customers-2"), the broker's
+        JVM ("kafka", or a cluster's node "kafka-2"), or PostgreSQL and its backends."""
         if target == "kafka":
             os.kill(int((self.state / "kafka/kafka.pid").read_text()), signal.SIGKILL)
+        elif target.startswith("kafka-"):
+            os.kill(int((self.state / f"kafka/node-{target.removeprefix('kafka-')}/kafka.pid").read_text()), 9)
         elif target == "postgres":
             postmaster = int((self.state / "postgres/data/postmaster.pid").read_text().split()[0])
             for pid in [postmaster, *_children(postmaster)]:
@@ -91,7 +110,7 @@ class Stack:
 
     async def restart(self, target: str) -> None:
         """Start what `kill` killed again, with the project's scripts (services: every one not running)."""
-        if target == "kafka":
+        if target.startswith("kafka"):
             await self.run("kafka.sh", "start")
         elif target == "postgres":
             await self.run("postgres.sh", "start")
@@ -109,32 +128,37 @@ def _children(parent: int) -> list[int]:
 
 
 @asynccontextmanager
-async def local_stack(extra_env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
-    """The stack, its processes started with `extra_env` on top (JWT_JWKS_URL for a test's OIDC provider...)."""
+async def local_stack(brokers: int = 1, replicas: int = 1, extra: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+    """The stack, with `brokers` Kafka nodes (KAFKA_BROKERS) and `replicas` instances of each service (REPLICAS);
+    `extra`: more environment for the scripts and the services."""
     state = Path(tempfile.mkdtemp(prefix="ispbss-stack-", dir="/var/tmp"))
     os.chmod(state, 0o755)  # noqa: S103 - PostgreSQL runs as its own OS user when the tests run as root
-    env = (
-        {k: v for k, v in os.environ.items() if k not in INHERITED}
-        | {
-            "BSS_STATE_DIR": str(state),
-            "ENVIRONMENT": "local",
-            "PG_PORT": str(free_port()),
-            "KAFKA_PORT": str(free_port()),
-            "KAFKA_CONTROLLER_PORT": str(free_port()),
-            "SERVICE_PORT_BASE": str(free_base()),
-            "GATEWAY_PORT": str(free_port()),
-            "MAIL_PORT": str(free_port()),
-            "RADIUS_PORT": str(free_port(socket.SOCK_DGRAM)),
-        }
-        | (extra_env or {})
-    )
+    kafka_port = free_run(2 * brokers)  # node i: KAFKA_PORT + 2(i-1), its controller the port after
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED} | {
+        "BSS_STATE_DIR": str(state),
+        "ENVIRONMENT": "local",
+        "PG_PORT": str(free_port()),
+        "KAFKA_BROKERS": str(brokers),
+        "KAFKA_PORT": str(kafka_port),
+        "KAFKA_CONTROLLER_PORT": str(kafka_port + 1),
+        "REPLICAS": str(replicas),
+        "SERVICE_PORT_BASE": str(free_base(replicas)),
+        "GATEWAY_PORT": str(free_port()),
+        "MAIL_PORT": str(free_port()),
+        "RADIUS_PORT": str(free_port(socket.SOCK_DGRAM)),
+    }
+    env |= extra or {}
+    # The broker's jars as the shared broker fetched them (a fresh machine fetches them into the stack instead).
+    shared_lib = Path(os.environ.get("BSS_STATE_DIR", "/var/tmp/ispbss")) / "kafka/lib"  # noqa: S108 - the default
+    if (shared_lib / ".pom-sha256").is_file():
+        (state / "kafka").mkdir()
+        (state / "kafka/lib").symlink_to(shared_lib)
     stack = Stack(state, env)
     try:
-        await stack.run("postgres.sh", "start")
-        await stack.run("kafka.sh", "start")
+        await asyncio.gather(stack.run("postgres.sh", "start"), stack.run("kafka.sh", "start"))
         await stack.run("services.sh", "start")
         yield stack
     finally:
-        for script in ("services.sh", "kafka.sh", "postgres.sh"):
-            await stack.run(script, "stop", check=False)
+        await stack.run("services.sh", "stop", check=False)
+        await asyncio.gather(stack.run("kafka.sh", "stop", check=False), stack.run("postgres.sh", "stop", check=False))
         await asyncio.to_thread(shutil.rmtree, state, ignore_errors=True)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from bss_contracts import RawEnvelope
 from bss_contracts.topics import ALL_TOPICS
-from bss_runtime.kafka import consumer_group
+from bss_runtime.kafka import consumer_group, replication
 from bssctl.inventory import BadInput
 
 TIMEOUT_MS = 10_000
@@ -287,7 +287,9 @@ class Cluster:
 
     async def ensure_topic(self, name: str, config: dict[str, str], partitions: int = 1) -> None:
         if name not in await self.existing():
-            await self.admin.create_topics([NewTopic(self.full(name), partitions, 1, topic_configs=config)])
+            copies = await replication(self.admin)  # as the services' topics: the registry's, as the cluster allows
+            topic = NewTopic(self.full(name), partitions, copies.factor, topic_configs=config | copies.config())
+            await self.admin.create_topics([topic])
             await asyncio.sleep(0.5)  # let the new topic's leader settle before the first send
 
 
