@@ -19,6 +19,9 @@ class Settings(ServiceSettings, SmtpSettings):
     maintenance_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often partitions are created ahead and old ones dropped"
     )
+    online_move_on_seconds: float = Field(
+        default=5.0, gt=0, description="How often the online-now counters are moved on to the current time"
+    )
     export_chunk_rows: int = Field(default=5000, ge=100, description="Rows fetched per round trip when exporting")
     parquet_row_group_rows: int = Field(default=65_536, ge=100, description="Rows per Parquet row group")
 

@@ -32,7 +32,12 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from bss_runtime.db import NAMING_CONVENTION
 from bss_runtime.tables import RuntimeTables, add_runtime_tables
-from reporting.analytics.adapters.tables import add_concurrency_tables, add_revenue_tables, add_usage_tables
+from reporting.analytics.adapters.tables import (
+    add_concurrency_tables,
+    add_online_tables,
+    add_revenue_tables,
+    add_usage_tables,
+)
 
 LIVE_SCHEMA = "readmodel"
 SESSION_SUMS = ["start_time", "input_octets", "output_octets", "session_time_seconds"]
@@ -75,6 +80,8 @@ class ReadModel:
     concurrency_changes: Table
     concurrency_buckets: Table
     usage_days: Table
+    usage_months: Table
+    online_levels: Table  # not in model_tables: its `as_of` is when a worker last moved it on
 
     @property
     def model_tables(self) -> tuple[Table, ...]:
@@ -101,6 +108,7 @@ class ReadModel:
             self.concurrency_changes,
             self.concurrency_buckets,
             self.usage_days,
+            self.usage_months,
         )
 
 
@@ -387,7 +395,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
 
     subscription_mrr_changes, customer_mrr_changes, mrr_days, mrr_movements = add_revenue_tables(md)
     concurrency_changes, concurrency_buckets = add_concurrency_tables(md)
-    usage_days = add_usage_tables(md)
+    usage_days, usage_months = add_usage_tables(md)
+    online_levels = add_online_tables(md)
 
     return ReadModel(
         schema=schema,
@@ -414,6 +423,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         concurrency_changes=concurrency_changes,
         concurrency_buckets=concurrency_buckets,
         usage_days=usage_days,
+        usage_months=usage_months,
+        online_levels=online_levels,
     )
 
 

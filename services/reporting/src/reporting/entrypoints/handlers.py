@@ -131,4 +131,4 @@ def register(
 
     @on(radius.NasAccountingOn, radius.NasAccountingOff)
     async def nas_reset(event: Envelope[Any], session: AsyncSession) -> None:
-        await session_views.nas_reset(session, rm, event.tenant_id, event.data)
+        await session_views.nas_reset(session, rm, event.tenant_id, event.data, clock())

@@ -21,11 +21,14 @@ from reporting.analytics.domain.concurrency import (
     level_changes,
     summarize_hour,
 )
+from reporting.analytics.service_layer.online import add_changes
 
 Move = tuple[str, SessionSpan | None, SessionSpan | None]  # tenant, the session's span before and after
 
 
-async def apply_moves(session: AsyncSession, schema: str, moves: Iterable[Move]) -> None:
+async def apply_moves(session: AsyncSession, schema: str, moves: Iterable[Move], now: datetime) -> None:
+    """Write the level changes of sessions whose spans moved, the buckets they fall in, and the online counters
+    (service_layer/online.py); `now` is the apply's clock (a new counter row's `as_of`)."""
     changes = level_changes(moves)
     if not changes:
         return
@@ -53,6 +56,7 @@ async def apply_moves(session: AsyncSession, schema: str, moves: Iterable[Move])
     )
     await _add_nets(session, schema, changes)
     await _summarize_hours(session, schema, sorted({(t, n, bucket_start(a, "hour")) for t, n, a in keys}))
+    await add_changes(session, schema, changes, now)
 
 
 async def _add_nets(session: AsyncSession, schema: str, changes: dict[ChangeKey, int]) -> None:
