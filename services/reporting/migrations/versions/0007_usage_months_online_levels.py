@@ -1,6 +1,7 @@
 """Top users and online now kept ahead: per-subscriber monthly usage with one descending index per ranking, and
 the online counter rows (per tenant and NAS, the concurrency level as of a moment), both filled from what the
-read model already holds.
+read model already holds. The concurrency changes lose their (tenant, instant) index: every read is per tenant
+and NAS (the primary key), and each session batch wrote to it.
 
 Revision ID: 0007
 Revises: 0006
@@ -69,8 +70,12 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.execute(FILL_LEVELS)
+    op.drop_index("ix_concurrency_changes_tenant_at", table_name="concurrency_changes", schema=SCHEMA)
 
 
 def downgrade() -> None:
+    op.create_index(
+        "ix_concurrency_changes_tenant_at", "concurrency_changes", ["tenant_id", "at"], unique=False, schema=SCHEMA
+    )
     op.drop_table("online_levels", schema=SCHEMA)
     op.drop_table("usage_months", schema=SCHEMA)

@@ -77,7 +77,7 @@ def build_runtime(
     runtime = ServiceRuntime(settings, live.runtime, produces=[topics.ALERTS], migrations_dir=MIGRATIONS)
     event.listen(runtime.database.engine.sync_engine, "connect", _session_defaults)
     partitions = new_partitions(settings, live.schema)
-    handlers.register(runtime.consumer, live, partitions, clock)
+    handlers.register(runtime.consumer, live, partitions, clock, alert_triggers=True)
     maintenance = PartitionMaintenance(
         runtime.database, partitions, interval_seconds=settings.maintenance_interval_seconds, clock=clock
     )

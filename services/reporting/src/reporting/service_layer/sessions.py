@@ -292,6 +292,8 @@ async def _add_to_rollups(session: AsyncSession, rm: ReadModel, hours: dict[tupl
             ),
             params,
         )
+        if all(v[0] >= 0 for _, v in moved):
+            continue  # a row can only come to zero sessions by losing some
         await session.execute(
             text(
                 f"""

@@ -146,8 +146,7 @@ def add_concurrency_tables(md: MetaData) -> tuple[Table, Table]:
         Column("nas_id", String(64), nullable=False),
         Column("at", TS, nullable=False),
         Column("change", Integer, nullable=False),
-        PrimaryKeyConstraint("tenant_id", "nas_id", "at"),
-        Index("ix_concurrency_changes_tenant_at", "tenant_id", "at"),
+        PrimaryKeyConstraint("tenant_id", "nas_id", "at"),  # every read is per tenant and NAS (ALL_NAS included)
     )
     buckets = Table(
         "concurrency_buckets",
