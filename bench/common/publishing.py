@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
@@ -13,9 +13,9 @@ from bss_contracts import DomainEvent, Envelope
 from bss_runtime.kafka import ensure_topics
 
 
-async def publish(bootstrap: str, prefix: str, events: Sequence[DomainEvent], tenant: str) -> float:
-    """Send `events` (one tenant's) to the prefixed topics, keyed and headed as the outbox relay sends them, with
-    acks=all; returns the seconds it took."""
+async def publish(bootstrap: str, prefix: str, events: Iterable[DomainEvent], tenant: str) -> float:
+    """Send `events` (one tenant's; a sequence, or an iterator generating them as they go) to the prefixed
+    topics, keyed and headed as the outbox relay sends them, with acks=all; returns the seconds it took."""
     await ensure_topics(bootstrap, prefix)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=1 << 20

@@ -3,11 +3,12 @@
 One command (`bench/network/run.sh [--sessions N]`):
 1. Generates one tenant's month of RADIUS sessions on 50 NAS and `--users` subscribers: each a Start and a Stop
    (5 minutes to 6 hours later), 2 % still open (a Start and an Interim-Update in the last half hour). Events
-   are built with the contracts' models, keyed and headed as radius-ingest publishes them.
+   are built with the contracts' models, keyed and headed as radius-ingest publishes them, in time order and
+   as they are sent (a generator: memory holds only the sessions open at the moment reached, not the month).
 2. Publishes them to fresh topics (a throwaway prefix), runs the reporting service as a real HTTP server (uvicorn
    on a loopback port, its own fresh database) and measures its apply rate while it drains them, in events/s,
    against radius-ingest's measured ingest rate (10,163 requests/s, issue 16's table): the read side keeps up
-   when the ratio is at least 1.
+   when the ratio is at least 1. The lag (published, not applied yet) is printed every 10 s and saved.
 3. Answers the same three questions at query time with one SQL statement each over the sessions read model
    (a sweep of +1/-1 over the month's session intervals; a sum per username; a count of the sessions whose span
    covers now) and checks the answers agree before timing.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import json
 import os
 import random
@@ -29,7 +31,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import uvicorn
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bss_contracts import DomainEvent
 from bss_contracts.events import radius
@@ -60,53 +63,112 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-def build(sessions: int, users: int, seed: int = 5) -> list[DomainEvent]:
+def build(sessions: int, users: int, seed: int = 5) -> Iterator[DomainEvent]:
+    """The events in time order, generated as they are sent (nothing held but the sessions still open at the
+    moment reached: a heap of their Stops, ~ the peak concurrency). Sessions start uniformly over the month
+    (hour by hour, sorted within the hour), last 5 minutes to 6 hours; every 50th is still open: a Start and an
+    Interim-Update in the last half hour."""
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0)
     month_ago = now - timedelta(days=30)
-    out: list[tuple[datetime, DomainEvent]] = []
-    for n in range(sessions):
-        user, nas = f"u{rng.randrange(users)}@isp", f"nas-{rng.randrange(50):02d}"
-        still_open = n % 50 == 0
-        start = (
-            now - timedelta(minutes=rng.randrange(1, 30))
-            if still_open
-            else month_ago + timedelta(seconds=rng.randrange(30 * 86400 - 7 * 3600))
-        )
-        common = {
-            "session_key": f"k{n}", "acct_session_id": f"a{n}", "username": user, "nas_id": nas,
-            "nas_ip_address": "10.0.0.1", "session_start_time": start,
+    span_s = 30 * 86400 - 7 * 3600
+    still_open = sessions // 50
+    closed = sessions - still_open
+    hours = span_s // 3600
+    stops: list[tuple[datetime, int, radius.SessionStopped]] = []  # (time, tie-break, event)
+
+    def common(n: int, start: datetime) -> dict[str, Any]:
+        return {
+            "session_key": f"k{n}", "acct_session_id": f"a{n}", "username": f"u{rng.randrange(users)}@isp",
+            "nas_id": f"nas-{rng.randrange(50):02d}", "nas_ip_address": "10.0.0.1", "session_start_time": start,
         }  # fmt: skip
-        out.append((start, radius.SessionStarted(**common, event_time=start, session_time_seconds=0,
-                                                 input_octets=0, output_octets=0)))  # fmt: skip
-        if still_open:
-            seen = min(now, start + timedelta(minutes=1))
-            out.append((seen, radius.SessionUpdated(**common, event_time=seen, session_time_seconds=60,
-                                                    input_octets=1000, output_octets=2000)))  # fmt: skip
-            continue
-        length = rng.randrange(300, 6 * 3600)
-        stop = start + timedelta(seconds=length)
-        octets_in, octets_out = rng.randrange(10**6, 10**10), rng.randrange(10**5, 10**9)
-        out.append((stop, radius.SessionStopped(**common, event_time=stop, session_time_seconds=length,
-                                                input_octets=octets_in, output_octets=octets_out,
-                                                terminate_cause="User-Request")))  # fmt: skip
-    out.sort(key=lambda x: x[0])
-    return [e for _, e in out]
+
+    n = 0
+    for hour in range(hours):
+        count = closed // hours + (1 if hour < closed % hours else 0)
+        base = month_ago + timedelta(hours=hour)
+        for offset in sorted(rng.randrange(3600) for _ in range(count)):
+            start = base + timedelta(seconds=offset)
+            while stops and stops[0][0] <= start:
+                yield heapq.heappop(stops)[2]
+            fields = common(n, start)
+            yield radius.SessionStarted(
+                **fields, event_time=start, session_time_seconds=0, input_octets=0, output_octets=0
+            )
+            length = rng.randrange(300, 6 * 3600)
+            stop = start + timedelta(seconds=length)
+            stopped = radius.SessionStopped(
+                **fields,
+                event_time=stop,
+                session_time_seconds=length,
+                input_octets=rng.randrange(10**6, 10**10),
+                output_octets=rng.randrange(10**5, 10**9),
+                terminate_cause="User-Request",
+            )
+            heapq.heappush(stops, (stop, n, stopped))
+            n += 1
+    while stops:
+        yield heapq.heappop(stops)[2]
+    opened = sorted(now - timedelta(minutes=rng.randrange(1, 30), seconds=rng.randrange(60)) for _ in range(still_open))
+    updates: list[tuple[datetime, int, radius.SessionUpdated]] = []
+    for start in opened:
+        while updates and updates[0][0] <= start:
+            yield heapq.heappop(updates)[2]
+        fields = common(n, start)
+        yield radius.SessionStarted(**fields, event_time=start, session_time_seconds=0, input_octets=0, output_octets=0)
+        seen = min(now, start + timedelta(minutes=1))
+        updated = radius.SessionUpdated(
+            **fields, event_time=seen, session_time_seconds=60, input_octets=1000, output_octets=2000
+        )
+        heapq.heappush(updates, (seen, n, updated))
+        n += 1
+    while updates:
+        yield heapq.heappop(updates)[2]
 
 
-async def applied_rate(pg: asyncpg.Connection, total: int, timeout: float) -> dict[str, Any]:
-    """Events/s from the first applied to the last, by the processed-event records."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_cpu(pg: asyncpg.Connection, database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend of the bench's database (the service's pool and this probe)."""
+    pids = await pg.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    return {r["pid"]: cpu_seconds(r["pid"]) for r in pids}
+
+
+async def applied_rate(bootstrap: str, group: str, total: int, timeout: float) -> dict[str, Any]:
+    """Events/s from the first committed to the last, by the consumer group's committed offsets (the topics are
+    fresh: their sum is the events applied); prints the lag (published, not applied yet) every 10 s."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     deadline = time.monotonic() + timeout
     first: float | None = None
     done = 0
-    while time.monotonic() < deadline:
-        done = await pg.fetchval("SELECT count(*) FROM readmodel.processed_events")
-        if done and first is None:
-            first = time.perf_counter()
-        if done >= total:
-            seconds = time.perf_counter() - (first or time.perf_counter())
-            return {"events": total, "seconds": round(seconds, 1), "events_per_s": round(total / max(seconds, 1e-3))}
-        await asyncio.sleep(0.5)
+    printed = time.monotonic()
+    lag: list[tuple[float, int]] = []
+    try:
+        while time.monotonic() < deadline:
+            offsets = await admin.list_consumer_group_offsets(group)
+            done = sum(max(0, o.offset) for o in offsets.values())
+            if done and first is None:
+                first = time.perf_counter()
+            if time.monotonic() - printed >= 10:
+                printed = time.monotonic()
+                elapsed = time.perf_counter() - (first or time.perf_counter())
+                lag.append((round(elapsed, 1), total - done))
+                log(f"lag {total - done:,} events ({done:,} applied, {done / max(elapsed, 1e-3):,.0f} events/s so far)")
+            if done >= total:
+                seconds = time.perf_counter() - (first or time.perf_counter())
+                rate = round(total / max(seconds, 1e-3))
+                return {"events": total, "seconds": round(seconds, 1), "events_per_s": rate, "lag": lag}
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
     raise TimeoutError(f"{done} of {total} events applied in {timeout} s")
 
 
@@ -166,11 +228,12 @@ async def main() -> None:
     plain = urlunsplit(parts._replace(path=f"/{database}"))
     url = urlunsplit(parts._replace(scheme="postgresql+asyncpg", path=f"/{database}"))
 
-    log(f"building {args.sessions} sessions of {args.users} subscribers")
-    events = build(args.sessions, args.users)
-    log(f"publishing {len(events)} session events to {prefix}*")
-    publish_s = await publish_events(bootstrap, prefix, events, TENANT)
-    results: dict[str, Any] = {"sessions": args.sessions, "events": len(events), "publish_s": round(publish_s, 1)}
+    total = 2 * args.sessions  # each session: Start and Stop, or Start and Interim-Update
+    log(f"publishing {total:,} session events of {args.sessions:,} sessions and {args.users:,} subscribers to "
+        f"{prefix}*, generated as they are sent")  # fmt: skip
+    publish_s = await publish_events(bootstrap, prefix, build(args.sessions, args.users), TENANT)
+    log(f"published in {publish_s:.0f} s ({total / publish_s:,.0f} events/s)")
+    results: dict[str, Any] = {"sessions": args.sessions, "events": total, "publish_s": round(publish_s, 1)}
 
     settings = Settings(database_url=url, kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix,
                         kafka_group_prefix=prefix, log_level="WARNING", bi_worker_enabled=False)  # fmt: skip
@@ -184,7 +247,14 @@ async def main() -> None:
         while not server.started:  # noqa: ASYNC110 - uvicorn's Server exposes a flag, not an event
             await asyncio.sleep(0.05)
         log("reporting (HTTP on a loopback port) applies the backlog")
-        apply = await applied_rate(pg, len(events), args.timeout)
+        mine, backends = cpu_seconds(os.getpid()), await backend_cpu(pg, database)
+        apply = await applied_rate(bootstrap, f"{prefix}reporting", total, args.timeout)
+        after = await backend_cpu(pg, database)
+        apply["cpu_s"] = {
+            "consumer_process": round(cpu_seconds(os.getpid()) - mine, 1),
+            "postgres_backends": round(sum(v - backends.get(pid, 0.0) for pid, v in after.items()), 1),
+        }
+        apply["cpu_us_per_event"] = {k: round(v * 1e6 / total) for k, v in apply["cpu_s"].items()}
         apply["ratio_to_ingest"] = round(apply["events_per_s"] / INGEST_ANCHOR, 2)
         results["apply"] = apply
         log(f"applied: {apply}")
@@ -259,6 +329,7 @@ def print_table(r: dict[str, Any]) -> None:
     a = r["apply"]
     print(f"\n{r['sessions']:,} sessions, {r['events']:,} events; load average {r['load_average']}")
     print(f"apply: {a['events_per_s']:,} events/s = {a['ratio_to_ingest']}x radius-ingest's {INGEST_ANCHOR:,} req/s")
+    print(f"apply CPU: {a['cpu_s']} s, per event {a['cpu_us_per_event']} us")
     print(f"{'question':<28}{'read model p50/p95 ms':>24}{'query time p50/p95 ms':>24}{'ratio':>8}{'goal':>8}")
     for name, q in r["queries"].items():
         m, t = q["read_model"], q["query_time"]

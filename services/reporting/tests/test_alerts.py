@@ -258,6 +258,53 @@ async def test_nas_concurrency_peak_against_its_configured_capacity(env: AlertsH
     assert env.emails(tenant) == ["[FIRING] BNG full: bng-7", "[RESOLVED] BNG full: bng-7"]
 
 
+async def test_a_rule_is_evaluated_on_the_relevant_events_once_not_only_on_its_schedule(env: AlertsHarness) -> None:
+    tenant = new_tenant()
+    day_ago = env.clock.now() - timedelta(days=1)  # the NAS becomes known, a day before the rule's window
+    await env.publish(
+        (
+            session_event(
+                "stop", f"{tenant}-old", "u", start=day_ago - timedelta(hours=1), when=day_ago, nas_id="bng-3"
+            ),
+            tenant,
+        )
+    )
+    await env.req("PUT", "/alerts/nas-capacities/bng-3", tenant, "ops", json={"max_sessions": 3})
+    await env.rule(
+        tenant, name="BNG busy", kind="nas_concurrency", parameters={"threshold_percent": 90, "window_hours": 2},
+        interval_seconds=3600,
+    )  # fmt: skip
+    assert await env.round() == (1, 0)  # on creation: nothing online
+    gap = timedelta(seconds=env.settings.alert_event_gap_seconds)
+    env.clock.advance(gap)
+    assert await env.round() == (0, 0)  # no event, and its schedule is an hour away
+    opened = env.clock.now() - timedelta(minutes=10)
+    other = new_tenant()  # another tenant's sessions do not make this tenant's rule due
+    await env.publish((session_event("start", f"{other}-x", "x", start=opened, when=opened, nas_id="bng-3"), other))
+    assert await env.round() == (0, 0)
+    await env.publish(
+        *[
+            (session_event("start", f"{tenant}-{i}", f"u{i}", start=opened, when=opened, nas_id="bng-3"), tenant)
+            for i in range(3)
+        ]
+    )
+    # two evaluators at once (two replicas): the sessions' trigger makes the rule due, and it is evaluated once
+    assert sorted(await asyncio.gather(evaluation.evaluate_due(env.deps), evaluation.evaluate_due(env.deps))) == [0, 1]
+    assert await delivery.deliver_due(env.deps) == 2
+    [firing] = await env.req("GET", "/alerts", tenant, params={"state": "firing"})
+    assert (firing["subject"], firing["value"]) == ("bng-3", 100.0)
+    assert env.emails(tenant) == ["[FIRING] BNG busy: bng-3"]
+    # more sessions within the gap: evaluated once the gap has passed, not before, and not again after
+    await env.publish(
+        (session_event("stop", f"{tenant}-0", "u0", start=opened, when=env.clock.now(), nas_id="bng-3"), tenant)
+    )
+    assert await env.round() == (0, 0)
+    env.clock.advance(gap)
+    assert await env.round() == (1, 0)  # still firing (the peak of the window): no new notification
+    env.clock.advance(gap)
+    assert await env.round() == (0, 0)
+
+
 def _loc(response: Any) -> list[str]:
     return [".".join(str(p) for p in d["loc"]) for d in response.json()["detail"]]
 
@@ -504,12 +551,17 @@ async def test_a_rule_another_evaluator_holds_is_skipped_then_no_longer_due(env:
     other = replace(env.deps, database=replica)
     try:
         async with env.deps.database.transaction() as holding:  # replica A, mid-evaluation of the rule
-            claimed = await repo.claim_due_rule(holding, env.clock.now())
+            claimed = await repo.claim_due_rule(holding, env.clock.now(), timedelta(0))
             assert claimed is not None and claimed.tenant_id == tenant
             assert await evaluation.evaluate_next(other) is False  # replica B skips it, does not wait
             await evaluation.evaluate_rule(env.deps, holding, claimed, env.clock.now())
-            await repo.update_rule(
-                holding, tenant, claimed.rule_id, next_evaluation_at=env.clock.now() + timedelta(minutes=1)
+            await repo.update_rule(  # as evaluate_next records it: the schedule and the trigger counter seen
+                holding,
+                tenant,
+                claimed.rule_id,
+                next_evaluation_at=env.clock.now() + timedelta(minutes=1),
+                last_evaluated_at=env.clock.now(),
+                trigger_seq=claimed.seq,
             )
         assert await evaluation.evaluate_next(other) is False  # committed: no longer due
     finally:

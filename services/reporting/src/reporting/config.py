@@ -19,6 +19,9 @@ class Settings(ServiceSettings, SmtpSettings):
     maintenance_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often partitions are created ahead and old ones dropped"
     )
+    online_move_on_seconds: float = Field(
+        default=5.0, gt=0, description="How often the online-now counters are moved on to the current time"
+    )
     export_chunk_rows: int = Field(default=5000, ge=100, description="Rows fetched per round trip when exporting")
     parquet_row_group_rows: int = Field(default=65_536, ge=100, description="Rows per Parquet row group")
 
@@ -49,6 +52,11 @@ class Settings(ServiceSettings, SmtpSettings):
     # ---- Alerts (rules, evaluation, notifications): see docs/reporting.md, "Business alerts"
     alert_worker_enabled: bool = Field(default=True, description="Run the alerts worker (evaluation, delivery)")
     alert_poll_seconds: float = Field(default=5.0, gt=0, description="How often the idle alerts worker looks")
+    alert_event_gap_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="A rule is evaluated on relevant events at most this often (besides its schedule)",
+    )
     alert_delivery_lease_seconds: float = Field(
         default=120.0, gt=0, description="A notification being sent is taken over by another worker after this"
     )

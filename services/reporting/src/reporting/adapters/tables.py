@@ -32,7 +32,12 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from bss_runtime.db import NAMING_CONVENTION
 from bss_runtime.tables import RuntimeTables, add_runtime_tables
-from reporting.analytics.adapters.tables import add_concurrency_tables, add_revenue_tables, add_usage_tables
+from reporting.analytics.adapters.tables import (
+    add_concurrency_tables,
+    add_online_tables,
+    add_revenue_tables,
+    add_usage_tables,
+)
 from reporting.tickets.adapters.tables import add_ticket_tables
 
 LIVE_SCHEMA = "readmodel"
@@ -76,6 +81,8 @@ class ReadModel:
     concurrency_changes: Table
     concurrency_buckets: Table
     usage_days: Table
+    usage_months: Table
+    online_levels: Table  # not in model_tables: its `as_of` is when a worker last moved it on
     support_tickets: Table
 
     @property
@@ -103,6 +110,7 @@ class ReadModel:
             self.concurrency_changes,
             self.concurrency_buckets,
             self.usage_days,
+            self.usage_months,
             self.support_tickets,
         )
 
@@ -390,7 +398,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
 
     subscription_mrr_changes, customer_mrr_changes, mrr_days, mrr_movements = add_revenue_tables(md)
     concurrency_changes, concurrency_buckets = add_concurrency_tables(md)
-    usage_days = add_usage_tables(md)
+    usage_days, usage_months = add_usage_tables(md)
+    online_levels = add_online_tables(md)
     support_tickets = add_ticket_tables(md)
 
     return ReadModel(
@@ -418,6 +427,8 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         concurrency_changes=concurrency_changes,
         concurrency_buckets=concurrency_buckets,
         usage_days=usage_days,
+        usage_months=usage_months,
+        online_levels=online_levels,
         support_tickets=support_tickets,
     )
 

@@ -26,6 +26,7 @@ from reporting.alerts.service_layer.deps import AlertsDeps
 from reporting.analytics.entrypoints import api as analytics_api
 from reporting.analytics.entrypoints import network as network_api
 from reporting.analytics.entrypoints import usage as usage_api
+from reporting.analytics.entrypoints.worker import OnlineLevelsWorker
 from reporting.bi.adapters.delivery import SmtpMailer, WebhookSender
 from reporting.bi.entrypoints import api as bi_api
 from reporting.bi.entrypoints.worker import BiWorker
@@ -53,6 +54,7 @@ class Reporting:
     bi_worker: BiWorker
     alerts: AlertsDeps
     alerts_worker: AlertsWorker
+    online: OnlineLevelsWorker
 
 
 def new_partitions(settings: Settings, schema: str) -> SessionPartitions:
@@ -76,11 +78,15 @@ def build_runtime(
     runtime = ServiceRuntime(settings, live.runtime, produces=[topics.ALERTS], migrations_dir=MIGRATIONS)
     event.listen(runtime.database.engine.sync_engine, "connect", _session_defaults)
     partitions = new_partitions(settings, live.schema)
-    handlers.register(runtime.consumer, live, partitions, clock)
+    handlers.register(runtime.consumer, live, partitions, clock, alert_triggers=True)
     maintenance = PartitionMaintenance(
         runtime.database, partitions, interval_seconds=settings.maintenance_interval_seconds, clock=clock
     )
     runtime.add_worker(maintenance.run)
+    online = OnlineLevelsWorker(
+        runtime.database, live.schema, interval_seconds=settings.online_move_on_seconds, clock=clock
+    )
+    runtime.add_worker(online.run)
     reports = api.Reports(runtime.database, live.schema, settings, clock)
     bi = BiDeps(
         runtime.database, settings, bi_clock or SystemClock(), _reports_app(reports, runtime), runtime.jwt,
@@ -97,7 +103,7 @@ def build_runtime(
     alerts_worker = AlertsWorker(alerts)
     if settings.alert_worker_enabled:
         runtime.add_worker(alerts_worker.run)
-    return Reporting(runtime, live, partitions, maintenance, reports, bi, bi_worker, alerts, alerts_worker)
+    return Reporting(runtime, live, partitions, maintenance, reports, bi, bi_worker, alerts, alerts_worker, online)
 
 
 def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:

@@ -16,6 +16,8 @@ from bss_contracts import DomainEvent, Envelope
 from bss_contracts.events import billing, customers, dunning, radius, support
 from reporting.adapters.partitions import SessionPartitions
 from reporting.adapters.tables import ReadModel
+from reporting.alerts.domain.rules import EventSource
+from reporting.alerts.service_layer.triggers import events_applied as alert_triggers_of
 from reporting.analytics.service_layer import revenue as revenue_views
 from reporting.service_layer import customers as customer_views
 from reporting.service_layer import dunning as dunning_views
@@ -48,9 +50,16 @@ def register(
     clock: Clock = _utcnow,
     *,
     balance_batches: bool = True,
+    alert_triggers: bool = False,
 ) -> None:
     """Every event type to its projection. `balance_batches=False` applies invoice balance events one at a time
-    with the reference functions (for the tests that prove the batch path equal to them)."""
+    with the reference functions (for the tests that prove the batch path equal to them). `alert_triggers`: the
+    live consumer also raises the alert rules' triggers of what it applied (alerts/service_layer/triggers.py),
+    in the same transaction; a rebuild replaying history does not."""
+
+    async def moved(session: AsyncSession, events: Sequence[Envelope[Any]], source: EventSource) -> None:
+        if alert_triggers:
+            await alert_triggers_of(session, [e.tenant_id for e in events], source)
 
     def on(*models: type[DomainEvent]) -> Callable[[Handler], Handler]:
         def add(handler: Handler) -> Handler:
@@ -85,30 +94,36 @@ def register(
     )
     async def subscriptions(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
         await revenue_views.subscription_events(session, rm, [(e.tenant_id, e.id, e.data) for e in events])
+        await moved(session, events, "subscriptions")
 
     if balance_batches:  # every run of consecutive invoice-topic events at once
 
         @registry.on_batch(billing.InvoiceIssued, *invoice_views.ONE_BY_ONE)
         async def invoice_events(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
             await invoice_views.invoice_events(session, rm, [(e.tenant_id, e.id, e.data) for e in events])
+            await moved(session, events, "invoices")
 
     else:  # the reference: balance events one at a time (what the batch path must equal; its tests compare)
 
         @registry.on_batch(billing.InvoiceIssued)
         async def invoices_issued(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
             await invoice_views.invoices_issued(session, rm, [(e.tenant_id, e.id, e.data) for e in events])
+            await moved(session, events, "invoices")
 
         @on(*invoice_views.ONE_BY_ONE)
         async def invoice(event: Envelope[Any], session: AsyncSession) -> None:
             await invoice_views.ONE_BY_ONE[type(event.data)](session, rm, event.tenant_id, event.id, event.data)
+            await moved(session, [event], "invoices")
 
     @on(billing.SlaBreachDetected)
     async def breach_detected(event: Envelope[billing.SlaBreachDetected], session: AsyncSession) -> None:
         await sla_views.breach_detected(session, rm, event.tenant_id, event.data)
+        await moved(session, [event], "sla")
 
     @on(billing.SlaBreachResolved)
     async def breach_resolved(event: Envelope[billing.SlaBreachResolved], session: AsyncSession) -> None:
         await sla_views.breach_resolved(session, rm, event.tenant_id, event.data)
+        await moved(session, [event], "sla")
 
     @on(billing.SlaCreditIssued)
     async def credit_issued(event: Envelope[billing.SlaCreditIssued], session: AsyncSession) -> None:
@@ -129,10 +144,12 @@ def register(
             # tables, or the transaction that created it rolled back): forget the cache; the retry creates it.
             partitions.forget()
             raise
+        await moved(session, events, "sessions")
 
     @on(radius.NasAccountingOn, radius.NasAccountingOff)
     async def nas_reset(event: Envelope[Any], session: AsyncSession) -> None:
-        await session_views.nas_reset(session, rm, event.tenant_id, event.data)
+        await session_views.nas_reset(session, rm, event.tenant_id, event.data, clock())
+        await moved(session, [event], "sessions")
 
     @on(
         support.TicketOpened,

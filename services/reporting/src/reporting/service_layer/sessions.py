@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -71,7 +72,7 @@ async def session_events(
     with one upsert and the rollups' net changes with one upsert per rollup."""
     reported = _resets_reported_by_stops(events)
     for tenant, reset in sorted(reported, key=lambda r: (r[0], r[1].nas_id, r[1].event_time, r[1].reason)):
-        await nas_reset(session, rm, tenant, reset)
+        await nas_reset(session, rm, tenant, reset, now)
     incoming = [(tenant, row_from_event(data)) for tenant, data in events]
     starts = [row.start_time for _, row in incoming]
     lo, hi = min(starts), max(starts)
@@ -93,7 +94,7 @@ async def session_events(
         await partitions.ensure(session, month)
     changes.sort(key=lambda c: (c.tenant_id, c.after.session_key, c.after.start_time))  # one lock order
     await _upsert_rows(session, rm, changes)
-    await apply_moves(session, rm.schema, [(c.tenant_id, span(c.before), span(c.after)) for c in changes])
+    await apply_moves(session, rm.schema, [(c.tenant_id, span(c.before), span(c.after)) for c in changes], now)
     hours: dict[tuple[str, datetime], list[int]] = {}
     usage: dict[tuple[str, str, date], list[int]] = {}
     for c in changes:
@@ -203,20 +204,37 @@ async def _upsert_rows(session: AsyncSession, rm: ReadModel, changes: Sequence[R
 
 
 async def _add_to_usage(session: AsyncSession, rm: ReadModel, usage: dict[tuple[str, str, date], list[int]]) -> None:
-    """Add net changes to the per-subscriber daily usage (one upsert); days left with no session go."""
-    moved = sorted((k, v) for k, v in usage.items() if any(v))
+    """Add net changes to the per-subscriber daily and monthly usage (one upsert each); rows left with no
+    session go."""
+    months: dict[tuple[str, str, date], list[int]] = {}
+    for (tenant, username, day), sums in usage.items():
+        month = months.setdefault((tenant, username, day.replace(day=1)), [0, 0, 0, 0])
+        for i, value in enumerate(sums):
+            month[i] += value
+    await _add_per_user(session, rm, "usage_days", "day", usage)
+    await _add_per_user(session, rm, "usage_months", "month", months)
+
+
+async def _add_per_user(
+    session: AsyncSession, rm: ReadModel, table: str, key: str, deltas: dict[tuple[str, str, date], list[int]]
+) -> None:
+    moved = sorted((k, v) for k, v in deltas.items() if any(v))
     if not moved:
         return
-    keys = {"tenants": [k[0] for k, _ in moved], "users": [k[1] for k, _ in moved], "days": [k[2] for k, _ in moved]}
+    keys: dict[str, list[Any]] = {
+        "tenants": [k[0] for k, _ in moved],
+        "users": [k[1] for k, _ in moved],
+        "keys": [k[2] for k, _ in moved],
+    }
     sums = {c: [v[i] for _, v in moved] for i, c in enumerate(("n", "i", "o", "t"))}
     await session.execute(
         text(
             f"""
-            INSERT INTO "{rm.schema}".usage_days AS u
-                (tenant_id, username, day, sessions, input_octets, output_octets, session_time_seconds)
-            SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:users AS text[]), CAST(:days AS date[]),
+            INSERT INTO "{rm.schema}".{table} AS u
+                (tenant_id, username, {key}, sessions, input_octets, output_octets, session_time_seconds)
+            SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:users AS text[]), CAST(:keys AS date[]),
                                  CAST(:n AS bigint[]), CAST(:i AS bigint[]), CAST(:o AS bigint[]), CAST(:t AS bigint[]))
-            ON CONFLICT (tenant_id, username, day) DO UPDATE SET
+            ON CONFLICT (tenant_id, username, {key}) DO UPDATE SET
                 sessions = u.sessions + EXCLUDED.sessions,
                 input_octets = u.input_octets + EXCLUDED.input_octets,
                 output_octets = u.output_octets + EXCLUDED.output_octets,
@@ -225,15 +243,17 @@ async def _add_to_usage(session: AsyncSession, rm: ReadModel, usage: dict[tuple[
         ),
         keys | sums,
     )
+    if all(v[0] >= 0 for _, v in moved):
+        return  # a row can only come to zero sessions by losing some
     await session.execute(
         text(
             f"""
-            DELETE FROM "{rm.schema}".usage_days u
-            USING unnest(CAST(:tenants AS text[]), CAST(:users AS text[]), CAST(:days AS date[])) AS k(t, n, d)
-            WHERE (u.tenant_id, u.username, u.day) = (k.t, k.n, k.d) AND u.sessions = 0
+            DELETE FROM "{rm.schema}".{table} u
+            USING unnest(CAST(:tenants AS text[]), CAST(:users AS text[]), CAST(:keys AS date[])) AS k(t, n, d)
+            WHERE (u.tenant_id, u.username, u.{key}) = (k.t, k.n, k.d) AND u.sessions = 0
             """
         ),
-        keys,
+        {name: [x for x, (_, v) in zip(values, moved, strict=True) if v[0] < 0] for name, values in keys.items()},
     )
 
 
@@ -272,6 +292,8 @@ async def _add_to_rollups(session: AsyncSession, rm: ReadModel, hours: dict[tupl
             ),
             params,
         )
+        if all(v[0] >= 0 for _, v in moved):
+            continue  # a row can only come to zero sessions by losing some
         await session.execute(
             text(
                 f"""
@@ -285,7 +307,7 @@ async def _add_to_rollups(session: AsyncSession, rm: ReadModel, hours: dict[tupl
 
 
 async def nas_reset(
-    session: AsyncSession, rm: ReadModel, tenant: str, data: ev.NasAccountingOn | ev.NasAccountingOff
+    session: AsyncSession, rm: ReadModel, tenant: str, data: ev.NasAccountingOn | ev.NasAccountingOff, now: datetime
 ) -> None:
     r = rm.nas_resets
     fresh = await session.scalar(
@@ -339,4 +361,4 @@ async def nas_reset(
         moves.append((tenant, before, session_interval(nas, start, data.event_time, last_record)))
     await _add_to_rollups(session, rm, hours)
     await _add_to_usage(session, rm, usage)
-    await apply_moves(session, rm.schema, moves)
+    await apply_moves(session, rm.schema, moves, now)

@@ -4,14 +4,14 @@ take any tenant's rows (with `FOR UPDATE SKIP LOCKED`: two replicas never take t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.alerts.adapters.tables import alerts, nas_capacities, notifications, rules, silences
+from reporting.alerts.adapters.tables import alerts, nas_capacities, notifications, rules, silences, triggers
 
 ACTIVE = ("pending", "firing")
 
@@ -44,15 +44,28 @@ async def delete_rule(session: AsyncSession, tenant: str, rule_id: str) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-async def claim_due_rule(session: AsyncSession, now: datetime) -> Row[Any] | None:
-    """One enabled rule due for evaluation, locked until the transaction ends; rules other evaluators hold are
-    skipped."""
+async def claim_due_rule(session: AsyncSession, now: datetime, event_gap: timedelta) -> Row[Any] | None:
+    """One enabled rule due for evaluation, locked until the transaction ends, with the trigger counter of its
+    kind (`seq`); rules other evaluators hold are skipped. Due: by its schedule, or because events that can move
+    its measure were applied since it was last evaluated (and at least `event_gap` has passed since then)."""
+    t = triggers.c
+    seq = func.coalesce(t.seq, 0)
     found = await session.execute(
-        select(rules)
-        .where(rules.c.enabled, rules.c.next_evaluation_at <= now)
+        select(rules, seq.label("seq"))
+        .outerjoin(triggers, (t.tenant_id == rules.c.tenant_id) & (t.kind == rules.c.kind))
+        .where(
+            rules.c.enabled,
+            or_(
+                rules.c.next_evaluation_at <= now,
+                and_(
+                    seq > rules.c.trigger_seq,
+                    or_(rules.c.last_evaluated_at.is_(None), rules.c.last_evaluated_at <= now - event_gap),
+                ),
+            ),
+        )
         .order_by(rules.c.next_evaluation_at)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=rules, skip_locked=True)
     )
     return found.first()
 
@@ -225,3 +238,15 @@ async def count_alerts(session: AsyncSession, tenant: str, state: str) -> int:
         select(func.count()).select_from(alerts).where(alerts.c.tenant_id == tenant, alerts.c.state == state)
     )
     return int(found or 0)
+
+
+# ---------------------------------------------------------------- triggers
+
+
+async def raise_triggers(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> None:
+    """Raise the trigger counter of each (tenant, rule kind), in one order (one statement)."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return
+    stmt = pg_insert(triggers).values([{"tenant_id": t, "kind": k, "seq": 1} for t, k in ordered])
+    await session.execute(stmt.on_conflict_do_update(constraint="pk_alert_triggers", set_={"seq": triggers.c.seq + 1}))

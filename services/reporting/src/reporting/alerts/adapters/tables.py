@@ -8,11 +8,15 @@
   the transition, so that it is sent as it was owed even if the rule changes or goes), claimed for a try by a
   lease, and its outcome.
 - `nas_capacities`: the sessions a NAS is built for, for the concurrency rule.
+- `alert_triggers`: per tenant and rule kind, a counter the consumer raises in the transaction that applies
+  events that can move that kind's measure (sessions, subscriptions, invoices, SLA breaches); a rule whose
+  `trigger_seq` (the counter when it was last evaluated) is behind it is due (service_layer/triggers.py).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -59,6 +63,7 @@ rules = Table(
     Column("webhook_secret", String(200)),
     Column("next_evaluation_at", TS, nullable=False),
     Column("last_evaluated_at", TS),
+    Column("trigger_seq", BigInteger, nullable=False, server_default=text("0")),  # alert_triggers.seq then
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     PrimaryKeyConstraint("tenant_id", "rule_id"),
@@ -141,4 +146,13 @@ nas_capacities = Table(
     Column("max_sessions", Integer, nullable=False),
     Column("updated_at", TS, nullable=False),
     PrimaryKeyConstraint("tenant_id", "nas_id"),
+)
+
+triggers = Table(
+    "alert_triggers",
+    metadata,
+    _tenant(),
+    Column("kind", String(40), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "kind"),
 )

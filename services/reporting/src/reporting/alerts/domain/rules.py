@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 
@@ -31,6 +31,16 @@ class RuleKind(StrEnum):
 
 _PERCENT = {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}
 _HOURS = {"type": "integer", "minimum": 1, "maximum": 24 * 31}
+
+# What applied events can move each kind's measure (the rest, dead letters and consumer lag, are read from the
+# broker: evaluated on their schedule only).
+EventSource = Literal["sessions", "subscriptions", "invoices", "sla"]
+MOVED_BY: dict[EventSource, tuple[RuleKind, ...]] = {
+    "sessions": (RuleKind.USAGE_DROP, RuleKind.NAS_CONCURRENCY),
+    "subscriptions": (RuleKind.MRR_DROP, RuleKind.LOGO_CHURN),
+    "invoices": (RuleKind.AR_90_GROWTH,),
+    "sla": (RuleKind.SLA_BREACHES,),
+}
 
 PARAMETER_SCHEMAS: dict[RuleKind, dict[str, Any]] = {
     RuleKind.MRR_DROP: {

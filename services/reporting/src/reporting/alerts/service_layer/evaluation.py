@@ -1,4 +1,5 @@
-"""Evaluating rules: one due rule per transaction, claimed with `FOR UPDATE SKIP LOCKED`.
+"""Evaluating rules: one due rule per transaction, claimed with `FOR UPDATE SKIP LOCKED`. A rule is due on its
+schedule, or when events that can move its measure were applied since its last evaluation (triggers.py).
 
 The claim, the measurement, every alert's state change, its event in the outbox (AlertFiring, AlertResolved)
 and the notifications it owes (one row per channel: the intent) are written in one transaction, and the rule's
@@ -37,7 +38,8 @@ async def evaluate_next(deps: AlertsDeps) -> bool:
     """Evaluate one due rule. False: none was due (or every due one is being evaluated by another worker)."""
     now = deps.clock.now()
     async with deps.database.transaction() as session:
-        rule = await repo.claim_due_rule(session, now)
+        gap = timedelta(seconds=deps.settings.alert_event_gap_seconds)
+        rule = await repo.claim_due_rule(session, now, gap)
         if rule is None:
             return False
         await repo.update_rule(
@@ -46,6 +48,7 @@ async def evaluate_next(deps: AlertsDeps) -> bool:
             rule.rule_id,
             last_evaluated_at=now,
             next_evaluation_at=now + timedelta(seconds=rule.interval_seconds),
+            trigger_seq=rule.seq,
         )
         try:
             async with session.begin_nested():

@@ -39,21 +39,18 @@ async def levels_before(
 
 async def levels_at(driver: Any, schema: str, tenant: str, moment: datetime) -> dict[str, int]:
     """The number of sessions online at `moment` (changes at that instant included), per NAS key, in one
-    statement on an asyncpg connection: whole months, days and hours before its hour, then that hour's changes."""
-    hour = bucket_start(moment, "hour")
+    statement on an asyncpg connection: each counter row (service_layer/online.py) plus the changes between its
+    `as_of` and `moment` (minus those between `moment` and `as_of` when it is ahead)."""
     rows = await driver.fetch(
         f"""
-        SELECT nas_id, sum(n)::bigint FROM (
-            SELECT nas_id, net AS n FROM "{schema}".concurrency_buckets
-            WHERE tenant_id = $1 AND (
-                (grain = 'month' AND bucket_start < $2)
-                OR (grain = 'day' AND bucket_start >= $2 AND bucket_start < $3)
-                OR (grain = 'hour' AND bucket_start >= $3 AND bucket_start < $4))
-            UNION ALL
-            SELECT nas_id, change FROM "{schema}".concurrency_changes WHERE tenant_id = $1 AND at >= $4 AND at <= $5
-        ) AS levels GROUP BY nas_id
+        SELECT l.nas_id, l.level + coalesce((
+            SELECT sum(CASE WHEN c.at > l.as_of THEN c.change ELSE -c.change END)
+            FROM "{schema}".concurrency_changes c
+            WHERE c.tenant_id = l.tenant_id AND c.nas_id = l.nas_id
+              AND c.at > least(l.as_of, $2) AND c.at <= greatest(l.as_of, $2)), 0)::bigint
+        FROM "{schema}".online_levels l WHERE l.tenant_id = $1
         """,
-        tenant, bucket_start(hour, "month"), bucket_start(hour, "day"), hour, moment,
+        tenant, moment,
     )  # fmt: skip
     return {nas: int(level) for nas, level in rows}
 

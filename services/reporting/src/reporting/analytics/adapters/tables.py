@@ -13,7 +13,9 @@ Read models (in the read-model schema, rebuilt by `python -m reporting.rebuild` 
   again, its old contribution is subtracted and its new one added, and rows that come to zero are removed, so
   they equal the sums over `customer_mrr_changes` whatever the order of the events.
 
-Usage: `usage_days` (see `add_usage_tables`).
+Usage: `usage_days` and `usage_months` (see `add_usage_tables`).
+
+Online now: `online_levels` (see `add_online_tables`).
 
 Concurrency (rules in domain/concurrency.py):
 - `concurrency_changes`: per tenant, NAS (`ALL_NAS` = '': the whole tenant) and instant, the net change of the
@@ -144,8 +146,7 @@ def add_concurrency_tables(md: MetaData) -> tuple[Table, Table]:
         Column("nas_id", String(64), nullable=False),
         Column("at", TS, nullable=False),
         Column("change", Integer, nullable=False),
-        PrimaryKeyConstraint("tenant_id", "nas_id", "at"),
-        Index("ix_concurrency_changes_tenant_at", "tenant_id", "at"),
+        PrimaryKeyConstraint("tenant_id", "nas_id", "at"),  # every read is per tenant and NAS (ALL_NAS included)
     )
     buckets = Table(
         "concurrency_buckets",
@@ -162,11 +163,15 @@ def add_concurrency_tables(md: MetaData) -> tuple[Table, Table]:
     return changes, buckets
 
 
-def add_usage_tables(md: MetaData) -> Table:
+def add_usage_tables(md: MetaData) -> tuple[Table, Table]:
     """`usage_days`: per tenant, username and UTC day, the sessions whose latest record (stop, else last update)
     falls that day, with their bytes and seconds: kept by net change as the sessions read model changes, like
-    `session_days` but per subscriber, for top users over any range."""
-    return Table(
+    `session_days` but per subscriber, for one subscriber's usage and the exact totals of top users.
+
+    `usage_months`: the same summed per UTC calendar month, kept by the same net changes, with an index per
+    ranking (bytes, duration, sessions) in descending order: the sorted lists top users reads first
+    (`adapters/usage.top`, a threshold algorithm)."""
+    days = Table(
         "usage_days",
         md,
         Column("tenant_id", String(64), nullable=False),
@@ -178,4 +183,44 @@ def add_usage_tables(md: MetaData) -> Table:
         Column("session_time_seconds", BigInteger, nullable=False),
         PrimaryKeyConstraint("tenant_id", "username", "day"),
         Index("ix_usage_days_tenant_day", "tenant_id", "day"),
+    )
+    months = Table(
+        "usage_months",
+        md,
+        Column("tenant_id", String(64), nullable=False),
+        Column("username", String(253), nullable=False),
+        Column("month", Date, nullable=False),  # its first day
+        Column("sessions", BigInteger, nullable=False),
+        Column("input_octets", BigInteger, nullable=False),
+        Column("output_octets", BigInteger, nullable=False),
+        Column("session_time_seconds", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "username", "month"),
+    )
+    c = months.c
+    Index(
+        "ix_usage_months_bytes",
+        c.tenant_id,
+        c.month,
+        (c.input_octets + c.output_octets).self_group().desc(),
+        c.username,
+    )
+    Index("ix_usage_months_duration", c.tenant_id, c.month, c.session_time_seconds.desc(), c.username)
+    Index("ix_usage_months_sessions", c.tenant_id, c.month, c.sessions.desc(), c.username)
+    return days, months
+
+
+def add_online_tables(md: MetaData) -> Table:
+    """`online_levels`: per tenant and NAS (`ALL_NAS`: the tenant), the number of sessions online at `as_of`,
+    i.e. the sum of every concurrency change at or before it. The session apply adds its changes at or before
+    `as_of` in the same transaction; a worker moves `as_of` on to now, adding the changes in between
+    (analytics/service_layer/online.py). Online now is this row plus the few changes between `as_of` and now.
+    Not compared by a rebuild: `as_of` is when it was last moved on."""
+    return Table(
+        "online_levels",
+        md,
+        Column("tenant_id", String(64), nullable=False),
+        Column("nas_id", String(64), nullable=False),
+        Column("level", BigInteger, nullable=False),
+        Column("as_of", TS, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "nas_id"),
     )

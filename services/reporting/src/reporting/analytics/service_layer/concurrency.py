@@ -1,6 +1,7 @@
 """Sessions' intervals into the concurrency read model (rules in domain/concurrency.py): the moved level changes
-are added per instant, the month and day nets moved by the same amounts, and each hour they fall in summarized
-again from its changes. A fixed number of statements per batch of sessions, whatever its size."""
+are added per instant, the month and day nets moved by the same amounts, each hour they fall in summarized
+again from its changes (in the database), and the online counters moved (service_layer/online.py). A fixed
+number of statements per batch of sessions, whatever its size; rows are deleted only when some came to zero."""
 
 # ruff: noqa: S608 - SQL is composed only with our own schema name; values are bound parameters
 
@@ -19,40 +20,49 @@ from reporting.analytics.domain.concurrency import (
     SessionSpan,
     bucket_start,
     level_changes,
-    summarize_hour,
 )
+from reporting.analytics.service_layer.online import add_changes
 
 Move = tuple[str, SessionSpan | None, SessionSpan | None]  # tenant, the session's span before and after
 
 
-async def apply_moves(session: AsyncSession, schema: str, moves: Iterable[Move]) -> None:
+async def apply_moves(session: AsyncSession, schema: str, moves: Iterable[Move], now: datetime) -> None:
+    """Write the level changes of sessions whose spans moved, the buckets they fall in, and the online counters
+    (service_layer/online.py); `now` is the apply's clock (a new counter row's `as_of`)."""
     changes = level_changes(moves)
     if not changes:
         return
     keys = sorted(changes)  # one lock order
     columns = {"t": [k[0] for k in keys], "n": [k[1] for k in keys], "a": [k[2] for k in keys]}
-    await session.execute(
+    emptied = await session.execute(
         text(
             f"""
-            INSERT INTO "{schema}".concurrency_changes AS c (tenant_id, nas_id, at, change)
-            SELECT * FROM unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:a AS timestamptz[]), CAST(:d AS int[]))
-            ON CONFLICT (tenant_id, nas_id, at) DO UPDATE SET change = c.change + EXCLUDED.change
+            WITH up AS (
+                INSERT INTO "{schema}".concurrency_changes AS c (tenant_id, nas_id, at, change)
+                SELECT * FROM unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:a AS timestamptz[]),
+                                     CAST(:d AS int[]))
+                ON CONFLICT (tenant_id, nas_id, at) DO UPDATE SET change = c.change + EXCLUDED.change
+                RETURNING tenant_id, nas_id, at, change)
+            SELECT tenant_id, nas_id, at FROM up WHERE change = 0
             """
         ),
         {**columns, "d": [changes[k] for k in keys]},
     )
-    await session.execute(
-        text(
-            f"""
-            DELETE FROM "{schema}".concurrency_changes c
-            USING unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:a AS timestamptz[])) AS k(tenant_id, nas_id, at)
-            WHERE (c.tenant_id, c.nas_id, c.at) = (k.tenant_id, k.nas_id, k.at) AND c.change = 0
-            """
-        ),
-        columns,
-    )
+    gone = emptied.all()
+    if gone:  # instants whose changes now cancel out
+        await session.execute(
+            text(
+                f"""
+                DELETE FROM "{schema}".concurrency_changes c
+                USING unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:a AS timestamptz[])) AS k(t, n, a)
+                WHERE (c.tenant_id, c.nas_id, c.at) = (k.t, k.n, k.a) AND c.change = 0
+                """
+            ),
+            {"t": [g[0] for g in gone], "n": [g[1] for g in gone], "a": [g[2] for g in gone]},
+        )
     await _add_nets(session, schema, changes)
     await _summarize_hours(session, schema, sorted({(t, n, bucket_start(a, "hour")) for t, n, a in keys}))
+    await add_changes(session, schema, changes, now)
 
 
 async def _add_nets(session: AsyncSession, schema: str, changes: dict[ChangeKey, int]) -> None:
@@ -70,70 +80,74 @@ async def _add_nets(session: AsyncSession, schema: str, changes: dict[ChangeKey,
         "n": [k[2] for k, _ in moved],
         "b": [k[3] for k, _ in moved],
     }
-    await session.execute(
+    emptied = await session.execute(
         text(
             f"""
-            INSERT INTO "{schema}".concurrency_buckets AS b (tenant_id, grain, nas_id, bucket_start, net)
-            SELECT * FROM unnest(CAST(:t AS text[]), CAST(:g AS text[]), CAST(:n AS text[]),
-                                 CAST(:b AS timestamptz[]), CAST(:d AS int[]))
-            ON CONFLICT (tenant_id, grain, nas_id, bucket_start) DO UPDATE SET net = b.net + EXCLUDED.net
+            WITH up AS (
+                INSERT INTO "{schema}".concurrency_buckets AS b (tenant_id, grain, nas_id, bucket_start, net)
+                SELECT * FROM unnest(CAST(:t AS text[]), CAST(:g AS text[]), CAST(:n AS text[]),
+                                     CAST(:b AS timestamptz[]), CAST(:d AS int[]))
+                ON CONFLICT (tenant_id, grain, nas_id, bucket_start) DO UPDATE SET net = b.net + EXCLUDED.net
+                RETURNING tenant_id, grain, nas_id, bucket_start, net)
+            SELECT tenant_id, grain, nas_id, bucket_start FROM up WHERE net = 0
             """
         ),
         keys | {"d": [net for _, net in moved]},
     )
-    await session.execute(
-        text(
-            f"""
-            DELETE FROM "{schema}".concurrency_buckets b
-            USING unnest(CAST(:t AS text[]), CAST(:g AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[]))
-                AS k(t, g, n, b)
-            WHERE (b.tenant_id, b.grain, b.nas_id, b.bucket_start) = (k.t, k.g, k.n, k.b) AND b.net = 0
-            """
-        ),
-        keys,
-    )
-
-
-async def _summarize_hours(session: AsyncSession, schema: str, hours: list[tuple[str, str, datetime]]) -> None:
-    found = await session.execute(
-        text(
-            f"""
-            SELECT h.t, h.n, h.b, c.at, c.change
-            FROM unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[])) AS h(t, n, b)
-            JOIN "{schema}".concurrency_changes c
-              ON c.tenant_id = h.t AND c.nas_id = h.n AND c.at >= h.b AND c.at < h.b + interval '1 hour'
-            """
-        ),
-        {"t": [h[0] for h in hours], "n": [h[1] for h in hours], "b": [h[2] for h in hours]},
-    )
-    within: dict[tuple[str, str, datetime], list[tuple[datetime, int]]] = defaultdict(list)
-    for tenant, nas, hour, at, change in found.all():
-        within[(tenant, nas, hour)].append((at, change))
-    kept = sorted(within)
-    if kept:
-        summaries = [summarize_hour(hour, within[(tenant, nas, hour)]) for tenant, nas, hour in kept]
+    gone = emptied.all()
+    if gone:
         await session.execute(
             text(
                 f"""
-                INSERT INTO "{schema}".concurrency_buckets AS b
-                    (tenant_id, grain, nas_id, bucket_start, net, peak, peak_at)
-                SELECT k.t, 'hour', k.n, k.b, k.net, k.peak, k.at
-                FROM unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[]), CAST(:net AS int[]),
-                            CAST(:peak AS int[]), CAST(:at AS timestamptz[])) AS k(t, n, b, net, peak, at)
-                ON CONFLICT (tenant_id, grain, nas_id, bucket_start)
-                DO UPDATE SET net = EXCLUDED.net, peak = EXCLUDED.peak, peak_at = EXCLUDED.peak_at
+                DELETE FROM "{schema}".concurrency_buckets b
+                USING unnest(CAST(:t AS text[]), CAST(:g AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[]))
+                    AS k(t, g, n, b)
+                WHERE (b.tenant_id, b.grain, b.nas_id, b.bucket_start) = (k.t, k.g, k.n, k.b) AND b.net = 0
                 """
             ),
             {
-                "t": [k[0] for k in kept],
-                "n": [k[1] for k in kept],
-                "b": [k[2] for k in kept],
-                "net": [s.net for s in summaries],
-                "peak": [s.peak for s in summaries],
-                "at": [s.peak_at for s in summaries],
+                "t": [g[0] for g in gone],
+                "g": [g[1] for g in gone],
+                "n": [g[2] for g in gone],
+                "b": [g[3] for g in gone],
             },
         )
-    emptied = [h for h in hours if h not in within]  # every change of the hour cancelled out
+
+
+# Each touched hour's net and peak above the level it began with, from its changes, in the database: the level
+# after each instant of the hour, and the level it began with (0) unless a change falls on the hour's start; the
+# highest, first reached (domain/concurrency.summarize_hour; the migration 0005 fills the same way).
+_SUMMARIZE_HOURS = """
+WITH h AS (
+    SELECT * FROM unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[])) AS h(t, n, b)
+), c AS (
+    SELECT h.t, h.n, h.b, c.at, c.change, sum(c.change) OVER (PARTITION BY h.t, h.n, h.b ORDER BY c.at) AS lvl
+    FROM h CROSS JOIN LATERAL (  -- one index range per hour (OFFSET 0: not flattened into a join of the table)
+        SELECT at, change FROM "{schema}".concurrency_changes
+        WHERE tenant_id = h.t AND nas_id = h.n AND at >= h.b AND at < h.b + interval '1 hour' OFFSET 0) AS c
+), nets AS (
+    SELECT t, n, b, sum(change)::int AS net, min(at) AS first_at FROM c GROUP BY t, n, b
+), candidates AS (
+    SELECT t, n, b, at, lvl FROM c
+    UNION ALL
+    SELECT t, n, b, b, 0 FROM nets WHERE first_at > b
+)
+INSERT INTO "{schema}".concurrency_buckets AS x (tenant_id, grain, nas_id, bucket_start, net, peak, peak_at)
+SELECT DISTINCT ON (k.t, k.n, k.b) k.t, 'hour', k.n, k.b, s.net, k.lvl::int, k.at
+FROM candidates k JOIN nets s ON (s.t, s.n, s.b) = (k.t, k.n, k.b)
+ORDER BY k.t, k.n, k.b, k.lvl DESC, k.at
+ON CONFLICT (tenant_id, grain, nas_id, bucket_start)
+DO UPDATE SET net = EXCLUDED.net, peak = EXCLUDED.peak, peak_at = EXCLUDED.peak_at
+RETURNING tenant_id, nas_id, bucket_start
+"""
+
+
+async def _summarize_hours(session: AsyncSession, schema: str, hours: list[tuple[str, str, datetime]]) -> None:
+    """Summarize the touched hours again from their changes (one statement, in the database: the changes of an
+    hour are never shipped to the consumer); the hours left with no change go."""
+    columns = {"t": [h[0] for h in hours], "n": [h[1] for h in hours], "b": [h[2] for h in hours]}
+    kept = await session.execute(text(_SUMMARIZE_HOURS.format(schema=schema)), columns)
+    emptied = sorted(set(hours) - {(t, n, b) for t, n, b in kept.all()})  # every change of the hour cancelled out
     if emptied:
         await session.execute(
             text(
