@@ -55,6 +55,7 @@ class ReadModel:
     metadata: MetaData
     runtime: RuntimeTables
     customers: Table
+    partners: Table
     subscribers: Table
     invoices: Table
     invoice_movements: Table
@@ -81,6 +82,7 @@ class ReadModel:
         """The read-model tables (what a rebuild must reproduce row for row)."""
         return (
             self.customers,
+            self.partners,
             self.subscribers,
             self.invoices,
             self.invoice_movements,
@@ -122,6 +124,17 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         Column("source_updated_at", TS, nullable=False),
         Column("timezone", String(64), nullable=False, server_default="UTC"),  # last: added by migration 0005
         PrimaryKeyConstraint("tenant_id", "customer_id"),
+    )
+
+    # Partner names, for aging by partner (PartnerCreated/PartnerUpdated; the newest by updated_at wins).
+    partners = Table(
+        "partners",
+        md,
+        _tenant(),
+        Column("partner_id", ID, nullable=False),
+        Column("name", String(300), nullable=False),
+        Column("source_updated_at", TS, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "partner_id"),
     )
 
     subscribers = Table(
@@ -394,6 +407,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         metadata=md,
         runtime=runtime,
         customers=customers,
+        partners=partners,
         subscribers=subscribers,
         invoices=invoices,
         invoice_movements=invoice_movements,

@@ -32,6 +32,7 @@ from reporting.bi.entrypoints.worker import BiWorker
 from reporting.bi.service_layer.deps import BiDeps
 from reporting.config import Settings
 from reporting.entrypoints import api, handlers
+from reporting.entrypoints import settings as settings_api
 from reporting.entrypoints.workers import PartitionMaintenance
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = Non
         network_api.router,
         usage_api.router,
         alerts_api.router,
+        settings_api.router,
         title="Reporting",
     )
     bi_api.install(app)
