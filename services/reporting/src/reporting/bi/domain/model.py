@@ -19,6 +19,7 @@ from cronsim import CronSim, CronSimError
 
 from bss_runtime.auth import Principal, Role
 from bss_runtime.errors import DomainError
+from reporting.bi.domain.relative_dates import DateKind, resolve_all
 
 
 class ReportType(StrEnum):
@@ -126,6 +127,25 @@ SOURCES: dict[str, Source] = {
         "/analytics/network/online", frozenset({_OPS, _SUPPORT}), frozenset(), unwrap="by_nas"
     ),
 }
+
+# Date parameters that take relative values (`last_month`, `today-30d`...; domain/relative_dates.py), per report,
+# and which end of the period each takes.
+DATE_PARAMS: dict[str, dict[str, DateKind]] = {
+    "aging/by-partner": {"as_of": "end_day"},
+    "aging/by-region": {"as_of": "end_day"},
+    "sessions/history": {"start_date": "start_at", "end_date": "end_at"},
+    "analytics/revenue/mrr": {"as_of": "end_day"},
+    "analytics/revenue/movements": {"from": "start_day", "to": "end_day"},
+    "analytics/revenue/kpis": {"month": "month"},
+    "analytics/usage/top": {"from": "start_day", "to": "end_day"},
+    "analytics/network/concurrency": {"from": "start_at", "to": "end_at"},
+}
+
+
+def resolve_dates(report: str, parameters: Mapping[str, Any], now: datetime, timezone: str = "UTC") -> dict[str, Any]:
+    """The parameters with their relative dates resolved as of `now` in `timezone`."""
+    return resolve_all(parameters, DATE_PARAMS.get(report, {}), now, zone(timezone))
+
 
 # Who may run (and see, and download) reports of a type; the template's own roles are these and the report's.
 RUN_ROLES: dict[ReportType, frozenset[str]] = {
