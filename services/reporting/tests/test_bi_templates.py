@@ -51,7 +51,7 @@ async def test_an_invalid_json_schema_or_template_is_422_naming_the_field(bi: Bi
     assert locs(await create(report_type="financial", report="sessions/history")) == [["body", "report"]]
     assert locs(await create(report="weather")) == [["body", "report"]]
     assert locs(await create(output_formats=["csv", "csv"])) == [["body", "output_formats"]]
-    assert locs(await create(output_formats=["pdf"])) == [["body", "output_formats", 0]]
+    assert locs(await create(output_formats=["docx"])) == [["body", "output_formats", 0]]
 
     created = await create()
     assert created.status_code == 201, created.text

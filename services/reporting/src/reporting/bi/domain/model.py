@@ -36,8 +36,8 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
-OUTPUT_FORMATS = ("csv", "json", "xlsx", "parquet", "html", "txt")
-EXTENSIONS = {"csv": "csv", "json": "json", "xlsx": "xlsx", "parquet": "parquet", "html": "html", "txt": "txt"}
+OUTPUT_FORMATS = ("csv", "json", "xlsx", "parquet", "html", "txt", "pdf")
+EXTENSIONS = {f: f for f in OUTPUT_FORMATS}
 
 
 @dataclass(frozen=True)

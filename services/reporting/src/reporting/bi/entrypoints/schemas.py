@@ -10,7 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from bss_runtime.inputs import Id, JsonObject, Text
 from reporting.bi.domain.model import ReportType
 
-OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html", "txt"]
+OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html", "txt", "pdf"]
 ReportName = Literal[
     "blocked-customers",
     "aging/by-partner",

@@ -299,7 +299,17 @@ async def _render(deps: BiDeps, claimed: Claimed) -> int | None:
     timestamps = set(source.timestamps)
     for fmt in rest:
         data = await asyncio.to_thread(
-            _encode, fmt, fetched, flat, columns, timestamps, t.name, t.report, e.parameters, deps.clock.now()
+            _encode,
+            fmt,
+            fetched,
+            flat,
+            columns,
+            timestamps,
+            t.name,
+            t.report,
+            e.parameters,
+            deps.clock.now(),
+            e.tenant_id,
         )
         async with deps.database.transaction() as session:
             name = bi.output_filename(t.name, filename_at, fmt)
@@ -317,6 +327,7 @@ def _encode(
     report: str,
     parameters: Mapping[str, Any],
     now: datetime,
+    tenant: str = "",
 ) -> bytes:
     if fmt == "json":
         return fetched.body
@@ -329,6 +340,9 @@ def _encode(
     if fmt == "html":
         return render.to_html(rows, columns, title=title, generated_at=now, parameters=parameters,
                                  summary=fetched.summary)  # fmt: skip
+    if fmt == "pdf":
+        return render.to_pdf(rows, columns, title=title, tenant=tenant, report=report, generated_at=now,
+                             parameters=parameters, summary=fetched.summary)  # fmt: skip
     if fmt == "txt":
         return render.to_txt(rows, columns, title=title, generated_at=now, parameters=parameters,
                              summary=fetched.summary)  # fmt: skip
