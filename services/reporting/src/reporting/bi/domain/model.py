@@ -147,6 +147,14 @@ def resolve_dates(report: str, parameters: Mapping[str, Any], now: datetime, tim
     return resolve_all(parameters, DATE_PARAMS.get(report, {}), now, zone(timezone))
 
 
+# Seed 002's template example names no report, only its type: each type's report when none is given.
+DEFAULT_REPORT: dict[ReportType, str] = {
+    ReportType.FINANCIAL: "analytics/revenue/kpis",
+    ReportType.COLLECTIONS: "blocked-customers",
+    ReportType.OPERATIONS: "sessions/history",
+    ReportType.SUPPORT: "sessions/history",
+}
+
 # Who may run (and see, and download) reports of a type; the template's own roles are these and the report's.
 RUN_ROLES: dict[ReportType, frozenset[str]] = {
     ReportType.FINANCIAL: frozenset({_FINANCE}),
@@ -230,7 +238,7 @@ def check_parameters_schema(schema: Mapping[str, Any], source: Source) -> None:
     if schema.get("type") != "object":
         raise Invalid(("parameters_schema", "type"), 'parameters are an object: "type": "object"')
     for name in schema.get("properties", {}):
-        if name not in source.parameters:
+        if name not in source.parameters and not (name == "year" and takes_month_and_year(source)):
             known = ", ".join(sorted(source.parameters))
             raise Invalid(("parameters_schema", "properties", name), f"the report takes no {name!r} (it takes {known})")
 
@@ -257,8 +265,23 @@ def check_parameters(
     return problems
 
 
+def takes_month_and_year(source: Source) -> bool:
+    """A report with a `month` (YYYY-MM) parameter also takes seed 002's separate `month` (1-12) and `year`."""
+    return "month" in source.parameters and "year" not in source.parameters
+
+
+def month_of(month: Any, year: Any) -> Any:
+    """Seed 002's `{"month": "03", "year": 2025}` as the reports' `month`: "2025-03". Other values unchanged."""
+    number = str(month).strip() if isinstance(month, str | int) and not isinstance(month, bool) else ""
+    if isinstance(year, int) and not isinstance(year, bool) and number.isdigit() and 1 <= int(number) <= 12:
+        return f"{year:04d}-{int(number):02d}"
+    return month
+
+
 def query_parameters(source: Source, parameters: Mapping[str, Any]) -> dict[str, str]:
     """The report's query string: parameters it takes, as the endpoint reads them (booleans as true/false)."""
+    if takes_month_and_year(source) and "year" in parameters:
+        parameters = dict(parameters) | {"month": month_of(parameters.get("month"), parameters["year"])}
     out = {}
     for name, value in parameters.items():
         if name in source.parameters and value is not None:

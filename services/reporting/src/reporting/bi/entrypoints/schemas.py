@@ -41,8 +41,16 @@ class TemplateIn(_Strict):
     name: Name
     description: Description | None = None
     report_type: ReportType
-    report: ReportName = Field(description="The data source: one of the reports of /billing/reports or /analytics")
+    report: ReportName | None = Field(
+        default=None,
+        description="The data source: one of the reports of /billing/reports or /analytics; default the type's "
+        "own (financial: analytics/revenue/kpis, collections: blocked-customers, operations and support: "
+        "sessions/history)",
+    )
     output_formats: list[OutputFormat] = Field(min_length=1)
+    data_source_ids: Annotated[list[int | Id], Field(max_length=50)] | None = Field(
+        default=None, description="Seed 002's field, accepted and not used: the data source is `report`"
+    )
     parameters_schema: JsonObject = Field(
         default_factory=lambda: {"type": "object"},
         description="JSON Schema of the execution parameters (an object; properties are the report's parameters)",
