@@ -44,6 +44,10 @@ def test_not_relative_values_and_the_ends_a_parameter_takes() -> None:
     assert resolve("last_month", "end_day", now, auckland) == "2026-03-31"
     assert resolve("last_month", "start_day", now, auckland) == "2026-03-01"
     assert resolve("last_month", "month", now, auckland) == "2026-03"
+    assert (resolve("previous_quarter", "month", now, UTC), resolve("previous_quarter", "end_month", now, UTC)) == (
+        "2025-10",
+        "2025-12",
+    )
     assert resolve("last_month", "start_at", now, auckland) == "2026-03-01T00:00:00+13:00"
     assert resolve("last_month", "end_at", now, auckland) == "2026-04-01T00:00:00+13:00"
 

@@ -11,7 +11,7 @@ from reporting.analytics.entrypoints import network as network_api
 from reporting.analytics.entrypoints import usage as usage_api
 from reporting.bi.domain import model as bi
 from reporting.bi.entrypoints import schemas
-from reporting.entrypoints import api
+from reporting.entrypoints import api, billing_summary
 
 from .bi_support import BiHarness
 from .reporting_support import new_tenant
@@ -163,7 +163,7 @@ def test_the_sources_roles_are_those_the_report_endpoints_enforce() -> None:
         "services/export": api.EXPORT_ROLES, "sla-breaches": api.SLA_ROLES, "sessions/history": api.SESSION_ROLES,
         **dict.fromkeys(("analytics/revenue/mrr", "analytics/revenue/movements", "analytics/revenue/kpis"),
                         analytics_api.ROLES),
-        "analytics/usage/top": usage_api.ROLES,
+        "analytics/usage/top": usage_api.ROLES, "billing-summary": billing_summary.ROLES,
         **dict.fromkeys(("analytics/network/concurrency", "analytics/network/online"), network_api.ROLES),
     }  # fmt: skip
     for name, source in bi.SOURCES.items():

@@ -79,6 +79,7 @@ SOURCES: dict[str, Source] = {
         timestamps=frozenset({"created_at", "suspended_at", "activated_at"}),
         native_formats=frozenset({"csv", "json", "xlsx", "parquet"}),
     ),
+    "billing-summary": Source("/billing/reports/billing-summary", frozenset({_FINANCE}), frozenset({"from", "to"})),
     "sla-breaches": Source(
         "/billing/reports/sla-breaches",
         frozenset({_FINANCE, _OPS}),
@@ -137,6 +138,7 @@ DATE_PARAMS: dict[str, dict[str, DateKind]] = {
     "analytics/revenue/mrr": {"as_of": "end_day"},
     "analytics/revenue/movements": {"from": "start_day", "to": "end_day"},
     "analytics/revenue/kpis": {"month": "month"},
+    "billing-summary": {"from": "month", "to": "end_month"},
     "analytics/usage/top": {"from": "start_day", "to": "end_day"},
     "analytics/network/concurrency": {"from": "start_at", "to": "end_at"},
 }

@@ -6,8 +6,9 @@ A value is relative when it is one of:
 - `last_month`, `month_to_date`, `previous_quarter`, `quarter_to_date`, `last_year`: a period of days, first to
   last inclusive (`month_to_date`: the first of this month to today).
 A day stands for the period of that one day. Which end of the period a parameter takes is the report's
-(`Source.date_params`): `start_day` / `end_day` (dates, both inclusive), `start_at` / `end_at` (timestamps: the
-start of the first day, the start of the day after the last, in the zone), `month` (YYYY-MM of the first day).
+(`model.DATE_PARAMS`): `start_day` / `end_day` (dates, both inclusive), `start_at` / `end_at` (timestamps: the
+start of the first day, the start of the day after the last, in the zone), `month` / `end_month` (YYYY-MM of
+the first / last day).
 Values that are not relative are left as they are; parameters that are not dates are never touched.
 """
 
@@ -19,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-DateKind = Literal["start_day", "end_day", "start_at", "end_at", "month"]
+DateKind = Literal["start_day", "end_day", "start_at", "end_at", "month", "end_month"]
 
 _OFFSET = re.compile(r"^today(?:([+-])(\d{1,5})d)?$")
 
@@ -67,6 +68,8 @@ def resolve(value: Any, kind: DateKind, now: datetime, zone: ZoneInfo) -> Any:
         return last.isoformat()
     if kind == "month":
         return first.strftime("%Y-%m")
+    if kind == "end_month":
+        return last.strftime("%Y-%m")
     if kind == "start_at":
         return datetime.combine(first, time(), zone).isoformat()
     return datetime.combine(last + timedelta(days=1), time(), zone).isoformat()

@@ -16,6 +16,7 @@ ReportName = Literal[
     "aging/by-partner",
     "aging/by-region",
     "services/export",
+    "billing-summary",
     "sla-breaches",
     "sessions/history",
     "analytics/revenue/mrr",
