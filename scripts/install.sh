@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: RADIUS peers for tests (radclient), the gateway, FreeRADIUS for the benchmark, a JDK for Kafka,
 # Chromium for the operator console's browser tests (tests/e2e/test_console.py drives /usr/bin/chromium).
-APT_PACKAGES=(curl freeradius-utils freeradius-common nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15 chromium)
+# Pango for WeasyPrint (BI PDF outputs); poppler-utils (pdftotext) for the tests that read those PDFs back.
+APT_PACKAGES=(curl freeradius-utils freeradius-common nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15 chromium libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

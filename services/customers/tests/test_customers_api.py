@@ -280,3 +280,12 @@ async def test_partners_crud_and_customers_that_belong_to_them(service, tenant, 
         events = await probe.wait_for(lambda e: e.subject == cid, count=2)
     assert [e.data["customer"]["partner_id"] for e in events] == [pid, None]
     assert events[1].data["changed_fields"] == ["partner_id"]
+
+    # The partner's own events, keyed by partner on the compacted partner topic: created, then renamed once (the
+    # 409 duplicate and the delete publish nothing).
+    async with EventProbe(kafka_bootstrap, service.settings.kafka_topic_prefix, topics.PARTNERS) as probe:
+        partner_events = await probe.wait_for(lambda e: e.subject == pid, count=2)
+    assert [e.type for e in partner_events] == ["bss.customers.partner.created", "bss.customers.partner.updated"]
+    assert [e.data["partner"]["name"] for e in partner_events] == ["FiberCo Resellers", "FiberCo"]
+    assert partner_events[1].data["changed_fields"] == ["name"]
+    assert {e.tenant_id for e in partner_events} == {tenant}

@@ -132,6 +132,18 @@ def customer_updated(customer_id: str, name: str, updated_at: datetime, **fields
     return customers.CustomerUpdated(customer_id=customer_id, customer=state, changed_fields=("name",))
 
 
+def partner(
+    partner_id: str, name: str, *, updated_at: datetime | None = None, created: bool = True
+) -> customers.PartnerCreated | customers.PartnerUpdated:
+    stamp = updated_at or datetime(2025, 1, 1, tzinfo=UTC)
+    state = customers.PartnerState(
+        partner_id=partner_id, name=name, created_at=datetime(2025, 1, 1, tzinfo=UTC), updated_at=stamp
+    )
+    if created:
+        return customers.PartnerCreated(partner_id=partner_id, partner=state)
+    return customers.PartnerUpdated(partner_id=partner_id, partner=state, changed_fields=("name",))
+
+
 def subscriber(
     subscriber_id: str, customer_id: str, username: str, created_at: datetime | None = None, plan_id: str = "plan-100"
 ) -> customers.SubscriberCreated:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from .reporting_support import Harness, at, credit_note, customer, invoice, new_tenant, payment, voided
+from .reporting_support import Harness, at, credit_note, customer, invoice, new_tenant, partner, payment, voided
 
 AS_OF = date(2025, 3, 31)
 EMPTY = {"current": 0, "1_30_days": 0, "31_60_days": 0, "61_90_days": 0, "over_90_days": 0}
@@ -59,11 +59,20 @@ async def seed_receivables(reporting: Harness, tenant: str) -> None:
     )
 
 
-def row(group_key: str, group: str, currency: str, count: int, buckets: dict[str, int], exp: int = 2) -> dict:  # type: ignore[type-arg]
+def row(  # type: ignore[type-arg]
+    group_key: str,
+    group: str,
+    currency: str,
+    count: int,
+    buckets: dict[str, int],
+    exp: int = 2,
+    name: str | None = None,
+) -> dict:
     b = EMPTY | buckets
     total = sum(b.values())
     return {
         group_key: group,
+        **({"partner_name": name} if group_key == "partner_id" else {}),
         "currency": currency,
         "invoice_count": count,
         "total_outstanding": total / 10**exp,
@@ -184,3 +193,27 @@ async def test_the_aging_rollup_equals_the_sum_over_open_invoices(reporting: Har
         t=tenant,
     )
     assert [tuple(r) for r in changes] == [tuple(r) for r in invoices]
+
+
+async def test_aging_by_partner_rows_carry_the_partners_newest_name(reporting: Harness) -> None:
+    tenant, other = new_tenant(), new_tenant()
+    renamed = datetime(2025, 2, 1, tzinfo=UTC)
+    await reporting.publish(
+        (customer("c1", "Acme"), tenant),
+        (invoice("n1", "c1", 1_000, due=AS_OF, partner_id="p1", country="DE"), tenant),
+        (invoice("n2", "c1", 2_000, due=AS_OF, partner_id="p2", country="DE"), tenant),
+        (invoice("n3", "c1", 3_000, due=AS_OF, partner_id="p3", country="DE"), tenant),
+        # The rename arrives before the creation: the newer state (by updated_at) stays.
+        (partner("p1", "FiberCo", updated_at=renamed, created=False), tenant),
+        (partner("p1", "FiberCo Resellers"), tenant),
+        (partner("p2", "Agents Ltd"), tenant),
+        (partner("p3", "Another tenant's name"), other),  # p3 has no name in this tenant
+    )
+
+    rows = await reporting.ok("aging/by-partner", tenant, "finance", as_of=AS_OF.isoformat())
+
+    assert [(r["partner_id"], r["partner_name"], r["total_outstanding_minor"]) for r in rows] == [
+        ("p1", "FiberCo", 1_000),
+        ("p2", "Agents Ltd", 2_000),
+        ("p3", None, 3_000),
+    ]

@@ -11,7 +11,7 @@ from reporting.analytics.entrypoints import network as network_api
 from reporting.analytics.entrypoints import usage as usage_api
 from reporting.bi.domain import model as bi
 from reporting.bi.entrypoints import schemas
-from reporting.entrypoints import api
+from reporting.entrypoints import api, billing_summary
 from reporting.tickets.entrypoints import api as support_api
 
 from .bi_support import BiHarness
@@ -52,7 +52,7 @@ async def test_an_invalid_json_schema_or_template_is_422_naming_the_field(bi: Bi
     assert locs(await create(report_type="financial", report="sessions/history")) == [["body", "report"]]
     assert locs(await create(report="weather")) == [["body", "report"]]
     assert locs(await create(output_formats=["csv", "csv"])) == [["body", "output_formats"]]
-    assert locs(await create(output_formats=["pdf"])) == [["body", "output_formats", 0]]
+    assert locs(await create(output_formats=["docx"])) == [["body", "output_formats", 0]]
 
     created = await create()
     assert created.status_code == 201, created.text
@@ -164,7 +164,7 @@ def test_the_sources_roles_are_those_the_report_endpoints_enforce() -> None:
         "services/export": api.EXPORT_ROLES, "sla-breaches": api.SLA_ROLES, "sessions/history": api.SESSION_ROLES,
         **dict.fromkeys(("analytics/revenue/mrr", "analytics/revenue/movements", "analytics/revenue/kpis"),
                         analytics_api.ROLES),
-        "analytics/usage/top": usage_api.ROLES,
+        "analytics/usage/top": usage_api.ROLES, "billing-summary": billing_summary.ROLES,
         **dict.fromkeys(("analytics/network/concurrency", "analytics/network/online"), network_api.ROLES),
         "analytics/support/sla": support_api.ROLES,
     }  # fmt: skip

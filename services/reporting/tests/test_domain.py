@@ -22,7 +22,8 @@ from reporting.domain.usage import gigabytes, hours
         (14, "0", "payment_reminder", "low"),
         (29, "20000.01", "payment_reminder", "high"),
         (30, "10000", "payment_reminder", "medium"),
-        (30, "10000.01", "collections_call", "medium"),
+        (30, "10000.01", "collections_call", "high"),  # 30+ days and over 10,000: high (seed 000's example)
+        (45, "15000", "collections_call", "high"),  # seed 000's own example row
         (59, "50000.01", "collections_call", "critical"),
         (60, "0", "final_notice", "high"),
         (89, "0", "final_notice", "high"),

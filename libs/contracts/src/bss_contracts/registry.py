@@ -10,6 +10,8 @@ from bss_contracts.events import alerts, billing, customers, dunning, radius, su
 EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     customers.CustomerCreated,
     customers.CustomerUpdated,
+    customers.PartnerCreated,
+    customers.PartnerUpdated,
     customers.SubscriberCreated,
     customers.SubscriberActivated,
     customers.SubscriberSuspended,

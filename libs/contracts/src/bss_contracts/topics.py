@@ -95,6 +95,16 @@ CUSTOMERS = Topic(
     description="Customer created/updated; every event carries the customer's full state, so compaction "
     "keeps the latest state per customer forever.",
 )
+PARTNERS = Topic(
+    "bss.customers.partner",
+    "partner_id",
+    3,
+    C,
+    (REP,),
+    compacted=True,
+    description="Partner created/updated; every event carries the partner's full state (its name), so compaction "
+    "keeps the latest state per partner forever.",
+)
 SUBSCRIBERS = Topic(
     "bss.customers.subscriber",
     "subscriber_id",
@@ -204,6 +214,7 @@ TICKETS = Topic(
 
 ALL_TOPICS: tuple[Topic, ...] = (
     CUSTOMERS,
+    PARTNERS,
     SUBSCRIBERS,
     SUBSCRIBER_COMMANDS,
     INVOICES,

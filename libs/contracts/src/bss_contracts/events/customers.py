@@ -96,6 +96,36 @@ class CustomerUpdated(DomainEvent):
     changed_fields: tuple[str, ...]
 
 
+class PartnerState(BaseModel):
+    """The whole partner (a reseller or agent customers may belong to), as the customers service holds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partner_id: str
+    name: str
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class PartnerCreated(DomainEvent):
+    event_type = "bss.customers.partner.created"
+    topic = topics.PARTNERS
+    key_field = "partner_id"
+
+    partner_id: str
+    partner: PartnerState
+
+
+class PartnerUpdated(DomainEvent):
+    event_type = "bss.customers.partner.updated"
+    topic = topics.PARTNERS
+    key_field = "partner_id"
+
+    partner_id: str
+    partner: PartnerState
+    changed_fields: tuple[str, ...]
+
+
 class _SubscriberEvent(DomainEvent):
     topic = topics.SUBSCRIBERS
     key_field = "subscriber_id"
@@ -172,6 +202,9 @@ __all__ = [
     "CustomerUpdated",
     "InstallationStatus",
     "LastMileTechnology",
+    "PartnerCreated",
+    "PartnerState",
+    "PartnerUpdated",
     "SubscriberActivated",
     "SubscriberCreated",
     "SubscriberReinstated",

@@ -135,7 +135,7 @@ def _partner_out(row: Row[Any]) -> PartnerOut:
 @partners_router.post("", status_code=http.HTTP_201_CREATED)
 async def create_partner(body: PartnerIn, who: Writer, rt: Runtime) -> PartnerOut:
     async with rt.database.transaction() as session:
-        return _partner_out(await partner_cases.create_partner(session, who.tenant_id, body.name))
+        return _partner_out(await partner_cases.create_partner(session, rt.events, who.tenant_id, body.name))
 
 
 @partners_router.get("")
@@ -154,7 +154,9 @@ async def get_partner(partner_id: str, who: Reader, rt: Runtime) -> PartnerOut:
 @partners_router.patch("/{partner_id}")
 async def rename_partner(partner_id: str, body: PartnerIn, who: Writer, rt: Runtime) -> PartnerOut:
     async with rt.database.transaction() as session:
-        return _partner_out(await partner_cases.rename_partner(session, who.tenant_id, partner_id, body.name))
+        return _partner_out(
+            await partner_cases.rename_partner(session, rt.events, who.tenant_id, partner_id, body.name)
+        )
 
 
 @partners_router.delete("/{partner_id}", status_code=http.HTTP_204_NO_CONTENT)

@@ -20,7 +20,7 @@ def build_runtime(settings: Settings | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(
         settings or Settings(),
         runtime_tables,
-        produces=[topics.CUSTOMERS, topics.SUBSCRIBERS],
+        produces=[topics.CUSTOMERS, topics.PARTNERS, topics.SUBSCRIBERS],
         migrations_dir=MIGRATIONS,
     )
     handlers.register(runtime.consumer, runtime.events)

@@ -71,6 +71,15 @@ async def suspended_with_balances(
 
 # ---------------------------------------------------------------- aging
 
+
+async def partner_names(conn: AsyncConnection, schema: str, tenant: str) -> dict[str, str]:
+    """The tenant's partner names by partner id (from the partner events; a partner never announced has none)."""
+    rows = await conn.execute(
+        text(f'SELECT partner_id, name FROM "{schema}".partners WHERE tenant_id = :tenant'), {"tenant": tenant}
+    )
+    return {r.partner_id: r.name for r in rows}
+
+
 AgingGroup = Literal["partner_id", "billing_country"]
 
 

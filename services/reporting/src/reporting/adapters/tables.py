@@ -61,6 +61,7 @@ class ReadModel:
     metadata: MetaData
     runtime: RuntimeTables
     customers: Table
+    partners: Table
     subscribers: Table
     invoices: Table
     invoice_movements: Table
@@ -90,6 +91,7 @@ class ReadModel:
         """The read-model tables (what a rebuild must reproduce row for row)."""
         return (
             self.customers,
+            self.partners,
             self.subscribers,
             self.invoices,
             self.invoice_movements,
@@ -133,6 +135,17 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         Column("source_updated_at", TS, nullable=False),
         Column("timezone", String(64), nullable=False, server_default="UTC"),  # last: added by migration 0005
         PrimaryKeyConstraint("tenant_id", "customer_id"),
+    )
+
+    # Partner names, for aging by partner (PartnerCreated/PartnerUpdated; the newest by updated_at wins).
+    partners = Table(
+        "partners",
+        md,
+        _tenant(),
+        Column("partner_id", ID, nullable=False),
+        Column("name", String(300), nullable=False),
+        Column("source_updated_at", TS, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "partner_id"),
     )
 
     subscribers = Table(
@@ -407,6 +420,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         metadata=md,
         runtime=runtime,
         customers=customers,
+        partners=partners,
         subscribers=subscribers,
         invoices=invoices,
         invoice_movements=invoice_movements,

@@ -30,6 +30,7 @@ from bss_runtime.inputs import Day, Id, NaiveOrAwareTimestamp, Offset, Text, dec
 from reporting.adapters import exporters, repository
 from reporting.adapters.repository import AgingGroup, AgingRow
 from reporting.adapters.session_report import session_report
+from reporting.adapters.settings import load_thresholds
 from reporting.config import Settings
 from reporting.domain import collections
 from reporting.domain.usage import gigabytes, hours
@@ -129,6 +130,7 @@ async def blocked_customers(
             conn, deps.schema, principal.tenant_id, now=now, suspended_from=since, suspended_until=until,
             include_zero_balance=include_zero_balance,
         )  # fmt: skip
+        thresholds, _ = await load_thresholds(conn, principal.tenant_id)
     out = []
     for (subscriber_id, username, customer_id, suspended_at, reason, name, email, phone, currency, open_invoices,
          overdue_invoices, balance_minor, in_dunning) in map(tuple, rows):  # fmt: skip
@@ -151,7 +153,7 @@ async def blocked_customers(
                 "outstanding_balance": to_major(balance_minor, currency) if currency else 0.0,
                 "outstanding_balance_minor": balance_minor,
                 "next_action": collections.next_action(days, balance).value,
-                "priority": collections.priority(days, balance),
+                "priority": collections.priority(days, balance, thresholds),
                 "in_dunning": in_dunning,
             }
         )
@@ -201,7 +203,11 @@ async def aging_by_partner(
 ) -> Response:
     """Open receivables by partner and currency, in aging buckets by days past due as of `as_of`."""
     rows = await _aging(deps, principal.tenant_id, as_of, "partner_id")
-    return json_response([{"partner_id": r.group} | _aging_fields(r) for r in rows])
+    async with snapshot(deps) as conn:
+        names = await repository.partner_names(conn, deps.schema, principal.tenant_id)
+    return json_response(
+        [{"partner_id": r.group, "partner_name": names.get(r.group or "")} | _aging_fields(r) for r in rows]
+    )
 
 
 @router.get("/aging/by-region", response_model=list[schemas.RegionAgingRow])

@@ -32,7 +32,8 @@ from reporting.bi.entrypoints import api as bi_api
 from reporting.bi.entrypoints.worker import BiWorker
 from reporting.bi.service_layer.deps import BiDeps
 from reporting.config import Settings
-from reporting.entrypoints import api, handlers
+from reporting.entrypoints import api, billing_summary, handlers
+from reporting.entrypoints import settings as settings_api
 from reporting.entrypoints.workers import PartitionMaintenance
 from reporting.tickets.entrypoints import api as support_api
 
@@ -111,6 +112,7 @@ def _reports_app(reports: api.Reports, runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Reporting (reports, for BI)")
     install_error_handlers(app)
     app.include_router(api.router)
+    app.include_router(billing_summary.router)
     app.include_router(analytics_api.router)
     app.include_router(network_api.router)
     app.include_router(usage_api.router)
@@ -124,12 +126,14 @@ def create_app(settings: Settings | None = None, *, bi_clock: Clock | None = Non
     service = build_runtime(settings, bi_clock=bi_clock)
     app = service.runtime.http_app(
         api.router,
+        billing_summary.router,
         bi_api.router,
         analytics_api.router,
         network_api.router,
         usage_api.router,
         support_api.router,
         alerts_api.router,
+        settings_api.router,
         title="Reporting",
     )
     bi_api.install(app)

@@ -73,6 +73,10 @@ def register(
     async def customer(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
         await customer_views.upsert_customers(session, rm, [(e.tenant_id, e.data.customer) for e in events])
 
+    @registry.on_batch(customers.PartnerCreated, customers.PartnerUpdated)
+    async def partner(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
+        await customer_views.upsert_partners(session, rm, [(e.tenant_id, e.data.partner) for e in events])
+
     @registry.on_batch(customers.SubscriberCreated)
     async def subscriber_created(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
         await customer_views.subscribers_created(session, rm, [(e.tenant_id, e.data) for e in events])

@@ -44,6 +44,7 @@ class AgingRowBase(BaseModel):
 
 class PartnerAgingRow(AgingRowBase):
     partner_id: str | None
+    partner_name: str | None = Field(description="From the customers service's partner events; null if unknown")
 
 
 class RegionAgingRow(AgingRowBase):

@@ -61,6 +61,35 @@ async def upsert_customers(
         await fill_invoice_attribution(session, rm, tenant, customer_id)
 
 
+async def upsert_partners(session: AsyncSession, rm: ReadModel, states: Sequence[tuple[str, ev.PartnerState]]) -> None:
+    """Partner events of a batch: per partner the newest state (by updated_at; of equal ones the later) is
+    upserted once, kept only if it is not older than the stored one."""
+    newest: dict[tuple[str, str], ev.PartnerState] = {}
+    for tenant, state in states:
+        key = (tenant, state.partner_id)
+        if key not in newest or newest[key].updated_at <= state.updated_at:
+            newest[key] = state
+    rows = sorted(newest.items())
+    await session.execute(
+        text(
+            f"""
+            INSERT INTO "{rm.schema}".partners AS p (tenant_id, partner_id, name, source_updated_at)
+            SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[]), CAST(:names AS text[]),
+                                 CAST(:stamps AS timestamptz[]))
+            ON CONFLICT (tenant_id, partner_id) DO UPDATE
+            SET name = EXCLUDED.name, source_updated_at = EXCLUDED.source_updated_at
+            WHERE p.source_updated_at <= EXCLUDED.source_updated_at
+            """
+        ),
+        {
+            "tenants": [t for (t, _), _ in rows],
+            "ids": [p for (_, p), _ in rows],
+            "names": [s.name for _, s in rows],
+            "stamps": [s.updated_at for _, s in rows],
+        },
+    )
+
+
 async def _invoices_to_attribute(
     session: AsyncSession, rm: ReadModel, customers: Sequence[tuple[str, str]]
 ) -> list[tuple[str, str]]:

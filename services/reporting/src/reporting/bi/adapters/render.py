@@ -12,16 +12,23 @@ import html
 import io
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xlsxwriter
 
+from bss_contracts.money import minor_unit_exponent
 from reporting.adapters.exporters import MEDIA_TYPES as EXPORT_MEDIA_TYPES
 from reporting.adapters.exporters import XLSX_MAX_ROWS
 
-MEDIA_TYPES = EXPORT_MEDIA_TYPES | {"html": "text/html; charset=utf-8", "txt": "text/plain; charset=utf-8"}
+MEDIA_TYPES = EXPORT_MEDIA_TYPES | {
+    "html": "text/html; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+    "pdf": "application/pdf",
+}
+AGING_BUCKETS = ("current", "1_30_days", "31_60_days", "61_90_days", "over_90_days")
 TXT_MAX_WIDTH = 40  # a text column is cut to this many characters (the end marked with ~)
 
 Row = Mapping[str, Any]
@@ -131,12 +138,14 @@ def to_html(
     generated_at: datetime,
     parameters: Mapping[str, Any],
     summary: Mapping[str, Any] | None,
+    extra_style: str = "",
+    chart: str = "",
 ) -> bytes:
     """A self-contained page: title, when and with which parameters it ran, the summary, the rows."""
     params = ", ".join(f"{k}={_text(v)}" for k, v in sorted(parameters.items())) or "none"
     parts = [
         f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{_STYLE}{extra_style}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Generated {generated_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; parameters: {html.escape(params)}; "
         f"{len(rows)} rows.</p>",
@@ -144,6 +153,8 @@ def to_html(
     if summary:
         parts.append("<h2>Summary</h2>")
         parts.append(_table([{"name": k, "value": v} for k, v in summary.items()], ["name", "value"]))
+    if chart:
+        parts.append(chart)
     parts.append(_table(rows, columns))
     parts.append("</body></html>\n")
     return "\n".join(parts).encode()
@@ -185,3 +196,72 @@ def to_txt(
         lines.append("")
     lines += _fixed_width(rows, columns)
     return ("\n".join(lines) + "\n").encode()
+
+
+def _css_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def aging_chart(rows: Sequence[Row]) -> str:
+    """An SVG bar chart of the open balance per aging bucket, one group per currency (amounts never added across
+    currencies); empty when the rows have no buckets."""
+    by_currency: dict[str, dict[str, int]] = {}
+    for row in rows:
+        if not any(f"buckets_minor_{b}" in row for b in AGING_BUCKETS):
+            return ""
+        sums = by_currency.setdefault(str(row.get("currency")), dict.fromkeys(AGING_BUCKETS, 0))
+        for b in AGING_BUCKETS:
+            sums[b] += int(row.get(f"buckets_minor_{b}") or 0)
+    if not by_currency:
+        return ""
+    bar_h, label_w, bar_w = 16, 170, 420
+    lines, y = [], 0
+    for currency, sums in sorted(by_currency.items()):
+        top = max(sums.values()) or 1
+        lines.append(f'<text x="0" y="{y + 12}" font-weight="bold">{html.escape(currency)}</text>')
+        y += bar_h + 4
+        for b in AGING_BUCKETS:
+            width = round(bar_w * sums[b] / top)
+            amount = f"{Decimal(sums[b]).scaleb(-minor_unit_exponent(currency)):f}"
+            lines.append(f'<text x="0" y="{y + 12}">{b}</text>')
+            lines.append(f'<rect x="{label_w}" y="{y}" width="{width}" height="{bar_h - 3}" fill="#4a78b5"/>')
+            lines.append(f'<text x="{label_w + width + 6}" y="{y + 12}">{amount} {html.escape(currency)}</text>')
+            y += bar_h
+        y += 8
+    return (
+        "<h2>Aging by bucket</h2>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="700" height="{y}" font-size="11" '
+        f'font-family="sans-serif">{"".join(lines)}</svg>'
+    )
+
+
+def to_pdf(
+    rows: Sequence[Row],
+    columns: Sequence[str],
+    *,
+    title: str,
+    tenant: str,
+    report: str,
+    generated_at: datetime,
+    parameters: Mapping[str, Any],
+    summary: Mapping[str, Any] | None,
+) -> bytes:
+    """The HTML output printed by WeasyPrint (A4 landscape): on every page a header with the tenant, the report and
+    its parameters, and a footer with when it was generated and "page n of m"; the aging chart where the report
+    has buckets."""
+    from weasyprint import HTML  # imported here: loading pango costs time no other format needs
+
+    params = ", ".join(f"{k}={_text(v)}" for k, v in sorted(parameters.items())) or "none"
+    header = f"{tenant} | {title} ({report}) | parameters: {params}"
+    footer = f"Generated {generated_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    page_style = (
+        "@page{size:A4 landscape;margin:18mm 10mm 16mm 10mm;"
+        f"@top-left{{content:{_css_string(header)};font-size:9px;font-family:sans-serif}}"
+        f"@bottom-left{{content:{_css_string(footer)};font-size:9px;font-family:sans-serif}}"
+        '@bottom-right{content:"Page " counter(page) " of " counter(pages);font-size:9px;font-family:sans-serif}}'
+        "body{font-size:9px}td,th{font-size:8px}"
+    )
+    document = to_html(rows, columns, title=title, generated_at=generated_at, parameters=parameters,
+                       summary=summary, extra_style=page_style, chart=aging_chart(rows))  # fmt: skip
+    pdf: bytes = HTML(string=document.decode()).write_pdf()
+    return pdf

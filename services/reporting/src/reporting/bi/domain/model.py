@@ -19,6 +19,7 @@ from cronsim import CronSim, CronSimError
 
 from bss_runtime.auth import Principal, Role
 from bss_runtime.errors import DomainError
+from reporting.bi.domain.relative_dates import DateKind, resolve_all
 
 
 class ReportType(StrEnum):
@@ -35,8 +36,8 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
-OUTPUT_FORMATS = ("csv", "json", "xlsx", "parquet", "html", "txt")
-EXTENSIONS = {"csv": "csv", "json": "json", "xlsx": "xlsx", "parquet": "parquet", "html": "html", "txt": "txt"}
+OUTPUT_FORMATS = ("csv", "json", "xlsx", "parquet", "html", "txt", "pdf")
+EXTENSIONS = {f: f for f in OUTPUT_FORMATS}
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ SOURCES: dict[str, Source] = {
         timestamps=frozenset({"created_at", "suspended_at", "activated_at"}),
         native_formats=frozenset({"csv", "json", "xlsx", "parquet"}),
     ),
+    "billing-summary": Source("/billing/reports/billing-summary", frozenset({_FINANCE}), frozenset({"from", "to"})),
     "sla-breaches": Source(
         "/billing/reports/sla-breaches",
         frozenset({_FINANCE, _OPS}),
@@ -129,6 +131,34 @@ SOURCES: dict[str, Source] = {
     "analytics/support/sla": Source(
         "/analytics/support/sla", frozenset({_OPS, _SUPPORT}), frozenset({"from", "to"}), unwrap="rows"
     ),
+}
+
+# Date parameters that take relative values (`last_month`, `today-30d`...; domain/relative_dates.py), per report,
+# and which end of the period each takes.
+DATE_PARAMS: dict[str, dict[str, DateKind]] = {
+    "aging/by-partner": {"as_of": "end_day"},
+    "aging/by-region": {"as_of": "end_day"},
+    "sessions/history": {"start_date": "start_at", "end_date": "end_at"},
+    "analytics/revenue/mrr": {"as_of": "end_day"},
+    "analytics/revenue/movements": {"from": "start_day", "to": "end_day"},
+    "analytics/revenue/kpis": {"month": "month"},
+    "billing-summary": {"from": "month", "to": "end_month"},
+    "analytics/usage/top": {"from": "start_day", "to": "end_day"},
+    "analytics/network/concurrency": {"from": "start_at", "to": "end_at"},
+}
+
+
+def resolve_dates(report: str, parameters: Mapping[str, Any], now: datetime, timezone: str = "UTC") -> dict[str, Any]:
+    """The parameters with their relative dates resolved as of `now` in `timezone`."""
+    return resolve_all(parameters, DATE_PARAMS.get(report, {}), now, zone(timezone))
+
+
+# Seed 002's template example names no report, only its type: each type's report when none is given.
+DEFAULT_REPORT: dict[ReportType, str] = {
+    ReportType.FINANCIAL: "analytics/revenue/kpis",
+    ReportType.COLLECTIONS: "blocked-customers",
+    ReportType.OPERATIONS: "sessions/history",
+    ReportType.SUPPORT: "sessions/history",
 }
 
 # Who may run (and see, and download) reports of a type; the template's own roles are these and the report's.
@@ -214,7 +244,7 @@ def check_parameters_schema(schema: Mapping[str, Any], source: Source) -> None:
     if schema.get("type") != "object":
         raise Invalid(("parameters_schema", "type"), 'parameters are an object: "type": "object"')
     for name in schema.get("properties", {}):
-        if name not in source.parameters:
+        if name not in source.parameters and not (name == "year" and takes_month_and_year(source)):
             known = ", ".join(sorted(source.parameters))
             raise Invalid(("parameters_schema", "properties", name), f"the report takes no {name!r} (it takes {known})")
 
@@ -241,8 +271,23 @@ def check_parameters(
     return problems
 
 
+def takes_month_and_year(source: Source) -> bool:
+    """A report with a `month` (YYYY-MM) parameter also takes seed 002's separate `month` (1-12) and `year`."""
+    return "month" in source.parameters and "year" not in source.parameters
+
+
+def month_of(month: Any, year: Any) -> Any:
+    """Seed 002's `{"month": "03", "year": 2025}` as the reports' `month`: "2025-03". Other values unchanged."""
+    number = str(month).strip() if isinstance(month, str | int) and not isinstance(month, bool) else ""
+    if isinstance(year, int) and not isinstance(year, bool) and number.isdigit() and 1 <= int(number) <= 12:
+        return f"{year:04d}-{int(number):02d}"
+    return month
+
+
 def query_parameters(source: Source, parameters: Mapping[str, Any]) -> dict[str, str]:
     """The report's query string: parameters it takes, as the endpoint reads them (booleans as true/false)."""
+    if takes_month_and_year(source) and "year" in parameters:
+        parameters = dict(parameters) | {"month": month_of(parameters.get("month"), parameters["year"])}
     out = {}
     for name, value in parameters.items():
         if name in source.parameters and value is not None:

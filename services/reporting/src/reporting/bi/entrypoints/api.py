@@ -77,7 +77,9 @@ def _template_out(row: Row[Any]) -> s.TemplateOut:
 
 @router.post("/report-templates", status_code=status.HTTP_201_CREATED, response_model=s.TemplateOut)
 async def create_template(body: s.TemplateIn, deps: Deps, principal: Staff) -> s.TemplateOut:
-    spec = catalog.TemplateSpec(**body.model_dump())
+    fields = body.model_dump(exclude={"data_source_ids"})
+    fields["report"] = body.report or bi.DEFAULT_REPORT[body.report_type]
+    spec = catalog.TemplateSpec(**fields)
     template_id = await catalog.create_template(deps, principal, spec)
     return await get_template(template_id, deps, principal)
 

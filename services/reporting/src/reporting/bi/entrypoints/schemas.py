@@ -10,12 +10,13 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from bss_runtime.inputs import Id, JsonObject, Text
 from reporting.bi.domain.model import ReportType
 
-OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html", "txt"]
+OutputFormat = Literal["csv", "json", "xlsx", "parquet", "html", "txt", "pdf"]
 ReportName = Literal[
     "blocked-customers",
     "aging/by-partner",
     "aging/by-region",
     "services/export",
+    "billing-summary",
     "sla-breaches",
     "sessions/history",
     "analytics/revenue/mrr",
@@ -42,8 +43,16 @@ class TemplateIn(_Strict):
     name: Name
     description: Description | None = None
     report_type: ReportType
-    report: ReportName = Field(description="The data source: one of the reports of /billing/reports or /analytics")
+    report: ReportName | None = Field(
+        default=None,
+        description="The data source: one of the reports of /billing/reports or /analytics; default the type's "
+        "own (financial: analytics/revenue/kpis, collections: blocked-customers, operations and support: "
+        "sessions/history)",
+    )
     output_formats: list[OutputFormat] = Field(min_length=1)
+    data_source_ids: Annotated[list[int | Id], Field(max_length=50)] | None = Field(
+        default=None, description="Seed 002's field, accepted and not used: the data source is `report`"
+    )
     parameters_schema: JsonObject = Field(
         default_factory=lambda: {"type": "object"},
         description="JSON Schema of the execution parameters (an object; properties are the report's parameters)",

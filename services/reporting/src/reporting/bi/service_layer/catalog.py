@@ -37,7 +37,9 @@ class TemplateSpec:
 
 def _check_spec(spec: TemplateSpec) -> None:
     bi.check_template(spec.report_type, spec.report, spec.output_formats, spec.parameters_schema)
-    problems = bi.check_parameters(spec.parameters_schema, spec.default_parameters, "default_parameters", partial=True)
+    # Relative dates (`last_month`...) are kept as written and resolved at each run; checked as one of their values.
+    defaults = bi.resolve_dates(spec.report, spec.default_parameters, _ANY_MOMENT)
+    problems = bi.check_parameters(spec.parameters_schema, defaults, "default_parameters", partial=True)
     if problems:
         raise InvalidRequest(problems)
 
@@ -165,8 +167,8 @@ async def _check_schedule(session: AsyncSession, principal: Principal, spec: Sch
         raise Invalid(("webhook_secret",), "a webhook needs a secret to sign its requests with")
     bi.zone(spec.timezone)
     bi.next_run(spec.cron, spec.timezone, _ANY_MOMENT)  # it parses and matches
-    problems = bi.check_parameters(template.parameters_schema, template.default_parameters | spec.parameters,
-                                   "parameters")  # fmt: skip
+    merged = bi.resolve_dates(template.report, template.default_parameters | spec.parameters, _ANY_MOMENT)
+    problems = bi.check_parameters(template.parameters_schema, merged, "parameters")
     if problems:
         raise InvalidRequest(problems)
     return template

@@ -69,7 +69,7 @@ async def request_execution(deps: BiDeps, principal: Principal, template_id: str
         template = await template_for(session, principal, template_id)
         if not bi.may_run(principal, ReportType(template.report_type), template.report):
             raise Forbidden("this template's report is not among those your roles may run")
-        merged = dict(template.default_parameters) | parameters
+        merged = bi.resolve_dates(template.report, dict(template.default_parameters) | parameters, now)
         problems = bi.check_parameters(template.parameters_schema, merged, "parameters")
         if problems:
             raise InvalidRequest(problems)
@@ -96,7 +96,9 @@ async def run_due_schedule(deps: BiDeps) -> bool:
         if template is None:  # deleted meanwhile (deletion is refused while schedules exist; kept safe anyway)
             await repo.update_schedule(session, tenant, schedule.schedule_id, enabled=False, next_run_at=None)
             return True
-        merged = dict(template.default_parameters) | dict(schedule.parameters)
+        merged = bi.resolve_dates(
+            template.report, dict(template.default_parameters) | dict(schedule.parameters), now, schedule.timezone
+        )
         execution_id = await _new_execution(
             session, template, merged, list(schedule.output_formats),
             requested_by=schedule.created_by, now=now, schedule_id=schedule.schedule_id,
@@ -297,7 +299,17 @@ async def _render(deps: BiDeps, claimed: Claimed) -> int | None:
     timestamps = set(source.timestamps)
     for fmt in rest:
         data = await asyncio.to_thread(
-            _encode, fmt, fetched, flat, columns, timestamps, t.name, t.report, e.parameters, deps.clock.now()
+            _encode,
+            fmt,
+            fetched,
+            flat,
+            columns,
+            timestamps,
+            t.name,
+            t.report,
+            e.parameters,
+            deps.clock.now(),
+            e.tenant_id,
         )
         async with deps.database.transaction() as session:
             name = bi.output_filename(t.name, filename_at, fmt)
@@ -315,6 +327,7 @@ def _encode(
     report: str,
     parameters: Mapping[str, Any],
     now: datetime,
+    tenant: str = "",
 ) -> bytes:
     if fmt == "json":
         return fetched.body
@@ -327,6 +340,9 @@ def _encode(
     if fmt == "html":
         return render.to_html(rows, columns, title=title, generated_at=now, parameters=parameters,
                                  summary=fetched.summary)  # fmt: skip
+    if fmt == "pdf":
+        return render.to_pdf(rows, columns, title=title, tenant=tenant, report=report, generated_at=now,
+                             parameters=parameters, summary=fetched.summary)  # fmt: skip
     if fmt == "txt":
         return render.to_txt(rows, columns, title=title, generated_at=now, parameters=parameters,
                              summary=fetched.summary)  # fmt: skip
