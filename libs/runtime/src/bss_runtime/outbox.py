@@ -54,3 +54,29 @@ class EventWriter:
             )
         )
         return envelope
+
+    async def add_many(self, session: AsyncSession, data: list[DomainEvent], *, tenant_id: str) -> None:
+        """Stage many events with one statement (set-based bulk work): the same rows `add` would write."""
+        if not data:
+            return
+        rows = []
+        for event in data:
+            envelope = Envelope.wrap(
+                event,
+                source=self.source,
+                tenant_id=tenant_id,
+                correlation_id=context.correlation_id.get(),
+                causation_id=context.causation_id.get(),
+            )
+            rows.append(
+                {
+                    "event_id": envelope.id,
+                    "tenant_id": tenant_id,
+                    "topic": event.topic.name,
+                    "key": envelope.subject,
+                    "event_type": envelope.type,
+                    "payload": envelope.model_dump_json().encode(),
+                    "headers": envelope.headers(),
+                }
+            )
+        await session.execute(insert(self._outbox), rows)
