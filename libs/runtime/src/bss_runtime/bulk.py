@@ -44,9 +44,9 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -254,13 +254,11 @@ class BulkEngine:
     async def cancel(self, session: AsyncSession, tenant_id: str, op_id: str) -> Mapping[str, Any]:
         """Stop an operation: its items not yet processed become `canceled`. A finished one is left as it is."""
         ops, t = self.tables.operations, self.tables.items
-        row = (
-            await session.execute(select(ops).where(ops.c.tenant_id == tenant_id, ops.c.id == op_id).with_for_update())
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"no bulk operation {op_id}")
-        if row.state in FINAL_STATES:
-            return dict(row._mapping)
+        row = await self.get(session, tenant_id, op_id)
+        if row["state"] in FINAL_STATES:
+            return row
+        # Items first, then the operation: the order a worker takes its locks in (no deadlock). Items a worker
+        # holds are waited for; once its chunk commits they are no longer pending and stay as it left them.
         result = await session.execute(
             update(t)
             .where(t.c.tenant_id == tenant_id, t.c.operation_id == op_id, t.c.status == "pending")
@@ -271,11 +269,13 @@ class BulkEngine:
         done = (
             await session.execute(
                 update(ops)
-                .where(ops.c.tenant_id == tenant_id, ops.c.id == op_id)
+                .where(ops.c.tenant_id == tenant_id, ops.c.id == op_id, ops.c.state.in_(ACTIVE_STATES))
                 .values(state="canceled", canceled=ops.c.canceled + canceled, finished_at=now, updated_at=now)
                 .returning(*ops.c)
             )
-        ).one()
+        ).one_or_none()
+        if done is None:  # a worker finished it meanwhile (then nothing was pending)
+            return await self.get(session, tenant_id, op_id)
         await self.on_complete(session, self.events, dict(done._mapping))
         return dict(done._mapping)
 
@@ -377,35 +377,27 @@ class BulkEngine:
     ) -> None:
         if len(results) != len(items):
             raise RuntimeError(f"handler of {op.kind} answered {len(results)} results for {len(items)} items")
-        t, ops = self.tables.items, self.tables.operations
+        ops = self.tables.operations
         now = datetime.now(UTC)
-        stmt = (
-            update(t)
-            .where(
-                t.c.tenant_id == op.tenant_id,
-                t.c.operation_id == op.id,
-                t.c.seq == bindparam("b_seq"),
-            )
-            .values(
-                status=bindparam("b_status"),
-                error=bindparam("b_error"),
-                column=bindparam("b_column"),
-                result=bindparam("b_result"),
-                processed_at=now,
-            )
-        )
+        # One statement for the whole chunk: the results travel as arrays, joined back to the items by seq.
         await session.execute(
-            stmt,
-            [
-                {
-                    "b_seq": item.seq,
-                    "b_status": "succeeded" if r.ok else "failed",
-                    "b_error": r.error,
-                    "b_column": r.column,
-                    "b_result": r.result,
-                }
-                for item, r in zip(items, results, strict=True)
-            ],
+            text(
+                'UPDATE bulk_items AS i SET status = v.status, error = v.error, "column" = v.col,'
+                " result = v.result, processed_at = :now"
+                " FROM unnest(CAST(:seqs AS bigint[]), CAST(:statuses AS text[]), CAST(:errors AS text[]),"
+                " CAST(:cols AS text[]), CAST(:results AS text[])) AS v(seq, status, error, col, result)"
+                " WHERE i.tenant_id = :tenant AND i.operation_id = :op AND i.seq = v.seq"
+            ),
+            {
+                "now": now,
+                "tenant": op.tenant_id,
+                "op": op.id,
+                "seqs": [item.seq for item in items],
+                "statuses": ["succeeded" if r.ok else "failed" for r in results],
+                "errors": [r.error for r in results],
+                "cols": [r.column for r in results],
+                "results": [r.result for r in results],
+            },
         )
         ok = sum(1 for r in results if r.ok)
         await session.execute(

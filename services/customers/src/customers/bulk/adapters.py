@@ -40,11 +40,12 @@ async def insert_customers(session: AsyncSession, rows: list[dict[str, Any]]) ->
     """Insert many customers at once (each row has every column it sets, tenant_id and id included)."""
     if not rows:
         return []
-    # One multi-row INSERT needs every row to name the same columns: fill the absent ones with their defaults.
+    # Every row must name the same columns: fill the absent ones with their defaults.
     names = set().union(*rows)
     defaults = {"tags": [], "timezone": "UTC", "total_outages": 0, "total_downtime_minutes": 0}
     full = [{n: r.get(n, defaults.get(n)) for n in names} for r in rows]
-    result = await session.execute(insert(customers).values(full).returning(*customers.c))
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+    result = await session.execute(insert(customers).returning(*customers.c, sort_by_parameter_order=True), full)
     return result.all()
 
 
