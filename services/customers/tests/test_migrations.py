@@ -48,5 +48,5 @@ async def test_migrations_match_the_tables_and_create_the_seed_indexes(fresh_dat
     assert indexes["ix_customer_connection_type"] == "(tenant_id, connection_type)"
     assert tables == {
         "alembic_version", "outbox", "processed_events", "partners", "customers", "subscribers",
-        "subscriber_status_changes", "subscriber_requests",
+        "subscriber_status_changes", "subscriber_requests", "bulk_operations", "bulk_items",
     }  # fmt: skip

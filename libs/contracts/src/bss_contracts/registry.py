@@ -18,6 +18,7 @@ EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     customers.SubscriberReinstated,
     customers.SubscriberTerminated,
     customers.SubscriberSuspensionRequested,
+    customers.BulkOperationCompleted,
     customers.SubscriberReinstatementRequested,
     customers.SubscriberTerminationRequested,
     billing.InvoiceIssued,

@@ -113,6 +113,16 @@ SUBSCRIBERS = Topic(
     (B, D, REP, SUP),
     description="Subscriber lifecycle: created, activated, suspended, reinstated, terminated.",
 )
+CUSTOMER_BULK_OPERATIONS = Topic(
+    "bss.customers.bulk-operation",
+    "operation_id",
+    1,
+    C,
+    (),
+    retention_ms=400 * DAY_MS,
+    description="A bulk operation of the customers service finished (completed, with errors, canceled): "
+    "its kind and counts. The items' own events go to their usual topics.",
+)
 SUBSCRIBER_COMMANDS = Topic(
     "bss.customers.subscriber-requests",
     "subscriber_id",
@@ -216,6 +226,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     CUSTOMERS,
     PARTNERS,
     SUBSCRIBERS,
+    CUSTOMER_BULK_OPERATIONS,
     SUBSCRIBER_COMMANDS,
     INVOICES,
     SLA,

@@ -193,8 +193,27 @@ class SubscriberTerminationRequested(_SubscriberRequest):
     event_type = "bss.customers.subscriber.termination-requested"
 
 
+class BulkOperationCompleted(DomainEvent):
+    """A bulk operation finished: `state` is completed, completed_with_errors or canceled."""
+
+    event_type = "bss.customers.bulk-operation.completed"
+    topic = topics.CUSTOMER_BULK_OPERATIONS
+    key_field = "operation_id"
+
+    operation_id: str
+    kind: str
+    state: Literal["completed", "completed_with_errors", "canceled", "failed"]
+    total: int
+    succeeded: int
+    failed: int
+    canceled: int
+    requested_by: str
+    finished_at: AwareDatetime
+
+
 __all__ = [
     "AssignedDevices",
+    "BulkOperationCompleted",
     "ConnectionType",
     "Coordinates",
     "CustomerCreated",
