@@ -583,7 +583,14 @@ async def test_ops_page_numbers_equal_the_api_and_a_dead_letter_is_redriven(cons
         assert int(await tab.value("ops-outbox")) == sum(o.get("backlog", 0) for o in outbox)
         assert all(o["configured"] and "error" not in o for o in outbox), outbox  # reporting's is in `readmodel`
         health = await console.api("/ops/health", role="ops")
-        assert [h["service"] for h in health] == ["customers", "billing", "dunning", "reporting", "radius-ingest"]
+        assert [h["service"] for h in health] == [
+            "customers",
+            "billing",
+            "dunning",
+            "reporting",
+            "radius-ingest",
+            "support",
+        ]
         assert all(h["ready"] for h in health)
         assert await tab.value("ops-ready") == str(len(health))
 

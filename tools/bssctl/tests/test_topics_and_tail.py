@@ -18,7 +18,8 @@ from bss_testkit.events import publish_events
 
 from .support import Bssctl, assert_one_line_error, send
 
-pytestmark = pytest.mark.timeout(180)
+# Followers, SIGINT and rates: timing under a loaded machine, so these run alone after the parallel part.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.serial]
 
 
 def _request(subscriber: str) -> SubscriberSuspensionRequested:
