@@ -516,16 +516,17 @@ ROW_KEYS = "rows => rows.map(r => r.dataset.key)"
 
 
 async def dead_letter_a_record(console: Console, topic: str) -> str:
-    """A record the reporting service's consumer rejects (an SLA breach whose payload lacks every field): it is
-    dead-lettered at once, with the demo tenant's id."""
+    """A record the reporting service's consumer rejects (a subscription start whose payload lacks every field): it
+    is dead-lettered at once, with the demo tenant's id. Reporting is the topic's only consumer, so there is one
+    dead letter per delivery."""
     event_id = str(uuid.uuid4())
     envelope = {
         "specversion": "1.0",
         "id": event_id,
         "source": "test_console",
-        "type": "bss.billing.sla.breach-detected",
+        "type": "bss.billing.subscription.started",
         "time": datetime.now(UTC).isoformat(),
-        "subject": "broken-breach",
+        "subject": "broken-subscription",
         "schema_version": 1,
         "tenant_id": console.tenant,
         "correlation_id": event_id,
@@ -537,8 +538,8 @@ async def dead_letter_a_record(console: Console, topic: str) -> str:
         await producer.send_and_wait(
             topic,
             json.dumps(envelope).encode(),
-            key=b"broken-breach",
-            headers=[("ce_type", b"bss.billing.sla.breach-detected"), ("tenant_id", console.tenant.encode())],
+            key=b"broken-subscription",
+            headers=[("ce_type", b"bss.billing.subscription.started"), ("tenant_id", console.tenant.encode())],
         )
     finally:
         await producer.stop()
@@ -546,7 +547,7 @@ async def dead_letter_a_record(console: Console, topic: str) -> str:
 
 
 async def test_ops_page_numbers_equal_the_api_and_a_dead_letter_is_redriven(console: Console) -> None:
-    topic = "bss.billing.sla"
+    topic = "bss.billing.subscription"
     event_id = await dead_letter_a_record(console, topic)
 
     async def dead_lettered() -> bool:
