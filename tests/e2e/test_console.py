@@ -589,12 +589,12 @@ async def test_ops_page_numbers_equal_the_api_and_a_dead_letter_is_redriven(cons
 
         # Trace an invoice of the demo data: the page lists the API's tree, depth first (causation order).
         [invoice] = (await console.api("/billing/invoices", limit=1))["items"]
-        flow = await console.api(f"/ops/trace/{invoice['invoice_id']}", role="ops")
+        flow = await console.api(f"/ops/trace/{invoice['id']}", role="ops")
 
         def depth_first(nodes: list[dict[str, Any]]) -> list[str]:
             return [i for n in nodes for i in [n["id"], *depth_first(n["caused"])]]
 
-        await tab.page.fill("[data-testid=trace-id]", invoice["invoice_id"])
+        await tab.page.fill("[data-testid=trace-id]", invoice["id"])
         await tab.page.click("[data-testid=trace-run]")
         await tab.page.wait_for_selector("[data-testid=trace-tree] li")
         shown_trace = await tab.page.eval_on_selector_all(
