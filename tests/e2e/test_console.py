@@ -595,6 +595,21 @@ async def test_ops_page_numbers_equal_the_api_and_a_dead_letter_is_redriven(cons
         assert all(h["ready"] for h in health)
         assert await tab.value("ops-ready") == str(len(health))
 
+        # Trace an invoice of the demo data: the page lists the API's tree, depth first (causation order).
+        [invoice] = (await console.api("/billing/invoices", limit=1))["items"]
+        flow = await console.api(f"/ops/trace/{invoice['id']}", role="ops")
+
+        def depth_first(nodes: list[dict[str, Any]]) -> list[str]:
+            return [i for n in nodes for i in [n["id"], *depth_first(n["caused"])]]
+
+        await tab.page.fill("[data-testid=trace-id]", invoice["id"])
+        await tab.page.click("[data-testid=trace-run]")
+        await tab.page.wait_for_selector("[data-testid=trace-tree] li")
+        shown_trace = await tab.page.eval_on_selector_all(
+            "[data-testid=trace-tree] li", "rows => rows.map(r => r.dataset.id)"
+        )
+        assert shown_trace == depth_first(flow) and len(shown_trace) >= 2
+
         # Redrive, dry run first: nothing is republished until confirmed.
         await tab.page.click(f"[data-testid='dlq-open-{topic}']")
         await tab.page.wait_for_selector("[data-testid=letters-table] tbody tr[data-key]")

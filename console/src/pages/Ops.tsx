@@ -243,6 +243,7 @@ export function Ops({ session }: { session: Session }) {
         </div>
       </div>
       {topic ? <DeadLetters session={session} topic={topic} onRedriven={() => dlq.reload()} /> : null}
+      <Trace session={session} />
     </section>
   );
 }
@@ -318,6 +319,68 @@ function DeadLetters(props: { session: Session; topic: string; onRedriven: () =>
         <div className="notice" data-testid="redrive-done">
           {done.map((p) => `${p.ref} → ${p.to}: ${p.action}`).join("; ")}
         </div>
+      ) : null}
+    </div>
+  );
+}
+
+interface TraceNode {
+  id: string;
+  type: string;
+  time: string;
+  topic: string;
+  subject: string;
+  caused: TraceNode[];
+}
+
+// The flow of an event, correlation or aggregate id (GET /ops/trace/{id}): depth-first, each event under the one
+// that caused it, so the rows read in causation order. The service is the topic's owner (bss.<service>.<name>).
+function flatten(nodes: TraceNode[], depth = 0): { node: TraceNode; depth: number }[] {
+  return nodes.flatMap((node) => [{ node, depth }, ...flatten(node.caused, depth + 1)]);
+}
+
+function Trace({ session }: { session: Session }) {
+  const [ident, setIdent] = useState("");
+  const [rows, setRows] = useState<{ node: TraceNode; depth: number }[] | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async () => {
+    setError(null);
+    setRows(null);
+    setLoading(true);
+    try {
+      setRows(flatten(await get<TraceNode[]>(session, `/ops/trace/${encodeURIComponent(ident.trim())}`)));
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setLoading(false);
+    }
+  };
+  return (
+    <div className="panel" data-testid="trace">
+      <h2>Trace</h2>
+      <div className="actions">
+        <input
+          data-testid="trace-id"
+          placeholder="event or correlation id"
+          value={ident}
+          onChange={(e) => setIdent(e.target.value)}
+          onKeyDown={(e) => (e.key === "Enter" ? void run() : undefined)}
+        />
+        <button data-testid="trace-run" disabled={!ident.trim() || loading} onClick={() => void run()}>
+          Trace
+        </button>
+      </div>
+      <Status loading={loading} error={error} />
+      {rows ? (
+        <ol data-testid="trace-tree">
+          {rows.map(({ node, depth }) => (
+            <li key={node.id} data-id={node.id} style={{ paddingLeft: `${depth * 1.5}em` }}>
+              {depth ? "└─ " : ""}
+              {node.type} · {node.topic} · {dateTime(node.time)} · {node.topic.split(".")[1] ?? "?"} · {node.subject}
+            </li>
+          ))}
+        </ol>
       ) : null}
     </div>
   );

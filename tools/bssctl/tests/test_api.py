@@ -134,3 +134,40 @@ async def test_health_probes_each_configured_service(kafka_bootstrap: str, prefi
         False,
         None,
     )
+
+
+async def published(bootstrap: str, prefix: str, tenant: str, correlation: str, causation: str | None) -> str:
+    """One event on the registry topic, as the relay publishes it."""
+    event_id = str(uuid.uuid4())
+    envelope = {
+        "specversion": "1.0", "id": event_id, "source": "test", "type": "bss.billing.sla.breach-detected",
+        "time": datetime.now(UTC).isoformat(), "subject": f"sla-{event_id[:8]}", "schema_version": 1,
+        "tenant_id": tenant, "correlation_id": correlation, "causation_id": causation, "data": {},
+    }  # fmt: skip
+    await send(bootstrap, prefix + TOPIC, [json.dumps(envelope).encode()], key=event_id.encode())
+    return event_id
+
+
+async def test_trace_shows_the_callers_tenants_flow_as_a_tree(
+    api: httpx.AsyncClient, kafka_bootstrap: str, prefix: str
+) -> None:
+    flow = str(uuid.uuid4())
+    root = await published(kafka_bootstrap, prefix, "isp-a", flow, None)
+    child = await published(kafka_bootstrap, prefix, "isp-a", flow, root)
+    await published(kafka_bootstrap, prefix, "isp-b", flow, root)  # another tenant's event in the same flow
+    ops = token("isp-a", "ops")
+
+    for ident in (root, flow):
+        answer = await api.get(f"/ops/trace/{ident}", headers=ops)
+        assert answer.status_code == 200, answer.text
+        [node] = answer.json()
+        assert (node["id"], node["topic"], node["tenant_id"]) == (root, TOPIC, "isp-a")
+        assert [c["id"] for c in node["caused"]] == [child]
+
+    # Another tenant sees only its own event, and nothing for an id of isp-a's only.
+    [other] = (await api.get(f"/ops/trace/{flow}", headers=token("isp-b", "ops"))).json()
+    assert other["tenant_id"] == "isp-b" and other["caused"] == []
+    assert (await api.get(f"/ops/trace/{child}", headers=token("isp-b", "ops"))).status_code == 404
+    assert (await api.get(f"/ops/trace/{uuid.uuid4()}", headers=ops)).status_code == 404
+    bad = await api.get("/ops/trace/bad%20id!", headers=ops)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "id"

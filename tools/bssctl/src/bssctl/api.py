@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -42,7 +43,7 @@ from bss_runtime.errors import RuleViolation
 from bss_runtime.http import install_common_routes
 from bss_runtime.inputs import Text
 from bss_runtime.settings import ServiceSettings
-from bssctl import dlq, inventory, outbox
+from bssctl import dlq, inventory, outbox, trace
 from bssctl.inventory import BadInput
 from bssctl.kafka import Cluster
 from bssctl.lag import lag as lag_of
@@ -170,6 +171,19 @@ async def redrive(body: RedriveIn, principal: Operator, cluster: Broker) -> dict
     except BadInput as exc:
         raise _bad(exc, "ids") from exc
     return {"dry_run": body.dry_run, "results": results}
+
+
+TRACE_WINDOW = timedelta(days=7)
+TraceId = Annotated[str, Text(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+
+
+@router.get("/trace/{id}")
+async def trace_id(id: TraceId, principal: Operator, cluster: Broker) -> list[dict[str, Any]]:
+    """The flow of an event id, correlation id or aggregate id over the last 7 days, as a causation tree."""
+    try:
+        return await trace.trace(cluster, id, datetime.now(UTC) - TRACE_WINDOW, tenant=principal.tenant_id)
+    except BadInput as exc:
+        raise HTTPException(404, f"no event of your tenant with this id in the last 7 days: {exc}") from exc
 
 
 @router.get("/outbox")

@@ -38,8 +38,11 @@ async def _scan(cluster: Cluster, since: datetime) -> list[Record]:
     return records
 
 
-async def trace(cluster: Cluster, ident: str, since: datetime) -> list[dict[str, Any]]:
+async def trace(cluster: Cluster, ident: str, since: datetime, tenant: str | None = None) -> list[dict[str, Any]]:
+    """The flow of `ident`; with `tenant`, only that tenant's events are seeds or members of the flow."""
     records = await _scan(cluster, since)
+    if tenant is not None:
+        records = [r for r in records if r.envelope is not None and r.envelope.tenant_id == tenant]
     needle = ident.encode()
     seeds = [r for r in records if needle in r.value and r.envelope is not None and _holds(r.envelope, ident)]
     if not seeds:
