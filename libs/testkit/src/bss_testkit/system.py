@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import socket
@@ -26,19 +27,41 @@ INHERITED = (
 )
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
+BAND_SIZE = 2000
+
+
+def _band() -> range:
+    """The ports this process picks stacks' ports from. `make test` runs two pytest-xdist workers that start private
+    stacks at the same moment: a port one finds free may be bound by the other's services a second later. Each
+    worker (PYTEST_XDIST_WORKER gw0, gw1, ...) has a band of its own, a process outside xdist the band before them,
+    all below Linux's ephemeral range (32768 up), which the kernel hands to outgoing connections."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = 16000 + BAND_SIZE * (index % 8)
+    return range(start, start + BAND_SIZE)
+
+
+def _free(port: int, kind: int = socket.SOCK_STREAM) -> bool:
     with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tcp_free(port: int) -> bool:
-    with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A free port (TCP, or UDP with SOCK_DGRAM) from this process's band."""
+    band = _band()
+    for _ in range(500):
+        port = random.choice(band)
+        if _free(port, kind):
+            return port
+    raise RuntimeError(f"no free port in {band}")
+
+
+def _tcp_free(port: int) -> bool:
+    return _free(port)
 
 
 def free_base(replicas: int = 1) -> int:
@@ -47,7 +70,7 @@ def free_base(replicas: int = 1) -> int:
     ports = [10 * r + i for r in range(replicas) for i in range(1, 7)] + [7]
     for _ in range(200):
         base = free_port() // 10 * 10
-        if base + max(ports) < 65536 and all(_tcp_free(base + p) for p in ports):
+        if base + max(ports) < _band().stop and all(_tcp_free(base + p) for p in ports):
             return base
     raise RuntimeError(f"no free ports for {replicas} replica(s) of six services")
 
@@ -56,7 +79,7 @@ def free_run(count: int) -> int:
     """The first of `count` consecutive free TCP ports (a Kafka cluster's nodes: KAFKA_PORT + 0..2n-1)."""
     for _ in range(200):
         first = free_port()
-        if first + count < 65536 and all(_tcp_free(first + i) for i in range(count)):
+        if first + count < _band().stop and all(_tcp_free(first + i) for i in range(count)):
             return first
     raise RuntimeError(f"no {count} free ports in a row")
 
