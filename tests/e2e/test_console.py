@@ -159,6 +159,7 @@ async def sign_in(console: Console, tenant: str, role: str) -> AsyncIterator[Tab
         viewport={"width": 1400, "height": 1000}, locale="en-US", timezone_id="Europe/Berlin", accept_downloads=True
     )
     page = await context.new_page()
+    page.set_default_timeout(90_000)  # waits for what must appear; `make test` runs beside other tests on 2 cores
     errors: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
