@@ -57,14 +57,14 @@ class KeyProblem(ValueError):
 def parse_keys(private_key: str, known_host_key: str) -> tuple[asyncssh.SSHKey, asyncssh.SSHKey]:
     try:
         client_key = asyncssh.import_private_key(private_key)
-    except (asyncssh.KeyImportError, ValueError) as exc:
+    except Exception as exc:  # whatever the text is, it is not a usable key: 422, never 500
         raise KeyProblem("private_key", f"not an unencrypted private key in OpenSSH or PEM form: {exc}") from exc
     try:
         # A known_hosts line may start with the host names: the key is the last two fields before any comment.
         fields = known_host_key.split()
         start = next(i for i, f in enumerate(fields) if f.startswith(("ssh-", "ecdsa-", "sk-")))
         host_key = asyncssh.import_public_key(" ".join(fields[start : start + 2]))
-    except (StopIteration, asyncssh.KeyImportError, ValueError) as exc:
+    except Exception as exc:
         raise KeyProblem("known_host_key", "not an SSH public key such as 'ssh-ed25519 AAAA...'") from exc
     return client_key, host_key
 
