@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # Debian packages: RADIUS peers for tests (radclient), the gateway, FreeRADIUS for the benchmark, a JDK for Kafka,
 # Chromium for the operator console's browser tests (tests/e2e/test_console.py drives /usr/bin/chromium).
 # Pango for WeasyPrint (BI PDF outputs); poppler-utils (pdftotext) for the tests that read those PDFs back.
-APT_PACKAGES=(curl freeradius-utils freeradius-common nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15 chromium libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
+# openssh-server: the BI SFTP delivery tests start their own sshd (/usr/sbin/sshd) on a loopback port.
+APT_PACKAGES=(curl freeradius-utils freeradius-common nginx-light freeradius freeradius-postgresql default-jre-headless maven postgresql-15 chromium libpango-1.0-0 libpangoft2-1.0-0 poppler-utils openssh-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -21,6 +22,9 @@ if ((${#missing[@]})); then
   $SUDO systemctl disable --now freeradius >/dev/null 2>&1 || true
   $SUDO service freeradius stop >/dev/null 2>&1 || true
   $SUDO service nginx stop >/dev/null 2>&1 || true
+  # openssh-server starts a system sshd; the tests run their own, as the current user.
+  $SUDO systemctl disable --now ssh >/dev/null 2>&1 || true
+  $SUDO service ssh stop >/dev/null 2>&1 || true
 fi
 
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then

@@ -152,9 +152,9 @@ async def test_scheduled_report_is_emailed_with_attachments_and_posted_to_a_sign
     await bi.worker.make_due_deliveries()
 
     failed = {d["channel"]: d for d in (await bi.execution(tenant, execution["execution_id"]))["deliveries"]}
-    assert (failed["email"]["status"], failed["email"]["attempts"]) == ("pending", 1)
+    assert (failed["email"]["status"], failed["email"]["attempts"]) == ("retrying", 1)
     assert "SMTP 127.0.0.1" in failed["email"]["last_error"]
-    assert (failed["webhook"]["status"], failed["webhook"]["attempts"]) == ("pending", 1)
+    assert (failed["webhook"]["status"], failed["webhook"]["attempts"]) == ("retrying", 1)
     assert failed["webhook"]["last_error"] == f"webhook {hook.url}: HTTP 500"
     retry_at = bi.clock.now() + timedelta(seconds=60)
     assert {datetime.fromisoformat(d["next_attempt_at"]) for d in failed.values()} == {retry_at}
@@ -163,7 +163,7 @@ async def test_scheduled_report_is_emailed_with_attachments_and_posted_to_a_sign
     bi.clock.set(retry_at - timedelta(seconds=1))
     await bi.worker.make_due_deliveries()  # not before the backoff
     waiting = (await bi.execution(tenant, execution["execution_id"]))["deliveries"]
-    assert [(d["status"], d["attempts"]) for d in waiting] == [("pending", 1), ("pending", 1)]
+    assert [(d["status"], d["attempts"]) for d in waiting] == [("retrying", 1), ("retrying", 1)]
     bi.clock.set(retry_at)
     await bi.worker.make_due_deliveries()
     done = {d["channel"]: d for d in (await bi.execution(tenant, execution["execution_id"]))["deliveries"]}

@@ -45,6 +45,11 @@ class Settings(ServiceSettings, SmtpSettings):
     bi_email_max_attachment_bytes: int = Field(
         default=10 * 1024 * 1024, ge=0, description="Larger outputs are linked in the email instead of attached"
     )
+    bi_delivery_directory_root: str | None = Field(
+        default=None,
+        description="Local or mounted directory that directory deliveries write under (unset: none allowed)",
+    )
+    bi_sftp_timeout_seconds: float = Field(default=30.0, gt=0, description="SFTP connect and login timeout")
     # Report emails go to a real SMTP server (SMTP_* settings from SmtpSettings).
     mail_from: str = "Reports <reports@isp.example>"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -28,6 +28,7 @@ from reporting.analytics.entrypoints import network as network_api
 from reporting.analytics.entrypoints import usage as usage_api
 from reporting.analytics.entrypoints.worker import OnlineLevelsWorker
 from reporting.bi.adapters.delivery import SmtpMailer, WebhookSender
+from reporting.bi.adapters.files import DirectoryWriter, SftpUploader
 from reporting.bi.entrypoints import api as bi_api
 from reporting.bi.entrypoints.worker import BiWorker
 from reporting.bi.service_layer.deps import BiDeps
@@ -92,6 +93,8 @@ def build_runtime(
     bi = BiDeps(
         runtime.database, settings, bi_clock or SystemClock(), _reports_app(reports, runtime), runtime.jwt,
         mailer=SmtpMailer(settings), webhooks=WebhookSender(settings.webhook_timeout_seconds),
+        directories=DirectoryWriter(settings.bi_delivery_directory_root),
+        sftp=SftpUploader(settings.bi_sftp_timeout_seconds),
     )  # fmt: skip
     bi_worker = BiWorker(bi)
     if settings.bi_worker_enabled:

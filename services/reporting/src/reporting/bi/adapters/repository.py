@@ -21,6 +21,7 @@ from reporting.bi.adapters.tables import (
     schedules,
     templates,
 )
+from reporting.bi.domain.file_delivery import WAITING
 
 # ---------------------------------------------------------------- templates
 
@@ -194,7 +195,7 @@ async def list_deliveries(session: AsyncSession, tenant: str, execution_ids: Seq
 async def claim_delivery(session: AsyncSession, now: datetime) -> Row[Any] | None:
     query = (
         select(deliveries)
-        .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+        .where(deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= now)
         .order_by(deliveries.c.next_attempt_at)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -214,7 +215,9 @@ async def cancel_deliveries_of_schedule(session: AsyncSession, tenant: str, sche
     await session.execute(
         update(deliveries)
         .where(
-            deliveries.c.tenant_id == tenant, deliveries.c.schedule_id == schedule_id, deliveries.c.status == "pending"
+            deliveries.c.tenant_id == tenant,
+            deliveries.c.schedule_id == schedule_id,
+            deliveries.c.status.in_(WAITING),
         )
         .values(status="failed", last_error=reason, next_attempt_at=None)
     )

@@ -76,6 +76,8 @@ schedules = Table(
     Column("email_recipients", JSONB, nullable=False),
     Column("webhook_url", Text),
     Column("webhook_secret", Text),
+    Column("directory_path", Text),  # file delivery: a path under BI_DELIVERY_DIRECTORY_ROOT
+    Column("sftp", JSONB),  # file delivery: host, port, username, private_key, remote_dir, known_host_key
     Column("created_by", String(200), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
@@ -155,9 +157,9 @@ deliveries = Table(
     Column("delivery_id", ID, nullable=False),
     Column("execution_id", ID, nullable=False),
     Column("schedule_id", ID, nullable=False),
-    Column("channel", String(16), nullable=False),  # email | webhook
-    Column("target", Text, nullable=False),  # the recipients, or the URL
-    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("channel", String(16), nullable=False),  # email | webhook | directory | sftp
+    Column("target", Text, nullable=False),  # the recipients, the URL, the directory, or sftp://user@host:port/dir
+    Column("status", String(16), nullable=False),  # pending | retrying | delivered | failed
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
     Column("next_attempt_at", TS),
@@ -167,7 +169,7 @@ deliveries = Table(
     ForeignKeyConstraint(
         ["tenant_id", "execution_id"], ["bi.report_executions.tenant_id", "bi.report_executions.execution_id"]
     ),
-    Index("ix_report_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_report_deliveries_due", "next_attempt_at", postgresql_where=text("status IN ('pending', 'retrying')")),
     Index("ix_report_deliveries_execution", "tenant_id", "execution_id"),
 )
 

@@ -267,8 +267,18 @@ def _schedule_out(row: Row[Any]) -> s.ScheduleOut:
         schedule_id=row.schedule_id, template_id=row.template_id, name=row.name, parameters=row.parameters,
         output_formats=list(row.output_formats), cron=row.cron, timezone=row.timezone, enabled=row.enabled,
         next_run_at=row.next_run_at, last_run_at=row.last_run_at, email_recipients=list(row.email_recipients),
-        webhook_url=row.webhook_url, webhook_secret_set=bool(row.webhook_secret), created_by=row.created_by,
-        created_at=row.created_at, updated_at=row.updated_at,
+        webhook_url=row.webhook_url, webhook_secret_set=bool(row.webhook_secret),
+        directory=s.DirectoryDestination(path=row.directory_path) if row.directory_path else None,
+        sftp=_sftp_out(row.sftp), created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
+    )  # fmt: skip
+
+
+def _sftp_out(sftp: dict[str, Any] | None) -> s.SftpDestinationOut | None:
+    if not sftp:
+        return None
+    return s.SftpDestinationOut(
+        host=sftp["host"], port=sftp["port"], username=sftp["username"], known_host_key=sftp["known_host_key"],
+        remote_dir=sftp["remote_dir"], private_key_set=bool(sftp.get("private_key")),
     )  # fmt: skip
 
 
@@ -276,6 +286,9 @@ def _schedule_fields(body: s.ScheduleIn | s.SchedulePatch, *, partial: bool) -> 
     fields = body.model_dump(exclude_unset=partial)
     if fields.get("webhook_url") is not None:
         fields["webhook_url"] = str(fields["webhook_url"])
+    if "directory" in fields:
+        directory = fields.pop("directory")
+        fields["directory_path"] = directory["path"] if directory else None
     return fields
 
 

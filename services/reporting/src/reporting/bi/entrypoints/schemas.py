@@ -33,6 +33,11 @@ Description = Annotated[str, Text(2000, min_length=0)]
 Cron = Annotated[str, Text(100)]
 Zone = Annotated[str, Text(64)]
 Secret = Annotated[str, Text(200, min_length=16)]
+Host = Annotated[str, Text(253, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+)$")]
+Username = Annotated[str, Text(64, pattern=r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")]
+FilePath = Annotated[str, Text(1024)]
+PrivateKey = Annotated[str, Text(16_384)]
+PublicKey = Annotated[str, Text(8192)]
 
 
 class _Strict(BaseModel):
@@ -106,9 +111,12 @@ class OutputOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     delivery_id: str
-    channel: Literal["email", "webhook"]
-    target: str
-    status: Literal["pending", "delivered", "failed"]
+    channel: Literal["email", "webhook", "directory", "sftp"]
+    target: str = Field(description="Recipients, URL, directory (under the root) or sftp://user@host:port/dir")
+    status: Literal["pending", "retrying", "delivered", "failed"] = Field(
+        description="pending until the first try; retrying while a failed try waits for the next; then delivered "
+        "or failed (BI_DELIVERY_MAX_ATTEMPTS spent)"
+    )
     attempts: int
     last_error: str | None
     next_attempt_at: datetime | None
@@ -135,6 +143,36 @@ class ExecutionOut(BaseModel):
     deliveries: list[DeliveryOut]
 
 
+class DirectoryDestination(_Strict):
+    path: FilePath = Field(
+        description="Directory under the service's BI_DELIVERY_DIRECTORY_ROOT (created if missing); absolute paths "
+        "and '..' are refused",
+        examples=["finance/monthly"],
+    )
+
+
+class SftpDestinationIn(_Strict):
+    host: Host
+    port: int = Field(default=22, ge=1, le=65535)
+    username: Username
+    private_key: PrivateKey = Field(
+        description="The client's unencrypted private key (OpenSSH or PEM text); stored, never shown"
+    )
+    known_host_key: PublicKey = Field(
+        description="The server's host public key ('ssh-ed25519 AAAA...'): any other key is refused"
+    )
+    remote_dir: FilePath = Field(default=".", description="Absolute, or relative to the login directory; no '..'")
+
+
+class SftpDestinationOut(BaseModel):
+    host: str
+    port: int
+    username: str
+    known_host_key: str
+    remote_dir: str
+    private_key_set: bool = Field(description="The key itself is never shown")
+
+
 class ScheduleIn(_Strict):
     template_id: Id
     name: Name
@@ -146,6 +184,8 @@ class ScheduleIn(_Strict):
     email_recipients: list[Email] = Field(default_factory=list, max_length=50)
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: Secret | None = None
+    directory: DirectoryDestination | None = Field(default=None, description="Write the outputs as files there")
+    sftp: SftpDestinationIn | None = Field(default=None, description="Upload the outputs to an SFTP server")
 
 
 class SchedulePatch(_Strict):
@@ -158,6 +198,8 @@ class SchedulePatch(_Strict):
     email_recipients: list[Email] | None = Field(default=None, max_length=50)
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: Secret | None = None
+    directory: DirectoryDestination | None = None
+    sftp: SftpDestinationIn | None = None
 
 
 class ScheduleOut(BaseModel):
@@ -174,6 +216,8 @@ class ScheduleOut(BaseModel):
     email_recipients: list[str]
     webhook_url: str | None
     webhook_secret_set: bool = Field(description="The secret itself is never shown")
+    directory: DirectoryDestination | None
+    sftp: SftpDestinationOut | None
     created_by: str
     created_at: datetime
     updated_at: datetime

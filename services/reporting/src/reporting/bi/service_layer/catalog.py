@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bss_runtime.auth import Principal
 from bss_runtime.errors import Conflict, NotFound
 from reporting.bi.adapters import repository as repo
+from reporting.bi.adapters.files import KeyProblem, parse_keys
 from reporting.bi.adapters.tables import schedules, templates
+from reporting.bi.domain import file_delivery as files
 from reporting.bi.domain import model as bi
 from reporting.bi.domain.model import Forbidden, Invalid, InvalidRequest, ReportType
 from reporting.bi.service_layer.deps import BiDeps
@@ -151,6 +153,24 @@ class ScheduleSpec:
     email_recipients: list[str]
     webhook_url: str | None
     webhook_secret: str | None
+    directory_path: str | None = None  # under BI_DELIVERY_DIRECTORY_ROOT
+    sftp: dict[str, Any] | None = None  # SftpDestination's fields
+
+
+def _checked_destinations(deps: BiDeps, spec: ScheduleSpec) -> ScheduleSpec:
+    """The spec with its file destinations checked and normalised (422 naming the field otherwise)."""
+    directory_path, sftp = spec.directory_path, spec.sftp
+    if directory_path is not None:
+        if not deps.directories.root:
+            raise Invalid(("directory",), "directory delivery is not enabled here (BI_DELIVERY_DIRECTORY_ROOT)")
+        directory_path = files.directory_path(("directory", "path"), directory_path)
+    if sftp is not None:
+        sftp = dict(sftp) | {"remote_dir": files.remote_dir(("sftp", "remote_dir"), sftp["remote_dir"])}
+        try:
+            parse_keys(sftp["private_key"], sftp["known_host_key"])
+        except KeyProblem as exc:
+            raise Invalid(("sftp", exc.which), str(exc)) from exc
+    return replace(spec, directory_path=directory_path, sftp=sftp)
 
 
 async def _check_schedule(session: AsyncSession, principal: Principal, spec: ScheduleSpec) -> Row[Any]:
@@ -180,11 +200,13 @@ def _schedule_values(spec: ScheduleSpec, template: Row[Any], next_run_at: Any) -
         output_formats=spec.output_formats if spec.output_formats is not None else list(template.output_formats),
         cron=spec.cron, timezone=spec.timezone, enabled=spec.enabled, next_run_at=next_run_at,
         email_recipients=spec.email_recipients, webhook_url=spec.webhook_url, webhook_secret=spec.webhook_secret,
+        directory_path=spec.directory_path, sftp=spec.sftp,
     )  # fmt: skip
 
 
 async def create_schedule(deps: BiDeps, principal: Principal, spec: ScheduleSpec) -> str:
     schedule_id, now = str(uuid.uuid4()), deps.clock.now()
+    spec = _checked_destinations(deps, spec)
     async with deps.database.transaction() as session:
         template = await _check_schedule(session, principal, spec)
         next_run_at = bi.next_run(spec.cron, spec.timezone, now) if spec.enabled else None
@@ -231,7 +253,7 @@ async def update_schedule(deps: BiDeps, principal: Principal, schedule_id: str, 
     async with deps.database.transaction() as session:
         row = await schedule_for(session, principal, schedule_id)
         current = {f: getattr(row, f) for f in ScheduleSpec.__dataclass_fields__}
-        spec = ScheduleSpec(**(current | dict(changes)))
+        spec = _checked_destinations(deps, ScheduleSpec(**(current | dict(changes))))
         template = await _check_schedule(session, principal, spec)
         timing_changed = any(k in changes for k in ("cron", "timezone", "enabled"))
         next_run_at = row.next_run_at

@@ -1,16 +1,18 @@
-"""Deliveries of scheduled reports: email with the outputs attached, or a signed webhook linking them.
+"""Deliveries of scheduled reports: email with the outputs attached, a signed webhook linking them, or the
+outputs themselves as files in a directory or on an SFTP server (adapters/files.py: temporary name, then rename).
 
 Each try happens while the delivery's row is locked (`FOR UPDATE SKIP LOCKED`), and its outcome is written in
 the same transaction: two workers never send one delivery at once. A failed try is retried with exponential
-backoff up to BI_DELIVERY_MAX_ATTEMPTS; every try is counted and the last error kept. If the process dies
+backoff up to BI_DELIVERY_MAX_ATTEMPTS; every try is counted and the last error kept. A delivery is `pending`
+until its first try, `retrying` while a failed try waits for its next, then `delivered` or `failed`. If the process dies
 mid-try the transaction rolls back and the delivery is tried again: receivers may see a repeat (same
-delivery id header / Message-ID), never a loss.
+delivery id header / Message-ID; a file written again under the same name), never a loss.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -22,7 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bss_runtime.delivery import DeliveryFailed
 from reporting.bi.adapters import repository as repo
 from reporting.bi.adapters import storage
+from reporting.bi.adapters.files import OutgoingFile, SftpDestination
 from reporting.bi.domain import model as bi
+from reporting.bi.domain.file_delivery import DeliveryStatus, status_after_failure
 from reporting.bi.service_layer.deps import BiDeps
 
 
@@ -49,18 +53,23 @@ async def deliver_next(deps: BiDeps) -> bool:
             outputs = await repo.list_outputs(session, tenant, [execution.execution_id])
             if delivery.channel == "email":
                 await _email(deps, session, delivery, execution, template, outputs)
-            else:
+            elif delivery.channel == "webhook":
                 await _webhook(deps, delivery, execution, template, schedule, outputs)
+            else:
+                await _files(deps, session, delivery, schedule, outputs)
         except DeliveryFailed as exc:
-            last = attempts >= deps.settings.bi_delivery_max_attempts or schedule is None
+            status = status_after_failure(attempts, deps.settings.bi_delivery_max_attempts)
+            if schedule is None:
+                status = DeliveryStatus.FAILED
             delay = timedelta(seconds=bi.retry_delay(deps.settings.bi_retry_backoff_seconds, attempts))
             await repo.update_delivery(
                 session, tenant, delivery.delivery_id, attempts=attempts, last_error=str(exc)[:2000],
-                status="failed" if last else "pending", next_attempt_at=None if last else now + delay,
+                status=status.value, next_attempt_at=None if status == DeliveryStatus.FAILED else now + delay,
             )  # fmt: skip
         else:
             await repo.update_delivery(session, tenant, delivery.delivery_id, attempts=attempts, last_error=None,
-                                       status="delivered", delivered_at=now, next_attempt_at=None)  # fmt: skip
+                                       status=DeliveryStatus.DELIVERED.value, delivered_at=now,
+                                       next_attempt_at=None)  # fmt: skip
     return True
 
 
@@ -150,3 +159,26 @@ async def _webhook(
     body = webhook_body(deps, delivery, execution, template, outputs)
     await deps.webhooks.post(delivery.target, body, secret=schedule.webhook_secret or "",
                              delivery_id=delivery.delivery_id)  # fmt: skip
+
+
+async def _files(
+    deps: BiDeps, session: AsyncSession, delivery: Row[Any], schedule: Row[Any], outputs: Sequence[Row[Any]]
+) -> None:
+    """Every output of the execution, as a file named as its download is, into the schedule's destination."""
+
+    def content(output: Row[Any]) -> Callable[[], AsyncIterator[bytes]]:
+        return lambda: storage.chunks(session, delivery.tenant_id, output.execution_id, output.format)
+
+    files = [OutgoingFile(o.filename, content(o)) for o in outputs if o.expired_at is None]
+    if len(files) < len(outputs):
+        raise DeliveryFailed("outputs were removed by retention before they could be delivered")
+    if delivery.channel == "directory":
+        if not schedule.directory_path:
+            raise DeliveryFailed("the schedule no longer names a directory")
+        await deps.directories.write(schedule.directory_path, files, delivery.delivery_id)
+    elif delivery.channel == "sftp":
+        if not schedule.sftp:
+            raise DeliveryFailed("the schedule no longer names an SFTP server")
+        await deps.sftp.upload(SftpDestination(**schedule.sftp), files, delivery.delivery_id)
+    else:
+        raise DeliveryFailed(f"unknown channel {delivery.channel}")

@@ -11,6 +11,7 @@ from bss_runtime.auth import JwtConfig
 from bss_runtime.clock import Clock
 from bss_runtime.db import Database
 from bss_runtime.delivery import Mailer
+from reporting.bi.adapters.files import DirectoryWriter, SftpUploader
 from reporting.config import Settings
 
 
@@ -29,3 +30,5 @@ class BiDeps:
     jwt: JwtConfig
     mailer: Mailer
     webhooks: Webhooks
+    directories: DirectoryWriter  # file delivery into BI_DELIVERY_DIRECTORY_ROOT
+    sftp: SftpUploader

@@ -24,6 +24,7 @@ from bss_runtime.auth import Principal, issue_token
 from bss_runtime.errors import NotFound
 from reporting.bi.adapters import render, storage
 from reporting.bi.adapters import repository as repo
+from reporting.bi.adapters.files import SftpDestination
 from reporting.bi.adapters.report_call import call_report
 from reporting.bi.adapters.tables import deliveries, executions
 from reporting.bi.domain import model as bi
@@ -189,13 +190,16 @@ async def finish_execution(
         await repo.update_execution(session, e.tenant_id, e.execution_id, status=status, error=error,
                                     finished_at=now, lease_until=None, row_count=row_count)  # fmt: skip
         if e.schedule_id is not None:
-            await _queue_deliveries(session, e.tenant_id, e.schedule_id, e.execution_id, now)
+            await _queue_deliveries(
+                session, e.tenant_id, e.schedule_id, e.execution_id, now, completed=status == Status.COMPLETED
+            )
 
 
 async def _queue_deliveries(
-    session: AsyncSession, tenant: str, schedule_id: str, execution_id: str, now: datetime
+    session: AsyncSession, tenant: str, schedule_id: str, execution_id: str, now: datetime, *, completed: bool
 ) -> None:
-    """One delivery per way out the schedule names (failures are delivered too: the recipients learn of them)."""
+    """One delivery per way out the schedule names. Failures are emailed and posted too (the recipients learn of
+    them); files are delivered only when there are outputs to write."""
     schedule = await repo.get_schedule(session, tenant, schedule_id)
     if schedule is None:
         return
@@ -204,6 +208,10 @@ async def _queue_deliveries(
         targets.append(("email", ", ".join(schedule.email_recipients)))
     if schedule.webhook_url:
         targets.append(("webhook", schedule.webhook_url))
+    if completed and schedule.directory_path:
+        targets.append(("directory", schedule.directory_path))
+    if completed and schedule.sftp:
+        targets.append(("sftp", SftpDestination(**schedule.sftp).target))
     for channel, target in targets:
         await session.execute(
             insert(deliveries).values(
