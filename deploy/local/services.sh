@@ -23,7 +23,7 @@ if [ -z "${RADIUS_PORT:-}" ]; then
 fi
 # shellcheck source=deploy/local/env.sh
 source "$ROOT/deploy/local/env.sh"
-mkdir -p "$STATE"
+mkdir -p "$STATE" "$STATE/bi-deliveries"  # BI schedules' directory destinations are relative to it
 
 # HTTP ports: SERVICE_PORT_BASE + 1..6 (8101..8106 by default), + 7 the ops API (below); another base runs a second
 # stack beside this one.
@@ -53,7 +53,7 @@ service_env() {
         "DB_MAX_OVERFLOW=${CUSTOMERS_DB_MAX_OVERFLOW:-8}"
       ;;
     dunning) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT" ;;
-    reporting) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT BI_PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT" ;;
+    reporting) echo "SMTP_HOST=127.0.0.1 SMTP_PORT=$MAIL_PORT BI_PUBLIC_BASE_URL=http://127.0.0.1:$GATEWAY_PORT BI_DELIVERY_DIRECTORY_ROOT=$STATE/bi-deliveries" ;;
     # Local mode polls for SLA breaches every 5 s (production: 30 s), so the demo's short urgent targets breach
     # while `make up` loads it.
     support) echo "BREACH_POLL_SECONDS=${BREACH_POLL_SECONDS:-5}" ;;
