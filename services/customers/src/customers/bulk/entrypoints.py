@@ -18,13 +18,16 @@ from bss_runtime.bulk_api import BulkOperationOut, Engine, Runtime, add_follow_r
 from bss_runtime.errors import RuleViolation
 from bss_runtime.inputs import Id, Text
 from customers.bulk import adapters
-from customers.bulk.domain import FileRefused, read_csv
+from customers.bulk.domain import FileRefused, read_csv, read_xlsx
 from customers.bulk.service_layer import IMPORT, TAG
 
 READERS = (Role.SUPPORT, Role.OPS, Role.FINANCE, Role.COLLECTIONS, Role.SERVICE)
 Anyone = Annotated[Principal, Depends(require_roles(*READERS))]
 
 router = APIRouter(prefix="/bulk-operations", tags=["bulk operations"])
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_UNZIPPED_FACTOR = 10  # a workbook may unpack to this many times the upload limit, no more (zip bombs)
 
 
 class SubscriberFilter(BaseModel):
@@ -46,7 +49,7 @@ async def submit(body: BulkRequest, who: Anyone, rt: Runtime, engine: Engine) ->
     """A kind over an id list or (subscribers.*) a filter; customers.import takes a file (`POST /imports`)."""
     check_allowed(engine, who, body.kind)
     if body.kind == IMPORT:
-        raise RuleViolation("customers.import takes a CSV file: POST /bulk-operations/imports", field="kind")
+        raise RuleViolation("customers.import takes a file: POST /bulk-operations/imports", field="kind")
     if (body.ids is None) == (body.filter is None):
         raise RuleViolation("give either ids or a filter", field="ids")
     if body.kind == TAG and body.tag is None:
@@ -78,11 +81,21 @@ async def submit(body: BulkRequest, who: Anyone, rt: Runtime, engine: Engine) ->
 @router.post(
     "/imports",
     status_code=http.HTTP_202_ACCEPTED,
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
     responses={413: {"description": "The file is over BULK_MAX_UPLOAD_BYTES"}},
 )
 async def submit_import(request: Request, who: Anyone, rt: Runtime, engine: Engine) -> BulkOperationOut:
-    """customers.import: the request body is the CSV file (columns: see the README); 202, then per-row results."""
+    """customers.import: the request body is the file, CSV (`text/csv`) or XLSX (its first sheet; `Content-Type:
+    application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`), the same columns (see the README);
+    202, then per-row results."""
     check_allowed(engine, who, IMPORT)
     settings: BulkSettings = rt.settings  # type: ignore[assignment]
     data = bytearray()
@@ -93,8 +106,14 @@ async def submit_import(request: Request, who: Anyone, rt: Runtime, engine: Engi
                 http.HTTP_413_CONTENT_TOO_LARGE,
                 f"the file is over the limit of {settings.bulk_max_upload_bytes} bytes",
             )
+    xlsx = request.headers.get("content-type", "").split(";")[0].strip().lower() == XLSX_TYPE
     try:
-        rows = read_csv(bytes(data))
+        if xlsx:
+            rows = read_xlsx(bytes(data), max_unzipped_bytes=XLSX_UNZIPPED_FACTOR * settings.bulk_max_upload_bytes)
+        elif data.startswith(b"PK\x03\x04"):
+            raise FileRefused(f"the file is a zip archive (an XLSX workbook?): send a workbook as {XLSX_TYPE}")
+        else:
+            rows = read_csv(bytes(data))
     except FileRefused as exc:
         raise RuleViolation(str(exc), field="file") from exc
     if len(rows) > settings.bulk_max_items:
