@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+import openpyxl
+
 from bss_testkit.events import eventually
 
 from .support import Running
@@ -53,11 +55,28 @@ def import_file(rows: int, bad: int = 0, *, active: bool = False, prefix: str = 
     return out.getvalue().encode(), expected
 
 
-async def submit_import(service: Running, tenant: str, data: bytes, *roles: str) -> Any:
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def as_xlsx(data: bytes) -> bytes:
+    """The CSV file as a workbook of one sheet, as a spreadsheet would type its cells: coordinates as numbers."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    rows = list(csv.reader(io.StringIO(data.decode())))
+    numeric = {rows[0].index(c) for c in ("service_latitude", "service_longitude") if c in rows[0]}
+    for n, row in enumerate(rows):
+        sheet.append([float(v) if n and i in numeric and v else (v or None) for i, v in enumerate(row)])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+async def submit_import(service: Running, tenant: str, data: bytes, *roles: str, content_type: str = "text/csv") -> Any:
     return await service.client.post(
         "/bulk-operations/imports",
         content=data,
-        headers=service.headers(tenant, *roles) | {"Content-Type": "text/csv"},
+        headers=service.headers(tenant, *roles) | {"Content-Type": content_type},
     )
 
 

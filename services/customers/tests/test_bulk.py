@@ -9,7 +9,7 @@ import pytest
 from bss_contracts import topics
 from bss_testkit.events import EventProbe, eventually
 
-from .bulk_support import finished, import_file, submit_import
+from .bulk_support import BAD_WAYS, XLSX, as_xlsx, finished, import_file, submit_import
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -156,3 +156,43 @@ async def test_bad_requests_answer_4xx_naming_the_problem(service, tenant):
     assert (
         await service.client.get(f"/bulk-operations/{op_id}", headers=service.headers("isp-other"))
     ).status_code == 404
+
+
+async def test_an_xlsx_import_is_checked_row_by_row_like_a_csv_one(service, tenant, kafka_bootstrap):
+    csv_file, expected = import_file(120, len(BAD_WAYS))
+    accepted = await submit_import(service, tenant, as_xlsx(csv_file), "support", content_type=XLSX)
+    assert accepted.status_code == 202, accepted.text
+    op_id = accepted.json()["operation_id"]
+    done = await finished(service, tenant, op_id)
+    assert (done["total"], done["succeeded"], done["failed"]) == (120, 120 - len(BAD_WAYS), len(BAD_WAYS))
+    failed = (
+        await service.client.get(
+            f"/bulk-operations/{op_id}/items", params={"status": "failed"}, headers=service.headers(tenant)
+        )
+    ).json()
+    assert {int(item["ref"].removeprefix("row ")): item["column"] for item in failed} == expected
+    customers = (await service.client.get("/customers", params={"limit": 1}, headers=service.headers(tenant))).json()
+    assert customers["total"] == 120 - len(BAD_WAYS)
+    async with EventProbe(
+        kafka_bootstrap, service.settings.kafka_topic_prefix, topics.CUSTOMER_BULK_OPERATIONS
+    ) as probe:
+        [completed] = await probe.wait_for(lambda e: e.subject == op_id)
+    assert completed.data["succeeded"] == 120 - len(BAD_WAYS)
+
+
+async def test_a_bad_xlsx_answers_4xx_naming_the_problem(service, tenant):
+    async def refused(data: bytes) -> str:
+        answer = await submit_import(service, tenant, data, content_type=XLSX)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"][-1] == "file"
+        return str(answer.json()["detail"][0]["msg"])
+
+    assert "empty" in await refused(b"")
+    assert "not an XLSX workbook" in await refused(b"name\nAda\n")  # a CSV sent as a workbook
+    assert "'emial'" in await refused(as_xlsx(b"name,emial\nAda,ada@example.org\n"))
+    assert "no rows" in await refused(as_xlsx(b"name,email\n"))
+    sent_as_csv = await submit_import(service, tenant, as_xlsx(b"name\nAda\n"))
+    assert sent_as_csv.status_code == 422 and XLSX in sent_as_csv.text
+    limit = service.settings.bulk_max_upload_bytes
+    too_big = await submit_import(service, tenant, b"PK\x03\x04" + b"x" * limit, content_type=XLSX)
+    assert too_big.status_code == 413 and str(limit) in too_big.text

@@ -166,6 +166,16 @@ SUBSCRIPTIONS = Topic(
     "monthly recurring revenue before and after each change. Keyed by customer, so one customer's "
     "subscriptions (and a win-back after an end) stay in order; kept forever for rebuilding read models.",
 )
+BILLING_BULK_OPERATIONS = Topic(
+    "bss.billing.bulk-operation",
+    "operation_id",
+    1,
+    B,
+    (),
+    retention_ms=400 * DAY_MS,
+    description="A bulk operation of the billing service finished (completed, with errors, canceled): "
+    "its kind and counts. The items' own events go to their usual topics.",
+)
 DUNNING = Topic(
     "bss.dunning.execution",
     "invoice_id",
@@ -173,6 +183,16 @@ DUNNING = Topic(
     D,
     (REP, SUP),
     description="Dunning execution started, step executed, completed, canceled.",
+)
+DUNNING_BULK_OPERATIONS = Topic(
+    "bss.dunning.bulk-operation",
+    "operation_id",
+    1,
+    D,
+    (),
+    retention_ms=400 * DAY_MS,
+    description="A bulk operation of the dunning service finished (completed, with errors, canceled): "
+    "its kind and counts. The items' own events go to their usual topics.",
 )
 NOTIFICATIONS = Topic(
     "bss.notifications.request",
@@ -232,7 +252,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     SLA,
     USAGE,
     SUBSCRIPTIONS,
+    BILLING_BULK_OPERATIONS,
     DUNNING,
+    DUNNING_BULK_OPERATIONS,
     NOTIFICATIONS,
     SESSIONS,
     NAS,

@@ -6,12 +6,13 @@ committed is lost.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bss_contracts import DomainEvent, Envelope
@@ -27,6 +28,16 @@ class EventWriter:
         # One statement, its values as parameters: SQLAlchemy compiles it once (a `.values(...)` per event
         # would build and cache-key a new statement every time: most of a small write request's CPU).
         self._insert = insert(tables.outbox)
+        # Many rows: one statement whose values travel as one array per column (its text, and so its prepared
+        # plan, is the same whatever the number of rows), ids assigned in the order given.
+        self._insert_many = text(
+            f"INSERT INTO {tables.outbox.name} (event_id, tenant_id, topic, key, event_type, payload, headers)"  # noqa: S608 - our table name; values are bound
+            " SELECT u.event_id, u.tenant_id, u.topic, u.key, u.event_type, u.payload, u.headers"
+            " FROM unnest(CAST(:event_ids AS uuid[]), CAST(:tenant_ids AS text[]), CAST(:topics AS text[]),"
+            " CAST(:keys AS text[]), CAST(:event_types AS text[]), CAST(:payloads AS bytea[]),"
+            " CAST(:headers AS jsonb[])) WITH ORDINALITY"
+            " AS u(event_id, tenant_id, topic, key, event_type, payload, headers, n) ORDER BY u.n"
+        )
         self.source = source
 
     async def add(
@@ -48,9 +59,21 @@ class EventWriter:
         """Stage (event, tenant) pairs with one statement; the outbox keeps their order (ids ascend in the
         order given), exactly as if `add` had been called for each in turn."""
         envelopes = [self._wrap(data, tenant_id, None, None) for data, tenant_id in events]
-        if envelopes:
-            rows = [self._row(e, tenant_id) for e, (_, tenant_id) in zip(envelopes, events, strict=True)]
-            await session.execute(self._insert, rows)
+        if len(envelopes) == 1:
+            await session.execute(self._insert, self._row(envelopes[0], events[0][1]))
+        elif envelopes:
+            await session.execute(
+                self._insert_many,
+                {
+                    "event_ids": [e.id for e in envelopes],
+                    "tenant_ids": [tenant_id for _, tenant_id in events],
+                    "topics": [e.data.topic.name for e in envelopes],
+                    "keys": [e.subject for e in envelopes],
+                    "event_types": [e.type for e in envelopes],
+                    "payloads": [e.model_dump_json().encode() for e in envelopes],
+                    "headers": [json.dumps(e.headers()) for e in envelopes],
+                },
+            )
         return envelopes
 
     def _wrap(

@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
+from bss_runtime.bulk import BulkSettings
 from bss_runtime.settings import ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, BulkSettings):
     service_name: str = "billing"
     http_port: int = 8102
 

@@ -6,11 +6,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
+from bss_runtime.bulk import BulkSettings
 from bss_runtime.delivery import SmtpSettings
 from bss_runtime.settings import ServiceSettings
 
 
-class Settings(ServiceSettings, SmtpSettings):
+class Settings(ServiceSettings, SmtpSettings, BulkSettings):
     service_name: str = "dunning"
     http_port: int = 8103
 

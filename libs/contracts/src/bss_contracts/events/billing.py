@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from bss_contracts import topics
 from bss_contracts.envelope import DomainEvent
+from bss_contracts.events.bulk import BulkOperationOutcome
 from bss_contracts.money import Currency
 
 
@@ -266,3 +267,10 @@ class SlaCreditIssued(_SlaEvent):
     currency: Currency
     rule: str = Field(description="How the amount was computed, in words")
     issued_at: AwareDatetime
+
+
+class BulkOperationCompleted(BulkOperationOutcome):
+    """A bulk operation of the billing service finished: `state` is completed, completed_with_errors or canceled."""
+
+    event_type = "bss.billing.bulk-operation.completed"
+    topic = topics.BILLING_BULK_OPERATIONS

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from bss_contracts import topics
 from bss_contracts.envelope import DomainEvent
+from bss_contracts.events.bulk import BulkOperationOutcome
 
 InstallationStatus = Literal["pending", "scheduled", "in_progress", "completed", "failed", "canceled"]
 ConnectionType = Literal["ftth", "wireless", "dsl", "cable", "fiber", "hybrid"]
@@ -193,22 +194,11 @@ class SubscriberTerminationRequested(_SubscriberRequest):
     event_type = "bss.customers.subscriber.termination-requested"
 
 
-class BulkOperationCompleted(DomainEvent):
+class BulkOperationCompleted(BulkOperationOutcome):
     """A bulk operation finished: `state` is completed, completed_with_errors or canceled."""
 
     event_type = "bss.customers.bulk-operation.completed"
     topic = topics.CUSTOMER_BULK_OPERATIONS
-    key_field = "operation_id"
-
-    operation_id: str
-    kind: str
-    state: Literal["completed", "completed_with_errors", "canceled", "failed"]
-    total: int
-    succeeded: int
-    failed: int
-    canceled: int
-    requested_by: str
-    finished_at: AwareDatetime
 
 
 __all__ = [

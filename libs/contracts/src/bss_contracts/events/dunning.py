@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field
 
 from bss_contracts import topics
 from bss_contracts.envelope import DomainEvent
+from bss_contracts.events.bulk import BulkOperationOutcome
 from bss_contracts.money import Currency
 
 ActionType = Literal["email", "sms", "suspend_service", "terminate_service", "webhook", "custom"]
@@ -83,3 +84,10 @@ class NotificationRequested(DomainEvent):
     invoice_id: str | None = None
     dunning_execution_id: str | None = None
     requested_at: AwareDatetime
+
+
+class BulkOperationCompleted(BulkOperationOutcome):
+    """A bulk operation of the dunning service finished: `state` is completed, completed_with_errors or canceled."""
+
+    event_type = "bss.dunning.bulk-operation.completed"
+    topic = topics.DUNNING_BULK_OPERATIONS

@@ -28,6 +28,7 @@ from billing.adapters.tables import (
     subscribers,
     subscriptions,
     usage_periods,
+    usage_resets,
     usage_samples,
 )
 
@@ -87,8 +88,8 @@ async def customers_by_id(session: AsyncSession, keys: Sequence[tuple[str, str]]
 
 
 async def irregular(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """(tenant, subscription id) of those that have a scheduled or applied plan change (not superseded), or
-    closed periods waiting for re-billing."""
+    """(tenant, subscription id) of those that have a scheduled or applied plan change (not superseded),
+    closed periods waiting for re-billing, or usage counters reset (their usage counts from the reset)."""
     if not keys:
         return set()
     sql = f"""
@@ -97,6 +98,7 @@ async def irregular(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> s
                         AND c.status <> 'superseded')
            OR EXISTS (SELECT 1 FROM {usage_periods.name} u WHERE u.tenant_id = k.k0 AND u.subscription_id = k.k1
                         AND u.dirty_since IS NOT NULL)
+           OR EXISTS (SELECT 1 FROM {usage_resets.name} r WHERE r.tenant_id = k.k0 AND r.subscription_id = k.k1)
         """
     return {(r.k0, r.k1) for r in await _rows(session, sql, keys)}
 

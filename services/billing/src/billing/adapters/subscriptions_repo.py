@@ -18,6 +18,7 @@ from billing.adapters.tables import (
     subscribers,
     subscriptions,
     usage_periods,
+    usage_resets,
     usage_samples,
 )
 from billing.domain.usage import Sample
@@ -530,3 +531,17 @@ async def cycles_starting(
         .offset(offset)
     )
     return (await session.execute(stmt)).all()
+
+
+async def counted_from(
+    session: AsyncSession, tenant_id: str, subscription_id: str, period_start: date, starts_at: datetime
+) -> datetime:
+    """Where the usage of the subscription's cycle starting `period_start` counts from: the cycle's start, or its
+    latest usage reset (`usage_resets`)."""
+    r = usage_resets
+    latest = await session.scalar(
+        select(func.max(r.c.counts_from)).where(
+            r.c.tenant_id == tenant_id, r.c.subscription_id == subscription_id, r.c.period_start == period_start
+        )
+    )
+    return max(starts_at, latest) if latest is not None else starts_at

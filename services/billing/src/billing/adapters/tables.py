@@ -27,11 +27,13 @@ from sqlalchemy import (
     text,
 )
 
+from bss_runtime.bulk import add_bulk_tables
 from bss_runtime.db import new_metadata
 from bss_runtime.tables import add_runtime_tables
 
 metadata = new_metadata()
 runtime_tables = add_runtime_tables(metadata)
+bulk_tables = add_bulk_tables(metadata)  # bulk operations and their items (bss_runtime.bulk)
 
 ID = 64  # ids are UUID text here, but other services' ids may be longer
 
@@ -195,6 +197,19 @@ usage_periods = Table(
     Column("dirty_since", DateTime(timezone=True)),  # a late session event changed its usage: re-bill
     PrimaryKeyConstraint("tenant_id", "subscription_id", "period_start"),
     Index("ix_usage_periods_dirty", "tenant_id", "subscription_id", postgresql_where=text("dirty_since IS NOT NULL")),
+)
+
+usage_resets = Table(
+    "usage_resets",
+    metadata,
+    _tenant(),
+    Column("subscription_id", String(36), nullable=False),
+    Column("period_start", Date, nullable=False),  # the cycle whose counters were reset
+    Column("counts_from", DateTime(timezone=True), nullable=False),  # the cycle's usage counts from here on
+    Column("reset_at", DateTime(timezone=True), nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("operation_id", String(36)),  # the bulk operation that reset it
+    PrimaryKeyConstraint("tenant_id", "subscription_id", "period_start", "counts_from"),
 )
 
 # --- invoices, payments, credit ---------------------------------------------------------------------------------

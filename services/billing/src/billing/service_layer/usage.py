@@ -7,6 +7,9 @@
   whose usage changed since it was billed (a late event marks the periods it changes `dirty`). The adjustment
   is the period's corrected overage charge minus what was billed for it; billing it and recording the new
   billed amount happen in one transaction, so it is billed exactly once.
+- A cycle's usage counters may be reset (the `usage.reset` bulk kind, `usage_resets`): its usage then counts
+  from the reset on, wherever it is computed (closing, re-billing, the live view; the bill run closes such
+  subscriptions one by one).
 - A correction that would make an invoice negative waits for an invoice that absorbs it; an ended
   subscription's corrections are billed on an invoice of their own (or, when negative, as a credit note).
 """
@@ -143,7 +146,8 @@ async def _close_cycle(session: AsyncSession, deps: Deps, ctx: Context) -> None:
     # The cycle is billed on the plan it started with (its allowance too); a change at once inside it adds
     # its proration lines.
     plan = await revenue.plan_in_effect(session, sub, starts_at)
-    used_in, used_out = await repo.usage_between(session, ctx.tenant_id, ctx.subscriber.username, starts_at, ends_at)
+    counts_from = await repo.counted_from(session, ctx.tenant_id, sub.id, cycle.start, starts_at)
+    used_in, used_out = await repo.usage_between(session, ctx.tenant_id, ctx.subscriber.username, counts_from, ends_at)
     charge = overage_charge(
         used_in + used_out, plan.included_octets, plan.overage_price_per_gb_minor, plan.overage_increment_octets
     )
@@ -246,8 +250,11 @@ class Rebill:
 async def _rebills(session: AsyncSession, ctx: Context) -> list[Rebill]:
     out = []
     for period in await repo.dirty_periods(session, ctx.tenant_id, ctx.subscription.id):
+        counts_from = await repo.counted_from(
+            session, ctx.tenant_id, ctx.subscription.id, period.period_start, period.starts_at
+        )
         used_in, used_out = await repo.usage_between(
-            session, ctx.tenant_id, ctx.subscriber.username, period.starts_at, period.ends_at
+            session, ctx.tenant_id, ctx.subscriber.username, counts_from, period.ends_at
         )
         charge = overage_charge(
             used_in + used_out, period.included_octets, ctx.plan.overage_price_per_gb_minor,
@@ -361,8 +368,9 @@ async def current_usage(session: AsyncSession, deps: Deps, subscription: Row[Any
     ctx = await _context(session, subscription)
     tz = deps.zone(ctx.customer.timezone)
     cycle = billing_cycle(subscription.start_date, subscription.next_cycle)
+    counts_from = await repo.counted_from(session, ctx.tenant_id, subscription.id, cycle.start, cycle.starts_at(tz))
     used_in, used_out = await repo.usage_between(
-        session, ctx.tenant_id, ctx.subscriber.username, cycle.starts_at(tz), min(cycle.ends_at(tz), at)
+        session, ctx.tenant_id, ctx.subscriber.username, counts_from, min(cycle.ends_at(tz), at)
     )
     charge = overage_charge(
         used_in + used_out, ctx.plan.included_octets, ctx.plan.overage_price_per_gb_minor,

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bss_contracts.events.customers import BulkOperationCompleted, CustomerCreated, SubscriberCreated
 from bss_runtime.auth import Role
 from bss_runtime.bulk import BulkEngine, Item, ItemResult, Kind, Operation
+from bss_runtime.bulk_api import announcer
 from bss_runtime.errors import DomainError
 from bss_runtime.outbox import EventWriter
 from customers.adapters import repository as repo
@@ -181,17 +182,7 @@ async def tag_customers(
     return out
 
 
-async def announce(session: AsyncSession, events: EventWriter, row: Mapping[str, Any]) -> None:
-    """The engine's on_complete: BulkOperationCompleted, in the transaction that ends the operation."""
-    await events.add(
-        session,
-        BulkOperationCompleted(
-            operation_id=row["id"], kind=row["kind"], state=row["state"], total=row["total"],
-            succeeded=row["succeeded"], failed=row["failed"], canceled=row["canceled"],
-            requested_by=row["requested_by"], finished_at=row["finished_at"],
-        ),
-        tenant_id=row["tenant_id"],
-    )  # fmt: skip
+announce = announcer(BulkOperationCompleted)
 
 
 def register(engine: BulkEngine) -> None:

@@ -21,11 +21,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from bss_runtime.bulk import add_bulk_tables
 from bss_runtime.db import new_metadata
 from bss_runtime.tables import add_runtime_tables
 
 metadata = new_metadata()
 runtime_tables = add_runtime_tables(metadata)
+bulk_tables = add_bulk_tables(metadata)  # bulk operations and their items (bss_runtime.bulk)
 
 ACTIVE = "status IN ('pending', 'in_progress')"
 

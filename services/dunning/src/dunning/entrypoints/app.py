@@ -10,12 +10,15 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from bss_contracts import topics
+from bss_runtime.bulk import BulkEngine
 from bss_runtime.clock import Clock, SystemClock
 from bss_runtime.delivery import Mailer, SmtpMailer
 from bss_runtime.service import ServiceRuntime
 from dunning.adapters.sms import EventOnlySmsSender, SmsSender
-from dunning.adapters.tables import runtime_tables
+from dunning.adapters.tables import bulk_tables, runtime_tables
 from dunning.adapters.webhook import HttpWebhookSender, WebhookSender
+from dunning.bulk import entrypoints as bulk_api
+from dunning.bulk import service_layer as bulk_kinds
 from dunning.config import Settings
 from dunning.entrypoints import api, handlers
 from dunning.entrypoints.workers import Scheduler
@@ -29,6 +32,7 @@ class Dunning:
     runtime: ServiceRuntime
     deps: Deps
     scheduler: Scheduler
+    bulk: BulkEngine
 
 
 def build_runtime(
@@ -42,9 +46,11 @@ def build_runtime(
     """The service's parts; tests pass a clock (and may pass other channels) to drive time themselves."""
     settings = settings or Settings()
     runtime = ServiceRuntime(
-        settings, runtime_tables, produces=[topics.DUNNING, topics.NOTIFICATIONS, topics.SUBSCRIBER_COMMANDS],
+        settings,
+        runtime_tables,
+        produces=[topics.DUNNING, topics.NOTIFICATIONS, topics.SUBSCRIBER_COMMANDS, topics.DUNNING_BULK_OPERATIONS],
         migrations_dir=MIGRATIONS,
-    )  # fmt: skip
+    )
     deps = Deps(
         database=runtime.database,
         events=runtime.events,
@@ -67,13 +73,21 @@ def build_runtime(
     scheduler = Scheduler(deps, poll_seconds=settings.worker_poll_seconds, concurrency=settings.worker_concurrency)
     if settings.worker_enabled:
         runtime.add_worker(scheduler.run)
-    return Dunning(runtime, deps, scheduler)
+    # The bulk engine always runs: its work is asked for over HTTP (worker_enabled is the schedule's switch).
+    bulk = BulkEngine(
+        runtime.database, runtime.events, bulk_tables, on_complete=bulk_kinds.announce,
+        chunk_size=settings.bulk_chunk_size, rows_per_second=settings.bulk_rows_per_second,
+    )  # fmt: skip
+    bulk_kinds.register(bulk, deps)
+    runtime.add_worker(bulk.run)
+    return Dunning(runtime, deps, scheduler, bulk)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     service = build_runtime(settings, clock=clock)
-    app = service.runtime.http_app(api.router, title="Dunning")
+    app = service.runtime.http_app(api.router, bulk_api.router, title="Dunning")
     app.state.dunning = service.deps
+    app.state.bulk = service.bulk
     app.state.service = service
     return app
 
