@@ -28,11 +28,11 @@ from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.db import Database
 from bss_runtime.inputs import Day, Id, NaiveOrAwareTimestamp, Offset, Text, decimal_between, limit
 from reporting.adapters import exporters, repository
+from reporting.adapters.blocked_customers import blocked_customers_json
 from reporting.adapters.repository import AgingGroup, AgingRow
 from reporting.adapters.session_report import session_report
-from reporting.adapters.settings import load_thresholds
+from reporting.adapters.settings import load_priority_thresholds
 from reporting.config import Settings
-from reporting.domain import collections
 from reporting.domain.usage import gigabytes, hours
 from reporting.entrypoints import schemas
 
@@ -125,50 +125,14 @@ async def blocked_customers(
     # days_blocked >= n  <=>  suspended at or before now - n days;  <= n  <=>  after now - (n + 1) days
     until = now - timedelta(days=min_days_blocked)
     since = None if max_days_blocked is None else now - timedelta(days=max_days_blocked + 1)
-    async with snapshot(deps) as conn:
-        rows = await repository.suspended_with_balances(
-            conn, deps.schema, principal.tenant_id, now=now, suspended_from=since, suspended_until=until,
-            include_zero_balance=include_zero_balance,
+    async with driver_connection(deps) as driver:
+        thresholds = await load_priority_thresholds(driver, principal.tenant_id)
+        # Thousands of rows: sorted, ranked and written as JSON by PostgreSQL (the shape is schemas.BlockedCustomer).
+        body = await blocked_customers_json(
+            driver, deps.schema, principal.tenant_id, now=now, suspended_from=since, suspended_until=until,
+            include_zero_balance=include_zero_balance, thresholds=thresholds,
         )  # fmt: skip
-        thresholds, _ = await load_thresholds(conn, principal.tenant_id)
-    out = []
-    for (subscriber_id, username, customer_id, suspended_at, reason, name, email, phone, currency, open_invoices,
-         overdue_invoices, balance_minor, in_dunning) in map(tuple, rows):  # fmt: skip
-        days = collections.days_blocked(suspended_at, now)
-        balance = collections.major_units(balance_minor, currency) if currency else Decimal(0)
-        out.append(
-            {
-                "subscriber_id": subscriber_id,
-                "username": username,
-                "customer_id": customer_id,
-                "customer_name": name,
-                "email": email,
-                "phone": phone,
-                "suspended_at": suspended_at,
-                "suspension_reason": reason,
-                "days_blocked": days,
-                "overdue_invoices": overdue_invoices,
-                "open_invoices": open_invoices,
-                "currency": currency,
-                "outstanding_balance": to_major(balance_minor, currency) if currency else 0.0,
-                "outstanding_balance_minor": balance_minor,
-                "next_action": collections.next_action(days, balance).value,
-                "priority": collections.priority(days, balance, thresholds),
-                "in_dunning": in_dunning,
-            }
-        )
-    out.sort(
-        key=lambda r: (
-            collections.PRIORITY_ORDER[r["priority"]],
-            -r["days_blocked"],
-            r["subscriber_id"],
-            r["currency"] or "",
-        )
-    )
-    for r in out:
-        r["priority"] = r["priority"].value
-    # Thousands of rows: serialized straight to JSON bytes (the shape is schemas.BlockedCustomer).
-    return json_response(out)
+    return Response(body, media_type="application/json")
 
 
 # ---------------------------------------------------------------- aging
