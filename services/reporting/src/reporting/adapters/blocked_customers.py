@@ -4,9 +4,10 @@ Suspended subscribers (the partial index on suspended subscribers) joined with t
 balances per currency (`customer_balances`, kept from the events), so the statement reads one row per listed
 subscriber and currency, not the invoices. The days blocked, next action and priority are computed in the same
 statement by expressions written from `domain/collections.py`: its constants and the tenant's
-`PriorityThresholds`, level by level and rule by rule (`priority_sql`, `next_action_sql`), each balance compared in
-major units of its own currency, exactly (numeric). The rows are sorted as the report is (priority, days blocked
-longest first, subscriber, currency, in code-point order) and aggregated into one JSON array, so the response
+`PriorityThresholds`, level by level and rule by rule (`priority_sql`, `next_action_sql`), each balance compared
+with the threshold in minor units of its own currency (exact). The rows are sorted as the report is (priority,
+days blocked longest first, subscriber, currency, in code-point order) and aggregated into one JSON array
+(`json_agg` of one record per row: cheaper in PostgreSQL than building each object key by key), so the response
 body is the statement's one text value.
 
 `overdue_invoices` counts the open invoices billing declared overdue by `now`: the kept count, less the open
@@ -18,6 +19,7 @@ billing's).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,9 +39,15 @@ class Params:
         return f"${len(self.values)}"
 
 
+EXPONENTS = (0, 2, 3, 4)  # every minor-unit exponent ISO 4217 uses
+
+
 def _over(balance: str, exponent: str, amount: Decimal, params: Params) -> str:
-    """`balance` (minor units) is more than `amount` major units: compared in numeric, exactly."""
-    return f"({balance})::numeric > {params.add(amount)}::numeric * power(10::numeric, {exponent})"
+    """`balance` (minor units, an integer) is more than `amount` major units: compared with the threshold in minor
+    units of each exponent, rounded down, which is exact for integers (no numeric arithmetic per row)."""
+    floors = {e: math.floor(amount.scaleb(e)) for e in EXPONENTS}
+    cases = " ".join(f"WHEN {e} THEN {params.add(floors[e])}::bigint" for e in EXPONENTS if e != 2)
+    return f"{balance} > CASE {exponent} {cases} ELSE {params.add(floors[2])}::bigint END"
 
 
 def priority_sql(days: str, balance: str, exponent: str, thresholds: PriorityThresholds, params: Params) -> str:
@@ -74,7 +82,7 @@ def next_action_sql(days: str, balance: str, exponent: str, params: Params) -> s
 
 def days_blocked_sql(suspended_at: str, now: str) -> str:
     """`collections.days_blocked`: whole days (floor) since the suspension, never negative."""
-    return f"greatest(floor(extract(epoch FROM {now} - {suspended_at}) / 86400), 0)::int"
+    return f"greatest(floor(date_part('epoch', {now} - {suspended_at}) / 86400), 0)::int"
 
 
 def _iso(column: str) -> str:
@@ -133,18 +141,17 @@ async def blocked_customers_json(
         ), ranked AS (
             SELECT l.*, {priority} AS priority_rank, {action} AS next_action FROM listed l
         )
-        SELECT coalesce(json_agg(json_build_object(
-            'subscriber_id', subscriber_id, 'username', username, 'customer_id', customer_id,
-            'customer_name', customer_name, 'email', email, 'phone', phone,
-            'suspended_at', {_iso("suspended_at")}, 'suspension_reason', suspension_reason,
-            'days_blocked', days_blocked, 'overdue_invoices', overdue_invoices, 'open_invoices', open_invoices,
-            'currency', currency,
-            'outstanding_balance', CASE WHEN currency IS NULL THEN 0.0::float8
-                ELSE balance_minor::float8 / power(10::float8, currency_exponent) END,
-            'outstanding_balance_minor', balance_minor, 'next_action', next_action,
-            'priority', {_LEVEL_NAMES}[priority_rank + 1], 'in_dunning', in_dunning
-        ) ORDER BY priority_rank, days_blocked DESC, subscriber_id COLLATE "C", coalesce(currency, '') COLLATE "C"),
-        '[]')::text
-        FROM ranked"""
+        SELECT coalesce(json_agg(o ORDER BY r.priority_rank, r.days_blocked DESC, r.subscriber_id COLLATE "C",
+                                        coalesce(r.currency, '') COLLATE "C"), '[]')::text
+        FROM ranked r CROSS JOIN LATERAL (
+            SELECT r.subscriber_id, r.username, r.customer_id, r.customer_name, r.email, r.phone,
+                   {_iso("r.suspended_at")} AS suspended_at, r.suspension_reason, r.days_blocked, r.overdue_invoices,
+                   r.open_invoices, r.currency,
+                   CASE WHEN r.currency IS NULL THEN 0.0::float8
+                        ELSE r.balance_minor::float8 / power(10::float8, r.currency_exponent)
+                   END AS outstanding_balance,
+                   r.balance_minor AS outstanding_balance_minor, r.next_action,
+                   {_LEVEL_NAMES}[r.priority_rank + 1] AS priority, r.in_dunning
+        ) o"""
     result: str = await driver.fetchval(sql, *params.values)
     return result
