@@ -162,13 +162,17 @@ async def _driver(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+def services_csv_sql(schema: str) -> str:
+    """The statement whose rows the CSV export is ($1 tenant, $2 statuses): for COPY, here and in bench/reporting."""
+    return _services_select(schema, ", ".join(f"{sql} AS {name}" for name, sql in _TEXT_COLUMNS.items()))
+
+
 async def services_csv(
     conn: AsyncConnection, schema: str, tenant: str, *, include_suspended: bool
 ) -> AsyncIterator[bytes]:
     """The export as CSV, written by PostgreSQL (COPY) and handed on chunk by chunk. A small queue between
     COPY and the response holds COPY back while the client is slower: memory stays flat."""
     driver = await _driver(conn)
-    columns = ", ".join(f"{sql} AS {name}" for name, sql in _TEXT_COLUMNS.items())
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
 
     async def hand_on(data: bytes | bytearray | memoryview) -> None:
@@ -177,7 +181,7 @@ async def services_csv(
     async def copy() -> None:
         try:
             await driver.copy_from_query(
-                _services_select(schema, columns), tenant, _statuses(include_suspended),
+                services_csv_sql(schema), tenant, _statuses(include_suspended),
                 output=hand_on, format="csv", header=True,
             )  # fmt: skip
         finally:
