@@ -88,11 +88,13 @@ async def driver_connection(deps: Reports) -> AsyncIterator[Any]:
         yield raw.driver_connection
 
 
-# A pooled connection the server closed (restart, idle timeout, admin shutdown) fails its first statement so.
+# A pooled connection the server closed (restart, idle timeout, admin shutdown) fails its first statement so
+# (InternalClientError: the server's goodbye arrived while the connection was idle in the pool).
 _DROPPED = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     ConnectionError,
 )
 
