@@ -172,11 +172,21 @@ def read_model_data(s: Sizes) -> list[str]:
                    c.billing_country, i.currency, i.issue_date, i.due_date, i.total_minor,
                    CASE WHEN i.status = 'void' THEN 0 ELSE i.total_minor - coalesce(p.paid, 0) END,
                    CASE i.status WHEN 'void' THEN 'voided' WHEN 'paid' THEN 'paid' ELSE 'open' END,
-                   i.issue_date + interval '6 hours', NULL, CASE WHEN i.status = 'paid' THEN p.last END, i.voided_at
+                   i.issue_date + interval '6 hours',
+                   -- billing declares an unpaid invoice overdue the day after its due date
+                   CASE WHEN i.status = 'open' AND i.total_minor > coalesce(p.paid, 0) AND i.due_date < :now::date
+                        THEN LEAST(i.due_date + interval '1 day 6 hours', :now - interval '1 minute') END,
+                   CASE WHEN i.status = 'paid' THEN p.last END, i.voided_at
             FROM raw.invoices i
             JOIN raw.customers c ON c.tenant_id = i.tenant_id AND c.id = i.customer_id
             LEFT JOIN (SELECT tenant_id, invoice_id, sum(amount_minor) AS paid, max(received_at) AS last
                        FROM raw.payments GROUP BY 1, 2) p ON p.tenant_id = i.tenant_id AND p.invoice_id = i.id""",
+        # Per customer and currency, its invoices owing money (domain/customer_balances.py); the bench's currencies
+        # all have two decimals.
+        """INSERT INTO readmodel.customer_balances
+            SELECT tenant_id, customer_id, currency, 2, count(*), count(*) FILTER (WHERE overdue_at IS NOT NULL),
+                   sum(balance_minor)
+            FROM readmodel.invoices WHERE balance_minor > 0 GROUP BY 1, 2, 3""",
         """INSERT INTO readmodel.invoice_movements
             SELECT tenant_id, md5('issued:' || id)::uuid, id, 'issued', issue_date::timestamp AT TIME ZONE 'UTC',
                    total_minor

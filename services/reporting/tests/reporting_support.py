@@ -35,6 +35,7 @@ class Harness:
     service: Reporting
     client: httpx.AsyncClient
     settings: Settings
+    app: Any = None  # the FastAPI app the client calls
 
     def headers(self, tenant: str, *roles: str) -> dict[str, str]:
         token = issue_token(self.service.runtime.jwt, subject="tester", tenant_id=tenant, roles=roles or ("admin",))
@@ -104,7 +105,7 @@ async def running_reporting(database_url: str, bootstrap: str, prefix: str, **ov
     service: Reporting = app.state.service
     transport = httpx.ASGITransport(app=app)
     async with service.runtime.running(), httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
-        yield Harness(service, client, settings)
+        yield Harness(service, client, settings, app)
 
 
 # ---------------------------------------------------------------- events, as the producers write them

@@ -3,7 +3,8 @@
 The reference is the one-event path (`service_layer/invoices.py` `invoice_overdue`, ..., `_set_balance`, each in
 its own transaction); the batch path is `balance_events` behind `on_batch`. Both run through `EventRoutes` on
 PostgreSQL with every other handler as in the service, and every read-model table must be equal row for row
-(`rebuild.compare`): invoices (balances, statuses, timestamps), invoice_movements, aging_balances, aging_changes.
+(`rebuild.compare`): invoices (balances, statuses, timestamps), invoice_movements, aging_balances, aging_changes,
+customer_balances; and on both sides customer_balances must equal the sums over the invoices it replaces.
 
 Streams (hypothesis): invoices of two tenants (partners, countries, currencies, due dates), customers arriving
 before or after their invoices, and balance events of every type on them: several on one invoice in one batch,
@@ -123,7 +124,26 @@ async def apply_both(
             outcomes = await models.batched[1].apply(session, chunk)
         assert outcomes.count("processed") == len({e.id for e in envelopes[lo:hi]} - {e.id for e in envelopes[:lo]})
     async with db.engine.connect() as conn:
+        for rm, _ in (models.one, models.batched):
+            assert await customer_balances(conn, rm.schema) == await sums_over_invoices(conn, rm.schema)
         return await compare(conn, models.one[0], models.batched[0])
+
+
+async def customer_balances(conn: Any, schema: str) -> list[tuple[Any, ...]]:
+    rows = await conn.execute(text(f"SELECT * FROM {schema}.customer_balances ORDER BY 1, 2, 3"))
+    return [tuple(r) for r in rows]
+
+
+async def sums_over_invoices(conn: Any, schema: str) -> list[tuple[Any, ...]]:
+    """What the blocked-customers report summed at request time before the customer_balances read model."""
+    rows = await conn.execute(
+        text(
+            f"""SELECT tenant_id, customer_id, currency, CASE currency WHEN 'JPY' THEN 0 ELSE 2 END, count(*),
+                       count(*) FILTER (WHERE overdue_at IS NOT NULL), sum(balance_minor)
+                FROM {schema}.invoices WHERE balance_minor > 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+        )
+    )
+    return [tuple(r) for r in rows]
 
 
 @settings(

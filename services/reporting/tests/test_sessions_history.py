@@ -3,7 +3,10 @@ summary over the whole filtered period (exact bytes and seconds, GB and hours as
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
 
 from .reporting_support import Harness, at, nas_reset, new_tenant, session_event, status, subscriber
 
@@ -321,3 +324,31 @@ async def test_a_session_closed_by_a_nas_reset_reads_the_same_whichever_topic_co
     )  # fmt: skip
     expected["A"] = ("nas", "NAS-Request", off, 0)
     assert await closes() == expected
+
+
+async def test_a_pooled_connection_the_server_dropped_is_replaced_without_failing_the_report(
+    reporting: Harness,
+) -> None:
+    """One-statement reports take connections without pre-ping: when PostgreSQL has closed the pooled ones (a
+    restart, an admin's pg_terminate_backend), the statement fails on the dead connection and runs once more on
+    a new one: the caller sees the answer, not an error."""
+    tenant = new_tenant()
+    await seed_sessions(reporting, tenant)
+    before = await reporting.ok("sessions/history", tenant, "ops")
+    reads = reporting.app.state.reports.reads
+    idle = reads.pool.checkedin()
+    assert idle >= 1
+    async with AsyncExitStack() as stack:  # every idle connection of the reads pool, to know their backends
+        conns = [await stack.enter_async_context(reads.connect()) for _ in range(idle)]
+        pids = [await c.scalar(text("SELECT pg_backend_pid()")) for c in conns]
+    killed = await reporting.rows("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:p AS int[])) pid", p=pids)
+    assert [k[0] for k in killed] == [True] * idle
+
+    for path in ("sessions/history", "blocked-customers"):
+        response = await reporting.get(path, tenant, "admin")
+        assert response.status_code == 200, response.text
+    after = await reporting.ok("sessions/history", tenant, "ops")
+    assert after["sessions"] == before["sessions"] and after["sessions"]
+    assert after["summary"]["total_bytes"] == before["summary"]["total_bytes"]
+    alive = await reporting.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:p)", p=pids)
+    assert alive == 0

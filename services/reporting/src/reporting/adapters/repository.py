@@ -8,7 +8,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -16,58 +16,6 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from reporting.domain.aging import BUCKETS, due_date_range
-
-# ---------------------------------------------------------------- blocked customers
-
-
-async def suspended_with_balances(
-    conn: AsyncConnection,
-    schema: str,
-    tenant: str,
-    *,
-    now: datetime,
-    suspended_from: datetime | None,
-    suspended_until: datetime | None,
-    include_zero_balance: bool,
-) -> Sequence[Row[Any]]:
-    """Suspended subscribers with their customer's open invoices summed per currency (one row per currency;
-    with `include_zero_balance`, subscribers whose customer owes nothing appear once with a null currency)."""
-    join = "LEFT JOIN LATERAL" if include_zero_balance else "JOIN LATERAL"
-    return (
-        await conn.execute(
-            text(
-                f"""
-                SELECT s.subscriber_id, s.username, s.customer_id, s.suspended_at, s.suspension_reason,
-                       c.name AS customer_name, c.email, c.phone,
-                       b.currency, coalesce(b.open_invoices, 0) AS open_invoices,
-                       coalesce(b.overdue_invoices, 0) AS overdue_invoices,
-                       coalesce(b.balance, 0)::bigint AS balance_minor,
-                       EXISTS (SELECT 1 FROM "{schema}".dunning_executions d
-                               WHERE d.tenant_id = s.tenant_id AND d.customer_id = s.customer_id
-                                 AND d.status = 'active') AS in_dunning
-                FROM "{schema}".subscribers s
-                LEFT JOIN "{schema}".customers c ON c.tenant_id = s.tenant_id AND c.customer_id = s.customer_id
-                {join} (
-                    SELECT i.currency, count(*) AS open_invoices,
-                           count(*) FILTER (WHERE i.overdue_at <= :now) AS overdue_invoices,
-                           sum(i.balance_minor) AS balance
-                    FROM "{schema}".invoices i
-                    WHERE i.tenant_id = s.tenant_id AND i.customer_id = s.customer_id AND i.balance_minor > 0
-                    GROUP BY i.currency
-                ) b ON true
-                WHERE s.tenant_id = :tenant AND s.status = 'suspended' AND s.suspended_at IS NOT NULL
-                  AND s.suspended_at > :suspended_from AND s.suspended_at <= :suspended_until
-                """
-            ),
-            {
-                "tenant": tenant,
-                "now": now,
-                "suspended_from": suspended_from or datetime(1, 1, 2, tzinfo=UTC),
-                "suspended_until": suspended_until or datetime(9999, 1, 1, tzinfo=UTC),
-            },
-        )
-    ).all()
-
 
 # ---------------------------------------------------------------- aging
 
@@ -214,13 +162,17 @@ async def _driver(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+def services_csv_sql(schema: str) -> str:
+    """The statement whose rows the CSV export is ($1 tenant, $2 statuses): for COPY, here and in bench/reporting."""
+    return _services_select(schema, ", ".join(f"{sql} AS {name}" for name, sql in _TEXT_COLUMNS.items()))
+
+
 async def services_csv(
     conn: AsyncConnection, schema: str, tenant: str, *, include_suspended: bool
 ) -> AsyncIterator[bytes]:
     """The export as CSV, written by PostgreSQL (COPY) and handed on chunk by chunk. A small queue between
     COPY and the response holds COPY back while the client is slower: memory stays flat."""
     driver = await _driver(conn)
-    columns = ", ".join(f"{sql} AS {name}" for name, sql in _TEXT_COLUMNS.items())
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
 
     async def hand_on(data: bytes | bytearray | memoryview) -> None:
@@ -229,7 +181,7 @@ async def services_csv(
     async def copy() -> None:
         try:
             await driver.copy_from_query(
-                _services_select(schema, columns), tenant, _statuses(include_suspended),
+                services_csv_sql(schema), tenant, _statuses(include_suspended),
                 output=hand_on, format="csv", header=True,
             )  # fmt: skip
         finally:

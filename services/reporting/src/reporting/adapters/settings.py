@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,15 @@ async def load_thresholds(conn: AsyncConnection, tenant: str) -> tuple[PriorityT
     if row is None:
         return DEFAULT_THRESHOLDS, None
     return thresholds_from_json(row.thresholds), row.updated_at
+
+
+async def load_priority_thresholds(driver: Any, tenant: str) -> PriorityThresholds:
+    """The tenant's thresholds (the defaults if never set), read on an asyncpg connection."""
+    doc = await driver.fetchval(
+        f"SELECT thresholds::text FROM {SCHEMA}.priority_thresholds WHERE tenant_id = $1",  # noqa: S608 - our schema
+        tenant,
+    )
+    return DEFAULT_THRESHOLDS if doc is None else thresholds_from_json(json.loads(doc))
 
 
 async def save_thresholds(

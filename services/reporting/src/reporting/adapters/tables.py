@@ -65,6 +65,7 @@ class ReadModel:
     subscribers: Table
     invoices: Table
     invoice_movements: Table
+    customer_balances: Table
     aging_balances: Table
     aging_changes: Table
     sla_breaches: Table
@@ -95,6 +96,7 @@ class ReadModel:
             self.subscribers,
             self.invoices,
             self.invoice_movements,
+            self.customer_balances,
             self.aging_balances,
             self.aging_changes,
             self.sla_breaches,
@@ -202,6 +204,31 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
             postgresql_where=text("balance_minor > 0"),
         ),
         Index("ix_invoices_tenant_customer", "tenant_id", "customer_id"),
+        # Open invoices declared overdue, by when: the blocked-customers report asks for those whose
+        # InvoiceOverdue is later than its `now` (none, unless the clock is behind billing's).
+        Index(
+            "ix_invoices_open_overdue_at",
+            "tenant_id",
+            "overdue_at",
+            postgresql_where=text("balance_minor > 0 AND overdue_at IS NOT NULL"),
+        ),
+    )
+
+    # Per customer and currency, what its invoices with a positive balance add up to (domain/customer_balances.py):
+    # how many, how many billing declared overdue, and the balance. Kept from the invoice events in the same
+    # transaction as `invoices` (service_layer/customer_balances.py), so the blocked-customers report reads one
+    # row per suspended subscriber and currency instead of summing invoices. A customer owing nothing has no row.
+    customer_balances = Table(
+        "customer_balances",
+        md,
+        _tenant(),
+        Column("customer_id", ID, nullable=False),
+        Column("currency", String(3), nullable=False),
+        Column("currency_exponent", SmallInteger, nullable=False),
+        Column("open_invoices", BigInteger, nullable=False),
+        Column("overdue_invoices", BigInteger, nullable=False),
+        Column("balance_minor", BigInteger, nullable=False),
+        PrimaryKeyConstraint("tenant_id", "customer_id", "currency"),
     )
 
     # Every change of an invoice's balance, at the time it took effect: the balance as of any past date is
@@ -424,6 +451,7 @@ def build_tables(schema: str = LIVE_SCHEMA) -> ReadModel:
         subscribers=subscribers,
         invoices=invoices,
         invoice_movements=invoice_movements,
+        customer_balances=customer_balances,
         aging_balances=aging_balances,
         aging_changes=aging_changes,
         sla_breaches=sla_breaches,

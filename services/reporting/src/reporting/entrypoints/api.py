@@ -10,31 +10,34 @@ Who sees what (admin sees everything):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic_core import to_json
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bss_contracts.money import to_major
 from bss_runtime.auth import Principal, Role, require_roles
 from bss_runtime.db import Database
 from bss_runtime.inputs import Day, Id, NaiveOrAwareTimestamp, Offset, Text, decimal_between, limit
 from reporting.adapters import exporters, repository
+from reporting.adapters.blocked_customers import blocked_customers_json
 from reporting.adapters.repository import AgingGroup, AgingRow
 from reporting.adapters.session_report import session_report
-from reporting.adapters.settings import load_thresholds
+from reporting.adapters.settings import load_priority_thresholds
 from reporting.config import Settings
-from reporting.domain import collections
 from reporting.domain.usage import gigabytes, hours
 from reporting.entrypoints import schemas
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/billing/reports", tags=["reports"])
 
@@ -50,12 +53,14 @@ MAX_CREDIT_AMOUNT = 10**12  # major units: in minor units of any currency it sti
 
 @dataclass(frozen=True)
 class Reports:
-    """What the endpoints need: the database, the read models' schema, settings and a clock."""
+    """What the endpoints need: the database, the read models' schema, settings and a clock; `reads`, an engine
+    whose pool hands out connections without pre-ping, for the reports that are one statement (`on_driver`)."""
 
     database: Database
     schema: str
     settings: Settings
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    reads: AsyncEngine | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -81,6 +86,35 @@ async def driver_connection(deps: Reports) -> AsyncIterator[Any]:
     async with deps.database.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         yield raw.driver_connection
+
+
+# A pooled connection the server closed (restart, idle timeout, admin shutdown) fails its first statement so
+# (InternalClientError: the server's goodbye arrived while the connection was idle in the pool).
+_DROPPED = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+)
+
+
+async def on_driver(deps: Reports, read: Callable[[Any], Awaitable[T]]) -> T:
+    """`read(asyncpg connection)` on a pooled connection, outside any transaction: for a report that is one
+    statement (which sees one snapshot by itself) this saves the BEGIN and COMMIT round trips, and the reads
+    pool's missing pre-ping saves three more. A connection the server dropped while pooled fails the statement:
+    it is discarded and `read` runs once more on a new connection (it only reads)."""
+    engine = deps.reads or deps.database.engine
+    for attempt in (1, 2):
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                return await read(raw.driver_connection)
+            except _DROPPED:
+                await conn.invalidate()
+                if attempt == 2:
+                    raise
+    raise AssertionError("unreachable")
 
 
 @asynccontextmanager
@@ -125,50 +159,16 @@ async def blocked_customers(
     # days_blocked >= n  <=>  suspended at or before now - n days;  <= n  <=>  after now - (n + 1) days
     until = now - timedelta(days=min_days_blocked)
     since = None if max_days_blocked is None else now - timedelta(days=max_days_blocked + 1)
-    async with snapshot(deps) as conn:
-        rows = await repository.suspended_with_balances(
-            conn, deps.schema, principal.tenant_id, now=now, suspended_from=since, suspended_until=until,
-            include_zero_balance=include_zero_balance,
+
+    async def read(driver: Any) -> str:
+        thresholds = await load_priority_thresholds(driver, principal.tenant_id)
+        # Thousands of rows: sorted, ranked and written as JSON by PostgreSQL (the shape is schemas.BlockedCustomer).
+        return await blocked_customers_json(
+            driver, deps.schema, principal.tenant_id, now=now, suspended_from=since, suspended_until=until,
+            include_zero_balance=include_zero_balance, thresholds=thresholds,
         )  # fmt: skip
-        thresholds, _ = await load_thresholds(conn, principal.tenant_id)
-    out = []
-    for (subscriber_id, username, customer_id, suspended_at, reason, name, email, phone, currency, open_invoices,
-         overdue_invoices, balance_minor, in_dunning) in map(tuple, rows):  # fmt: skip
-        days = collections.days_blocked(suspended_at, now)
-        balance = collections.major_units(balance_minor, currency) if currency else Decimal(0)
-        out.append(
-            {
-                "subscriber_id": subscriber_id,
-                "username": username,
-                "customer_id": customer_id,
-                "customer_name": name,
-                "email": email,
-                "phone": phone,
-                "suspended_at": suspended_at,
-                "suspension_reason": reason,
-                "days_blocked": days,
-                "overdue_invoices": overdue_invoices,
-                "open_invoices": open_invoices,
-                "currency": currency,
-                "outstanding_balance": to_major(balance_minor, currency) if currency else 0.0,
-                "outstanding_balance_minor": balance_minor,
-                "next_action": collections.next_action(days, balance).value,
-                "priority": collections.priority(days, balance, thresholds),
-                "in_dunning": in_dunning,
-            }
-        )
-    out.sort(
-        key=lambda r: (
-            collections.PRIORITY_ORDER[r["priority"]],
-            -r["days_blocked"],
-            r["subscriber_id"],
-            r["currency"] or "",
-        )
-    )
-    for r in out:
-        r["priority"] = r["priority"].value
-    # Thousands of rows: serialized straight to JSON bytes (the shape is schemas.BlockedCustomer).
-    return json_response(out)
+
+    return Response(await on_driver(deps, read), media_type="application/json")
 
 
 # ---------------------------------------------------------------- aging
@@ -369,11 +369,13 @@ async def sessions_history(
     start = _utc(start_date) if start_date else end - DEFAULT_SESSION_WINDOW
     if start > end:
         raise invalid("end_date", "must not be before start_date", end_date)
-    async with driver_connection(deps) as driver:
-        report = await session_report(
+    report = await on_driver(
+        deps,
+        lambda driver: session_report(
             driver, deps.schema, principal.tenant_id, subscriber_id=subscriber_id, username=username,
             start=start, end=end, limit=limit, offset=offset,
-        )  # fmt: skip
+        ),
+    )  # fmt: skip
     totals = report.totals
     records = [_session_record(r) for r in report.rows]
     total_bytes = totals.input_octets + totals.output_octets

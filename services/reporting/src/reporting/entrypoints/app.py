@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import event
 
 from bss_contracts import topics
 from bss_runtime.clock import Clock, SystemClock
+from bss_runtime.db import Database
 from bss_runtime.errors import install_error_handlers
 from bss_runtime.service import ServiceRuntime
 from reporting.adapters.partitions import SessionPartitions
@@ -73,6 +75,14 @@ def _session_defaults(dbapi_connection: Any, _: Any) -> None:
     dbapi_connection.run_async(lambda conn: conn.execute("SET jit = off; SET plan_cache_mode = force_generic_plan"))
 
 
+def _closed_on_stop(database: Database) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    async def close(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await database.close()
+
+    return close
+
+
 def build_runtime(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow, bi_clock: Clock | None = None
 ) -> Reporting:
@@ -89,7 +99,14 @@ def build_runtime(
         runtime.database, live.schema, interval_seconds=settings.online_move_on_seconds, clock=clock
     )
     runtime.add_worker(online.run)
-    reports = api.Reports(runtime.database, live.schema, settings, clock)
+    # One-statement reports read on connections of their own, taken from the pool without pre-ping's round trips
+    # (api.on_driver retries a statement once on a connection the server dropped instead).
+    reads = Database(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow, pre_ping=False
+    )
+    event.listen(reads.engine.sync_engine, "connect", _session_defaults)
+    runtime.add_worker(_closed_on_stop(reads))
+    reports = api.Reports(runtime.database, live.schema, settings, clock, reads=reads.engine)
     bi = BiDeps(
         runtime.database, settings, bi_clock or SystemClock(), _reports_app(reports, runtime), runtime.jwt,
         mailer=SmtpMailer(settings), webhooks=WebhookSender(settings.webhook_timeout_seconds),

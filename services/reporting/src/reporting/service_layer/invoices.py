@@ -17,7 +17,8 @@ number of statements per batch (14 at most), whatever its size.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bss_contracts.events import billing as ev
 from reporting.adapters.tables import ReadModel
 from reporting.domain.invoice_balances import BalanceChange, BalanceEvent, Movement, change_of, fold_balances
-from reporting.service_layer.aging import aging_follows, aging_follows_all
+from reporting.service_layer.aging import aging_follows_all
+from reporting.service_layer.customer_balances import customer_balances_follow
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,17 @@ async def invoices_issued(
     customer's partner and country where the invoice names none) and its opening movement; the aging rollup
     follows every invoice of the batch at once."""
     first = _first_issued(issued)
-    async with aging_follows_all(session, rm, sorted(first)):
+    async with invoices_change(session, rm, sorted(first)):
         await _issue(session, rm, first)
+
+
+@asynccontextmanager
+async def invoices_change(
+    session: AsyncSession, rm: ReadModel, invoices: Sequence[tuple[str, str]]
+) -> AsyncIterator[None]:
+    """Wrap a change of invoices' balances: the aging rollup and the customers' balances follow it."""
+    async with aging_follows_all(session, rm, invoices), customer_balances_follow(session, rm, invoices):
+        yield
 
 
 def _first_issued(
@@ -227,7 +238,7 @@ async def _set_balance(
         return
     after = new_balance(balance)
     values = dict(extra or {}) | {"balance_minor": after}
-    async with aging_follows(session, rm, tenant, invoice_id):
+    async with invoices_change(session, rm, [(tenant, invoice_id)]):
         await session.execute(update(i).where(i.c.tenant_id == tenant, i.c.invoice_id == invoice_id).values(**values))
         if after != balance:
             await _record_movement(session, rm, tenant, event_id, invoice_id, kind, effective_at, after - balance)
@@ -279,7 +290,7 @@ async def invoice_events(
         if isinstance(data, ev.InvoiceIssued):
             created_at.setdefault((tenant, data.invoice_id), position)
     existing = set(balances)
-    async with aging_follows_all(session, rm, wanted):
+    async with invoices_change(session, rm, wanted):
         for key in await _issue(session, rm, first) if first else ():
             balances[key] = first[key][1].balance_minor
         applicable = []
