@@ -2,8 +2,8 @@
 from the invoice events (service_layer/customer_balances.py) for the blocked-customers report; filled here from the
 invoices already in the read model. And an index of the open invoices declared overdue, by when.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from bss_contracts.money import minor_unit_exponent
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
