@@ -84,7 +84,7 @@ async def running_bi(database_url: str, bootstrap: str, prefix: str, **overrides
     service: Reporting = app.state.service
     transport = httpx.ASGITransport(app=app)
     async with service.runtime.running(), httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
-        yield BiHarness(service, client, settings, clock)
+        yield BiHarness(service, client, settings, clock=clock)
 
 
 # ---------------------------------------------------------------- reading outputs
