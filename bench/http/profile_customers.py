@@ -2,7 +2,7 @@
 migrations, relay, consumers) on a fresh database of the shared PostgreSQL and a throwaway topic prefix on the
 shared broker, N requests through httpx's ASGI transport (no sockets, no gateway) under cProfile.
 
-    .venv/bin/python bench/http/profile.py [--requests 1000] [--concurrency 8] [--top 40] [--out file.pstats]
+    .venv/bin/python bench/http/profile_customers.py [--requests 1000] [--concurrency 8] [--top 40] [--out file.pstats]
 
 Prints requests/s (inflated by cProfile; compare only runs of this script) and the functions with the most
 cumulative and own time. The database is dropped at the end.
