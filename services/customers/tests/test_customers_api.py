@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bss_contracts import topics
 from bss_contracts.events.customers import CustomerState
-from bss_testkit.events import EventProbe
+from bss_testkit.events import EventProbe, eventually
+from bss_testkit.plugin import plain_postgres_url
 
 from .support import full_customer, new_tenant
 
@@ -289,3 +292,40 @@ async def test_partners_crud_and_customers_that_belong_to_them(service, tenant, 
     assert [e.data["partner"]["name"] for e in partner_events] == ["FiberCo Resellers", "FiberCo"]
     assert partner_events[1].data["changed_fields"] == ["name"]
     assert {e.tenant_id for e in partner_events} == {tenant}
+
+
+async def test_connections_lost_to_a_database_restart_cost_no_request(service, tenant, kafka_bootstrap):
+    """Customers takes pool connections without a ping (DB_POOL_PRE_PING=false, bench/http); PostgreSQL closing
+    every connection of the service's database, as a restart does, must still fail no request after it."""
+    assert service.settings.db_pool_pre_ping is False
+    headers = service.headers(tenant, "support")
+
+    async def create(name: str) -> str:
+        created = await service.client.post("/customers", json={"name": name}, headers=headers)
+        assert created.status_code == 201, created.text
+        return str(created.json()["customer_id"])
+
+    for n in range(4):  # connections in the pool
+        await create(f"Before {n}")
+    database = service.settings.database_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(plain_postgres_url(service.settings.database_url))
+    try:
+        ended = await admin.fetchval(
+            "SELECT array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+        assert ended
+
+        async def gone() -> bool:
+            return await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = any($1)", ended) == 0
+
+        await eventually(gone, timeout=10)
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.2)  # the service's event loop reads the closed sockets
+    after = [await create(f"After {n}") for n in range(8)]  # each one 201: no request on a dead connection
+
+    async with EventProbe(kafka_bootstrap, service.settings.kafka_topic_prefix, topics.CUSTOMERS) as probe:
+        events = await probe.wait_for(lambda e: e.subject in after, count=len(after))
+    assert {e.subject for e in events} == set(after)  # and the relay still publishes

@@ -15,12 +15,19 @@ provider's token the tenant is the claim at `JWT_TENANT_CLAIM` (default `tenant_
 roles). The services' own HS256 tokens always carry them as `issue_token` writes them: `tenant_id`, `roles`.
 Any failure answers 401 with `WWW-Authenticate: Bearer`; a missing role answers 403. Every query a service makes
 is filtered by the principal's tenant.
+
+A token that passed is remembered (`TokenCache`: `JWT_CACHE_SIZE` tokens per process, each for at most
+`JWT_CACHE_SECONDS` and never past its `exp`), so a client sending the same token again is not verified again:
+a signature check and claim decoding per request cost more CPU than a small write's own work (bench/http). The
+price: a provider key withdrawn from the key set still admits the tokens it signed that were seen in the last
+`JWT_CACHE_SECONDS` (never beyond their expiry). `JWT_CACHE_SIZE=0` verifies every request.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -53,6 +60,40 @@ class Principal:
         return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
 
 
+class TokenCache:
+    """The principals of tokens verified recently, by the exact token text: at most `size` tokens (the oldest
+    verified is forgotten first), each until `seconds` after its verification or its `exp`, whichever is first.
+    `clock` is wall-clock seconds since the epoch (`exp` is one)."""
+
+    def __init__(self, size: int, seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self.size = size
+        self.seconds = seconds
+        self._clock = clock
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, until = entry
+        if self._clock() >= until:
+            del self._entries[token]
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal, expires_at: float) -> None:
+        if self.size <= 0:
+            return
+        until = min(expires_at, self._clock() + self.seconds)
+        self._entries.pop(token, None)
+        while len(self._entries) >= self.size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (principal, until)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass(frozen=True)
 class JwtConfig:
     secret: str
@@ -62,6 +103,7 @@ class JwtConfig:
     roles_claim: str = "roles"
     hs256_enabled: bool = True
     jwks: JwksKeySet | None = None
+    cache: TokenCache | None = field(default=None, compare=False)
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> JwtConfig:
@@ -81,6 +123,7 @@ class JwtConfig:
             roles_claim=settings.jwt_roles_claim,
             hs256_enabled=settings.jwt_hs256_enabled,
             jwks=jwks,
+            cache=TokenCache(settings.jwt_cache_size, settings.jwt_cache_seconds) if settings.jwt_cache_size else None,
         )
 
 
@@ -108,17 +151,32 @@ def issue_token(
 
 def decode_token(config: JwtConfig, token: str) -> Principal:
     """An HS256 token signed with `config.secret` (no key set involved)."""
+    return _decode_hs256(config, token)[0]
+
+
+def _decode_hs256(config: JwtConfig, token: str) -> tuple[Principal, dict[str, Any]]:
     if not config.hs256_enabled:
         raise jwt.InvalidAlgorithmError("HS256 tokens are not accepted here")
     claims = _verify(config, token, config.secret, "HS256")
-    return principal_from(claims, tenant_claim="tenant_id", roles_claim="roles")  # as issue_token writes them
+    return principal_from(claims, tenant_claim="tenant_id", roles_claim="roles"), claims  # as issue_token writes
 
 
 async def authenticate(config: JwtConfig, token: str) -> Principal:
-    """The principal of `token`, verified as the module's docstring says; raises `jwt.PyJWTError` otherwise."""
+    """The principal of `token`, verified as the module's docstring says (or remembered from a verification
+    that is still valid, `config.cache`); raises `jwt.PyJWTError` otherwise."""
+    cache = config.cache
+    if cache is not None and (known := cache.get(token)) is not None:
+        return known
+    principal, claims = await _authenticate(config, token)
+    if cache is not None:
+        cache.put(token, principal, float(claims["exp"]))
+    return principal
+
+
+async def _authenticate(config: JwtConfig, token: str) -> tuple[Principal, dict[str, Any]]:
     header = jwt.get_unverified_header(token)
     if header.get("alg") == "HS256":
-        return decode_token(config, token)
+        return _decode_hs256(config, token)
     if config.jwks is None:
         raise jwt.InvalidAlgorithmError(f"algorithm {header.get('alg')!r} is not accepted (no JWKS URL is set)")
     kid = header.get("kid")
@@ -128,7 +186,7 @@ async def authenticate(config: JwtConfig, token: str) -> Principal:
     if key is None:
         raise jwt.InvalidKeyError(f"no key {kid!r} in the provider's key set" if kid else "token has no kid")
     claims = _verify(config, token, key.key, key.algorithm)
-    return principal_from(claims, tenant_claim=config.tenant_claim, roles_claim=config.roles_claim)
+    return principal_from(claims, tenant_claim=config.tenant_claim, roles_claim=config.roles_claim), claims
 
 
 def _verify(config: JwtConfig, token: str, key: Any, algorithm: str) -> dict[str, Any]:

@@ -50,6 +50,12 @@ class ServiceSettings(BaseSettings):
     jwt_tenant_claim: str = Field(default="tenant_id", min_length=1, description="Dotted path of the tenant claim")
     jwt_roles_claim: str = Field(default="roles", min_length=1, description="Dotted path of the roles list")
     jwt_hs256_enabled: bool = Field(default=True, description="Accept HS256 tokens signed with JWT_SECRET")
+    jwt_cache_size: int = Field(
+        default=1024, ge=0, description="Verified tokens remembered per process (bss_runtime.auth); 0: verify each"
+    )
+    jwt_cache_seconds: float = Field(
+        default=60.0, gt=0, description="A remembered token is verified again once this old (never used past exp)"
+    )
     log_level: str = "INFO"
     consumer_max_attempts: int = Field(default=3, ge=1, description="Tries before a message is dead-lettered")
     consumer_batch_size: int = Field(default=2000, ge=1, description="Records applied per consumer transaction")
