@@ -256,6 +256,7 @@ async def main() -> None:
         }
         apply["cpu_us_per_event"] = {k: round(v * 1e6 / total) for k, v in apply["cpu_s"].items()}
         apply["ratio_to_ingest"] = round(apply["events_per_s"] / INGEST_ANCHOR, 2)
+        apply["apply_groups"] = settings.consumer_apply_groups  # CONSUMER_APPLY_GROUPS, from the environment
         results["apply"] = apply
         log(f"applied: {apply}")
         await pg.execute("ANALYZE")

@@ -15,6 +15,16 @@ For every poll (up to `batch_size` records, in partition order):
 3. If that transaction fails, the batch is replayed one record at a time, each in its own transaction: an
    invalid envelope or payload goes to `<topic>.dlq` at once (retrying cannot help); a handler that raises is
    retried (`max_attempts`), then dead-lettered with headers that say why and where it came from.
+   Concurrent groups (`apply_groups` > 1): when every record of the poll belongs to a batch handler registered
+   with `concurrent=...` and that predicate holds for each event, the poll is split by Kafka key (the record's
+   key, else its partition) into `apply_groups` groups, each keeping its events in record order (so the events
+   of one key stay in order; a poll usually holds one partition, as the fetcher drains a partition's fetch
+   first), and each group is applied in its own transaction, on its own connection, at the same time: while
+   PostgreSQL works on one group's statements the consumer folds the other's. Such a handler must need order
+   only per key and give the same result whatever the interleaving of two transactions on disjoint keys
+   (additive rollups, rows of one key): what two replicas of the service in one consumer group already
+   require. If a group fails, the whole poll is applied again in one transaction (groups that committed are
+   duplicates there), then step 3. The offsets are committed only once every group has committed.
 4. Only then is the offset committed (AckPolicy.NACK_ON_ERROR + our own error handling). An unavailable
    database or broker (connection refused or lost, "the database system is starting up", admin shutdown, ...)
    is never a reason to dead-letter: the batch is redelivered until it is back.
@@ -52,6 +62,7 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Envelope[Any]], AsyncSession], Awaitable[None]]
+ConcurrentWhen = Callable[[Envelope[Any]], bool]
 
 # SQLSTATEs that mean "the database is not there right now", not "this message is bad": connection
 # exceptions (class 08), operator intervention (admin/crash shutdown, cannot connect now: 57P01-57P03),
@@ -106,6 +117,7 @@ class _Route(Generic[E]):
     envelope: type[Envelope[Any]]  # Envelope[model]: the whole record validated in one pass
     handler: Handler | None = None
     batch_handler: BatchHandler | None = None
+    concurrent: ConcurrentWhen | None = None  # events it holds for may be applied in concurrent transactions
 
 
 class EventRoutes:
@@ -133,12 +145,17 @@ class EventRoutes:
 
         return register
 
-    def on_batch(self, *models: type[DomainEvent]) -> Callable[[BatchHandler], BatchHandler]:
-        """Register `handler(envelopes, session)` for runs of consecutive events of these types."""
+    def on_batch(
+        self, *models: type[DomainEvent], concurrent: ConcurrentWhen | None = None
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """Register `handler(envelopes, session)` for runs of consecutive events of these types. `concurrent`:
+        the events it holds for may be applied by transactions running at the same time, each holding whole
+        Kafka partitions (see the module's docstring for what the handler must then guarantee)."""
 
         def register(handler: BatchHandler) -> BatchHandler:
             for model in models:
-                self._add(_Route(model, Envelope[model], batch_handler=handler))  # type: ignore[valid-type]
+                route = _Route(model, Envelope[model], batch_handler=handler, concurrent=concurrent)  # type: ignore[valid-type]
+                self._add(route)
             return handler
 
         return register
@@ -155,6 +172,11 @@ class EventRoutes:
 
     def handles(self, event_type: str) -> bool:
         return event_type in self._routes
+
+    def concurrent(self, envelope: Envelope[Any]) -> bool:
+        """True when `envelope` may be applied in a transaction running beside another group's."""
+        when = self._routes[envelope.type].concurrent
+        return when is not None and when(envelope)
 
     def decode(self, value: bytes, headers: Sequence[tuple[str, bytes]] | None) -> Envelope[Any]:
         """The record as a typed envelope. Raises NotForThisService for types without a handler and
@@ -234,8 +256,10 @@ class EventConsumer:
         max_attempts: int = 3,
         retry_backoff_seconds: float = 0.2,
         batch_size: int = 2000,
+        apply_groups: int = 1,
     ) -> None:
         self._db = database
+        self._apply_groups = apply_groups
         self.group = group
         self.routes = EventRoutes(tables.processed_events, consumer=group)
         self._prefix = topic_prefix
@@ -248,9 +272,11 @@ class EventConsumer:
         """Register `handler(envelope, session)` for events of `model`'s type."""
         return self.routes.on(model)
 
-    def on_batch(self, *models: type[DomainEvent]) -> Callable[[BatchHandler], BatchHandler]:
+    def on_batch(
+        self, *models: type[DomainEvent], concurrent: ConcurrentWhen | None = None
+    ) -> Callable[[BatchHandler], BatchHandler]:
         """Register `handler(envelopes, session)` for runs of consecutive events of these types."""
-        return self.routes.on_batch(*models)
+        return self.routes.on_batch(*models, concurrent=concurrent)
 
     @property
     def topics(self) -> list[Topic]:
@@ -285,35 +311,81 @@ class EventConsumer:
     async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Handle records in order: all in one transaction if possible, else one by one."""
         decoded: list[Envelope[Any]] = []
-        topics: list[str] = []
+        origins: list[tuple[str, object]] = []  # each decoded event's topic and key (else partition)
         skipped: list[str] = []
         for record in records:
             try:
                 decoded.append(self.routes.decode(record.value, record.headers))
-                topics.append(record.topic)
+                origins.append((record.topic, record.partition if record.key is None else record.key))
             except NotForThisService:
                 skipped.append(record.topic)
             except (ValidationError, ValueError):
                 break  # the slow path dead-letters it, in its place in the order
         else:
-            try:
-                async with self._db.transaction() as session:
-                    outcomes = await self.routes.apply(session, decoded)
-            except Exception as exc:
-                if is_infrastructure(exc):
-                    log.warning("infrastructure unavailable; the batch will be redelivered", exc_info=True)
-                    await asyncio.sleep(1.0)
-                    raise
-                log.info("batch failed; replaying it record by record", extra={"error": str(exc)})
-            else:
+            groups = self._groups(decoded, origins)
+            applied = False
+            if len(groups) > 1:
+                applied = await self._apply_groups_at_once(groups)
+            if not applied:
+                try:
+                    async with self._db.transaction() as session:
+                        outcomes = await self.routes.apply(session, decoded)
+                except Exception as exc:
+                    if is_infrastructure(exc):
+                        log.warning("infrastructure unavailable; the batch will be redelivered", exc_info=True)
+                        await asyncio.sleep(1.0)
+                        raise
+                    log.info("batch failed; replaying it record by record", extra={"error": str(exc)})
+                else:
+                    for (topic, _), outcome in zip(origins, outcomes, strict=True):
+                        self._count(topic, outcome)
+                    applied = True
+            if applied:
                 for topic in skipped:
                     self._count(topic, "skipped")
-                for topic, outcome in zip(topics, outcomes, strict=True):
-                    self._count(topic, outcome)
                 return
         for record in records:
             headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
             await self.process(record.topic, record.partition, record.offset, record.value, headers)
+
+    def _groups(
+        self, decoded: Sequence[Envelope[Any]], origins: Sequence[tuple[str, object]]
+    ) -> list[list[tuple[Envelope[Any], str]]]:
+        """The poll's events split by key into `apply_groups` groups, each in record order (a key's events all
+        in one group); one group unless every event may be applied concurrently. Empty groups are left out."""
+        if self._apply_groups < 2 or not all(self.routes.concurrent(e) for e in decoded):
+            return [[(e, topic) for e, (topic, _) in zip(decoded, origins, strict=True)]]
+        groups: list[list[tuple[Envelope[Any], str]]] = [[] for _ in range(self._apply_groups)]
+        for envelope, origin in zip(decoded, origins, strict=True):
+            groups[hash(origin) % self._apply_groups].append((envelope, origin[0]))
+        return [g for g in groups if g]
+
+    async def _apply_groups_at_once(self, groups: Sequence[Sequence[tuple[Envelope[Any], str]]]) -> bool:
+        """Each group in its own transaction, all at once; True when every one committed. A group that failed
+        for a reason other than an unavailable dependency answers False: the caller applies the whole poll again
+        in one transaction (the groups that committed are duplicates there)."""
+
+        async def one(group: Sequence[tuple[Envelope[Any], str]]) -> list[str]:
+            async with self._db.transaction() as session:
+                return await self.routes.apply(session, [e for e, _ in group])
+
+        results = await asyncio.gather(*(one(g) for g in groups), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, Exception):  # cancelled (shutdown): nothing is committed to Kafka
+                raise failure
+        if any(is_infrastructure(f) for f in failures):
+            log.warning("infrastructure unavailable; the batch will be redelivered", exc_info=failures[0])
+            await asyncio.sleep(1.0)
+            raise failures[0]
+        if failures:  # e.g. a deadlock between the groups: the outcomes are counted by the retry
+            log.info("a group of the batch failed; applying it in one transaction", extra={"error": str(failures[0])})
+            return False
+        for group, result in zip(groups, results, strict=True):
+            assert not isinstance(result, BaseException)
+            for (_, topic), outcome in zip(group, result, strict=True):
+                self._count(topic, outcome)
+        return True
 
     async def process(self, topic: str, partition: int, offset: int, body: bytes, headers: dict[str, Any]) -> str:
         """Handle one record; returns the outcome (processed, duplicate, skipped, dead-lettered)."""

@@ -84,6 +84,7 @@ class ServiceRuntime:
             topic_prefix=settings.kafka_topic_prefix,
             max_attempts=settings.consumer_max_attempts,
             batch_size=settings.consumer_batch_size,
+            apply_groups=settings.consumer_apply_groups,
         )
         # The relay's producer is made in start(): aiokafka objects need a running event loop, and building
         # the app (uvicorn.run(create_app()), `faststream docs gen`) happens before there is one.

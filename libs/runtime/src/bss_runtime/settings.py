@@ -59,6 +59,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     consumer_max_attempts: int = Field(default=3, ge=1, description="Tries before a message is dead-lettered")
     consumer_batch_size: int = Field(default=2000, ge=1, description="Records applied per consumer transaction")
+    consumer_apply_groups: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Concurrent transactions a poll is split into, by key, for handlers registered as concurrent",
+    )
     outbox_poll_seconds: float = Field(default=0.05, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
     db_pool_size: int = Field(

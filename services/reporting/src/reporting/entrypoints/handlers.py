@@ -33,10 +33,21 @@ BatchHandler = Callable[[Sequence[Envelope[Any]], AsyncSession], Awaitable[None]
 class Registry(Protocol):
     def on(self, model: type[Any]) -> Callable[[Handler], Handler]: ...
 
-    def on_batch(self, *models: type[Any]) -> Callable[[BatchHandler], BatchHandler]: ...
+    def on_batch(
+        self, *models: type[Any], concurrent: Callable[[Envelope[Any]], bool] | None = None
+    ) -> Callable[[BatchHandler], BatchHandler]: ...
 
 
 Clock = Callable[[], datetime]
+
+
+def session_event_concurrent(event: Envelope[Any]) -> bool:
+    """Session events may be applied by concurrent transactions, one per group of partitions (the key is the
+    username, so two groups never share a session row; the rollups they share are added to, and each hour's
+    concurrency summary is taken under a lock: analytics/service_layer/concurrency.py). Not a Stop radius-ingest
+    synthesised for a NAS reset: a reset closes every session of its NAS, whatever partition holds them, so a
+    poll that holds one (or a NasAccountingOn/Off, handled one by one) is applied in one transaction."""
+    return not (isinstance(event.data, radius.SessionStopped) and event.data.closed_by_nas_reset is not None)
 
 
 def _utcnow() -> datetime:
@@ -137,7 +148,9 @@ def register(
     async def dunning_execution(event: Envelope[Any], session: AsyncSession) -> None:
         await dunning_views.execution_changed(session, rm, event.tenant_id, event.data)
 
-    @registry.on_batch(radius.SessionStarted, radius.SessionUpdated, radius.SessionStopped)
+    @registry.on_batch(
+        radius.SessionStarted, radius.SessionUpdated, radius.SessionStopped, concurrent=session_event_concurrent
+    )
     async def radius_sessions(events: Sequence[Envelope[Any]], session: AsyncSession) -> None:
         try:
             await session_views.session_events(

@@ -142,10 +142,26 @@ RETURNING tenant_id, nas_id, bucket_start
 """
 
 
+# An hour's summary is computed from every change of the hour, not added to: two transactions writing changes in
+# the same hour (two replicas, or two partition groups of one poll) would each summarize without the other's
+# uncommitted changes, and the later upsert would win with a summary missing the earlier's. So each takes a
+# transaction lock per (tenant, NAS, hour) first, in one order, and summarizes in a statement that starts once it
+# holds them: it sees the changes of every transaction that summarized the same hour before it.
+_LOCK_HOURS = """
+SELECT count(pg_advisory_xact_lock(:space, k)) FROM (
+    SELECT DISTINCT hashtext(h.t || '/' || h.n || '/' || extract(epoch FROM h.b)::bigint) AS k
+    FROM unnest(CAST(:t AS text[]), CAST(:n AS text[]), CAST(:b AS timestamptz[])) AS h(t, n, b)
+    ORDER BY k OFFSET 0
+) AS ordered
+"""
+_HOUR_LOCK_SPACE = 0x636F6E63  # "conc": the first key of these advisory locks, apart from the service's others
+
+
 async def _summarize_hours(session: AsyncSession, schema: str, hours: list[tuple[str, str, datetime]]) -> None:
     """Summarize the touched hours again from their changes (one statement, in the database: the changes of an
-    hour are never shipped to the consumer); the hours left with no change go."""
+    hour are never shipped to the consumer), holding their locks; the hours left with no change go."""
     columns = {"t": [h[0] for h in hours], "n": [h[1] for h in hours], "b": [h[2] for h in hours]}
+    await session.execute(text(_LOCK_HOURS), {**columns, "space": _HOUR_LOCK_SPACE})
     kept = await session.execute(text(_SUMMARIZE_HOURS.format(schema=schema)), columns)
     emptied = sorted(set(hours) - {(t, n, b) for t, n, b in kept.all()})  # every change of the hour cancelled out
     if emptied:
