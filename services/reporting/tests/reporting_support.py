@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ class Harness:
     service: Reporting
     client: httpx.AsyncClient
     settings: Settings
-    app: Any = None  # the FastAPI app the client calls
+    app: Any = field(default=None, kw_only=True)  # the FastAPI app the client calls (keyword: subclasses add fields)
 
     def headers(self, tenant: str, *roles: str) -> dict[str, str]:
         token = issue_token(self.service.runtime.jwt, subject="tester", tenant_id=tenant, roles=roles or ("admin",))
@@ -105,7 +105,7 @@ async def running_reporting(database_url: str, bootstrap: str, prefix: str, **ov
     service: Reporting = app.state.service
     transport = httpx.ASGITransport(app=app)
     async with service.runtime.running(), httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
-        yield Harness(service, client, settings, app)
+        yield Harness(service, client, settings, app=app)
 
 
 # ---------------------------------------------------------------- events, as the producers write them
