@@ -22,7 +22,7 @@ infra-down:  ## stop local PostgreSQL and Kafka
 
 # Tests run on TEST_WORKERS processes, a whole file per worker (each worker has its own databases and topic prefix);
 # the few that measure speed (marked `serial`) run alone afterwards.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 1
 
 test: infra  ## ruff and mypy, then every test against the real broker and database
 	@$(MAKE) --no-print-directory lint
