@@ -31,7 +31,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from bss_contracts.topics import ALL_TOPICS, MIN_INSYNC_REPLICAS, REPLICATION_FACTOR
 from bss_runtime.auth import JwtConfig, issue_token
 from bss_runtime.settings import ServiceSettings
-from bss_testkit.load import Load, counts, dead_letters, eventually, http_writer, nas
+from bss_testkit.load import STOPPED_SESSIONS, Load, counts, dead_letters, eventually, http_writer, nas
 from bss_testkit.system import ROOT, SERVICES, Stack, local_stack
 
 pytestmark = pytest.mark.timeout(900)
@@ -182,9 +182,13 @@ async def test_a_broker_and_an_instance_of_every_service_lost_under_load(stack: 
     async def converged() -> bool:
         for place, (database, query, keys) in places.items():
             seen[place] = await counts(stack.pg_url(database), query, TENANT, keys)
-        return all(e in seen[p] for p in places if "customers" in p for e in load.accepted_customers) and all(
+        if not all(e in seen[p] for p in places if "customers" in p for e in load.accepted_customers) or not all(
             u in seen[p] for p in places if "sessions" in p for u in load.accepted_sessions
-        )
+        ):
+            return False
+        # a session's row appears with its Start: converged once every accepted Stop is applied too
+        stopped = await counts(stack.pg_url("reporting"), STOPPED_SESSIONS, TENANT, list(load.accepted_sessions))
+        return len(stopped) == len(load.accepted_sessions)
 
     waited = time.monotonic()
     await eventually(converged, CONVERGE)

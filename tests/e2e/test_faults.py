@@ -25,7 +25,7 @@ import pytest
 
 from bss_runtime.auth import JwtConfig, issue_token
 from bss_runtime.settings import ServiceSettings
-from bss_testkit.load import Load, counts, dead_letters, eventually, http_writer, nas
+from bss_testkit.load import STOPPED_SESSIONS, Load, counts, dead_letters, eventually, http_writer, nas
 from bss_testkit.system import ROOT, SERVICES, Stack, local_stack
 
 pytestmark = pytest.mark.timeout(1200)
@@ -103,9 +103,13 @@ async def test_every_accepted_request_survives_each_part_being_killed_under_load
         seen["reporting sessions"] = await counts(
             stack.pg_url("reporting"), by_user.format("readmodel.sessions"), TENANT, sessions
         )
-        return all(e in seen[place] for place in CUSTOMERS for e in load.accepted_customers) and all(
+        if not all(e in seen[place] for place in CUSTOMERS for e in load.accepted_customers) or not all(
             u in seen[place] for place in SESSIONS for u in load.accepted_sessions
-        )
+        ):
+            return False
+        # a session's row appears with its Start: converged once every accepted Stop is applied too
+        stopped = await counts(stack.pg_url("reporting"), STOPPED_SESSIONS, TENANT, list(load.accepted_sessions))
+        return len(stopped) == len(load.accepted_sessions)
 
     waited = time.monotonic()
     await eventually(converged, CONVERGE)

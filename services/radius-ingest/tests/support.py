@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from bss_runtime.auth import JwtConfig, issue_token
+from bss_testkit.events import eventually
 from radius_ingest.config import Settings
 from radius_ingest.protocol.dictionary import RadiusDictionary
 
@@ -172,6 +173,13 @@ async def wait_until_answering(
     raise AssertionError(f"no Status-Server answer on UDP {port} within {timeout}s")
 
 
+async def ready(http: httpx.AsyncClient) -> bool:
+    try:
+        return (await http.get("/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @asynccontextmanager
 async def running_service(
     tmp_path: Path, *, database_url: str, bootstrap: str, prefix: str, clients_toml: str, **extra: str
@@ -204,6 +212,10 @@ async def running_service(
     settings = Settings(_env_file=None, **{k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields})  # type: ignore[call-arg]
     try:
         await wait_until_answering(radius_port, process=process)
+        # One worker answering is not all of them: a worker that joins the port later changes which worker a
+        # source port hashes to (SO_REUSEPORT), and so which one's reply cache sees its retransmissions.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as http:
+            await eventually(lambda: ready(http), timeout=90)
         yield Service(process, settings, radius_port, http_port, log)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -9,6 +9,8 @@ import socket
 import uuid
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bss_contracts import RawEnvelope, topics
 from bss_contracts.events.radius import NasAccountingOn, SessionStarted, SessionStopped, SessionUpdated
@@ -230,6 +232,19 @@ async def test_accounting_on_closes_the_open_sessions_of_that_nas(service: Servi
     await send(users["stopped"], nas_ip, "Start", t0)
     await send(users["stopped"], nas_ip, "Stop", t0 + 120, Acct_Session_Time=120, Acct_Terminate_Cause="Lost-Carrier")
     await send(users["othernas"], other_ip, "Start", t0)
+    # The tracker reads the session topic behind the UDP path: a NAS reboots long after its last Stop. Wait for it
+    # to have read that Stop, or the reset closes the session a second time (documented in workers.py).
+    engine = create_async_engine(service.settings.database_url)
+    try:
+
+        async def stop_tracked() -> bool:
+            async with engine.connect() as db:
+                query = text("select closed from sessions where username = :user")
+                return bool((await db.execute(query, {"user": users["stopped"]})).scalar())
+
+        await eventually(stop_tracked, timeout=60)
+    finally:
+        await engine.dispose()
     on = await radclient(service.radius_port, attrs(Acct_Status_Type="Accounting-On", NAS_IP_Address=nas_ip,
                                                     Acct_Session_Id="0", Event_Timestamp=t0 + 1000))  # fmt: skip
     assert on.answered

@@ -99,6 +99,14 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, every
     return False
 
 
+# the reporting rows of accepted sessions whose Stop is applied: a row appears with its Start, so waiting for rows
+# alone may look before a Stop delayed by the fault
+STOPPED_SESSIONS = (
+    "SELECT username, count(*)::int FROM readmodel.sessions WHERE tenant_id = $1 AND username = ANY($2) "
+    "AND stop_source = 'stop' GROUP BY username"
+)
+
+
 async def counts(url: str, query: str, tenant: str, keys: list[str]) -> dict[str, int]:
     """{key: rows} of `query` ($1 the tenant, $2 the keys)."""
     connection = await asyncpg.connect(url)
