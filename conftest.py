@@ -1,25 +1,25 @@
-"""Suite-wide collection order: the whole-system tests first.
+"""Suite-wide collection order: the whole-system tests at both ends.
 
-`make test` hands whole files to two pytest-xdist workers in collection order. The tests that start a private stack
-take minutes each; collected last (tests/ comes after libs/ and services/), they would run at the end on one
-worker while the other sits idle. Longest first, they overlap with everything else.
+The tests that start private stacks of their own (the fault tests) come first. The two files that share one stack
+(tests/e2e/conftest.py: the console and the OpenAPI fuzzing) come last and together, so that their session-scoped
+stack is stopped as soon as they are done rather than idling beside everything else.
 """
 
 from __future__ import annotations
 
 import pytest
 
-LONGEST_FIRST = (
-    "tests/e2e/test_cluster_faults.py",
-    "tests/e2e/test_faults.py",
-    "tests/e2e/test_console.py",
-    "tests/e2e/test_openapi_fuzz.py",
-)
+FIRST = ("tests/e2e/test_cluster_faults.py", "tests/e2e/test_faults.py")
+LAST = ("tests/e2e/test_console.py", "tests/e2e/test_openapi_fuzz.py")
 
 
 def _rank(item: pytest.Item) -> int:
     path = item.nodeid.split("::", 1)[0]
-    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+    if path in FIRST:
+        return FIRST.index(path)
+    if path in LAST:
+        return len(FIRST) + 1 + LAST.index(path)
+    return len(FIRST)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -114,6 +114,16 @@ stop_service() {
   return 0
 }
 
+TERMED=" "  # the pid files whose process was sent its TERM already (a second TERM may force an exit)
+term_pid() { running "$1" && kill "$(cat "$1")" 2>/dev/null && TERMED+="$1 "; return 0; }
+term_service() {
+  local pidfile
+  for pidfile in "$STATE/$1.pid" "$STATE/$1"-[0-9].pid; do
+    [ -f "$pidfile" ] && term_pid "$pidfile"
+  done
+  return 0
+}
+
 service_status() {
   if running "$STATE/$1.pid"; then echo "$1: running (http 127.0.0.1:$3)"; else echo "$1: stopped"; fi
 }
@@ -240,7 +250,7 @@ stop_pid() {
   local name=$1 pidfile=$2 pid
   pid="$(cat "$pidfile" 2>/dev/null)" || return 0
   if running "$pidfile"; then
-    kill "$pid"
+    [[ "$TERMED" == *" $pidfile "* ]] || kill "$pid" 2>/dev/null
     for _ in $(seq 1 60); do running "$pidfile" || break; sleep 0.25; done
     running "$pidfile" && kill -9 "$pid"
     echo "$name: stopped"
@@ -267,6 +277,11 @@ case "${1:-}" in
       for _ in $(seq 1 40); do running "$STATE/nginx.pid" || break; sleep 0.25; done
       echo "gateway: stopped"
     fi
+    # Every instance is sent its TERM before any is waited for: each drains its consumers and relays at once,
+    # instead of one after the other (a dozen instances with replicas).
+    each_service term_service
+    term_pid "$STATE/ops.pid"
+    term_pid "$STATE/mail.pid"
     each_service stop_service
     stop_pid ops "$STATE/ops.pid"
     stop_pid mail "$STATE/mail.pid"

@@ -35,8 +35,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
-from bss_testkit.oidc import OidcProvider, OidcUser, rsa_key
-from bss_testkit.system import ROOT, Stack, free_port, local_stack
+from bss_testkit.oidc import OidcProvider, OidcUser
+from bss_testkit.system import ROOT, Stack
+
+from .conftest import OIDC_CLIENT, System
 
 pytestmark = pytest.mark.timeout(600)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -44,7 +46,6 @@ SCREENSHOTS = ROOT / "docs/console"
 DEMO_CUSTOMERS = "60"  # a small demo ISP: every page has data, the load takes under a minute
 PAGES = ("overview", "receivables", "collections", "network", "reports", "sla", "alerts", "ops")
 FINANCE_PAGES = ("overview", "receivables", "sla")
-OIDC_CLIENT = "ispbss-console"
 BERLIN = ZoneInfo("Europe/Berlin")  # the browser's time zone (sign_in)
 
 
@@ -113,45 +114,30 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
 
 
 @pytest.fixture(scope="module")
-async def console() -> AsyncIterator[Console]:
-    # The stack verifies the tokens of a real (loopback) OpenID Connect provider too, as configured in
-    # production (JWT_JWKS_URL, JWT_ISSUER): the console offers the OIDC sign-in beside the dev one.
-    gateway_port = free_port()
-    with OidcProvider(
-        rsa_key("console-key"),
-        client_id=OIDC_CLIENT,
-        redirect_uris=(f"http://127.0.0.1:{gateway_port}/console/",),
-        users={},
-    ) as provider:
-        oidc_env = {"GATEWAY_PORT": str(gateway_port), "JWT_JWKS_URL": provider.jwks_url, "JWT_ISSUER": provider.url}
-        async for console in _console(oidc_env | {"CONSOLE_OIDC_CLIENT_ID": OIDC_CLIENT}, provider):
-            yield console
-
-
-async def _console(extra_env: dict[str, str], provider: OidcProvider) -> AsyncIterator[Console]:
-    async with local_stack(extra=extra_env) as stack:
-        started = time.monotonic()
-        env = dict(stack.env, DEMO_CUSTOMERS=DEMO_CUSTOMERS)
-        load = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "demo.load", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        out, _ = await load.communicate()
-        assert load.returncode == 0, out.decode()[-4000:]
-        print(f"\ndemo.load ({DEMO_CUSTOMERS} customers): {time.monotonic() - started:.1f} s", flush=True)
-        state = json.loads((stack.state / "services/demo-state.json").read_text())
-        banner = (stack.state / "services/demo-banner.txt").read_text()  # what `make up` prints
-        assert f"Operator console: {stack.gateway}/console/" in banner
-        assert f"sign in (local mode) with tenant {state['tenant_id']!r}" in banner
-        async with (
-            async_playwright() as playwright,
-            httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http,
-        ):
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            try:
-                yield Console(stack, browser, state["tenant_id"], http, provider)
-            finally:
-                await browser.close()
+async def console(system: System) -> AsyncIterator[Console]:
+    stack = system.stack
+    started = time.monotonic()
+    env = dict(stack.env, DEMO_CUSTOMERS=DEMO_CUSTOMERS)
+    load = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "demo.load", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await load.communicate()
+    assert load.returncode == 0, out.decode()[-4000:]
+    print(f"\ndemo.load ({DEMO_CUSTOMERS} customers): {time.monotonic() - started:.1f} s", flush=True)
+    state = json.loads((stack.state / "services/demo-state.json").read_text())
+    banner = (stack.state / "services/demo-banner.txt").read_text()  # what `make up` prints
+    assert f"Operator console: {stack.gateway}/console/" in banner
+    assert f"sign in (local mode) with tenant {state['tenant_id']!r}" in banner
+    async with (
+        async_playwright() as playwright,
+        httpx.AsyncClient(base_url=stack.gateway, timeout=30) as http,
+    ):
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield Console(stack, browser, state["tenant_id"], http, system.oidc)
+        finally:
+            await browser.close()
 
 
 async def sign_in(console: Console, tenant: str, role: str) -> AsyncIterator[Tab]:

@@ -147,7 +147,7 @@ async def sums_over_invoices(conn: Any, schema: str) -> list[tuple[Any, ...]]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
