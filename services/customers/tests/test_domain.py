@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic.networks import validate_email
 
 from customers.domain import fields
 from customers.domain.lifecycle import Action, Outcome, Status, decide
@@ -98,3 +103,62 @@ def test_phone_numbers_time_zones_and_tags():
     with pytest.raises(ValueError, match="IANA"):
         fields.time_zone("Europe/Atlantis")
     assert fields.tags([" vip", "vip", "", "fiber "]) == ["vip", "fiber"]
+
+
+# --- e-mail addresses: the fast path gives exactly what pydantic's EmailStr gives ---------------------------------
+
+LABEL_PARTS = ["a", "Z", "0", "-", "--", "xn--", "mail", "EXAMPLE", "x" * 63, "_", "é"]
+TLDS = ["com", "DE", "local", "localhost", "test", "arpa", "onion", "invalid", "c", "123", "co-uk", "xn--p1ai"]
+TLDS += ["x" * 64]
+LOCAL_PARTS = ["john", "J", ".", "..", "+", "%", "-", "_", "!", "#", "'", '"', " ", "é", "x" * 64, "9"]
+
+
+def _address(local: list[str], labels: list[list[str]], tld: str, around: str) -> str:
+    domain = ".".join("".join(label) for label in labels)
+    return f"{around}{''.join(local)}@{domain}{'.' if domain else ''}{tld}{around}"
+
+
+def _outcome(rule: Callable[[str], str], value: str) -> tuple[str, str]:
+    try:
+        return "ok", rule(value)
+    except ValueError as exc:
+        return "error", str(exc)
+
+
+def _email_str(value: str) -> str:
+    return validate_email(value)[1]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    local=st.lists(st.sampled_from(LOCAL_PARTS), min_size=0, max_size=4),
+    labels=st.lists(st.lists(st.sampled_from(LABEL_PARTS), min_size=0, max_size=3), max_size=3),
+    tld=st.sampled_from(TLDS),
+    around=st.sampled_from(["", " "]),
+)
+def test_an_email_address_is_checked_and_normalised_exactly_as_email_str_does(
+    local: list[str], labels: list[list[str]], tld: str, around: str
+) -> None:
+    value = _address(local, labels, tld, around)
+    assert _outcome(fields.email_address, value) == _outcome(_email_str, value)
+
+
+@pytest.mark.parametrize(
+    ("value", "fast"),
+    [
+        ("john.doe@mail.example.com", True),
+        ("J.Doe+news@Mail.Example.COM", True),  # the domain lower-cased, the local part kept
+        ("a_b%c-d@x-y.co", True),
+        ("anna@xn--mnchen-3ya.de", False),  # Punycode: email-validator decodes it
+        ("anna@münchen.de", False),
+        ("bob@printer.local", False),  # special-use: email-validator refuses it with its reason
+        ('"quoted"@example.com', False),
+        ("Bob <bob@example.com>", False),
+    ],
+)
+def test_plain_addresses_take_the_fast_path(value: str, fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _outcome(_email_str, value)
+    calls: list[str] = []
+    monkeypatch.setattr(fields, "validate_email", lambda v: (calls.append(v), validate_email(v))[1])
+    assert _outcome(fields.email_address, value) == expected
+    assert (not calls) == fast

@@ -10,15 +10,38 @@ import re
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import email_validator
 import pycountry
+from pydantic.networks import validate_email
 
 _MAC = re.compile(r"^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$|^[0-9a-f]{12}$|^([0-9a-f]{4}\.){2}[0-9a-f]{4}$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-/]+$")
+# A plain ASCII address: dot-atom local part of common characters, host names of letters, digits and inner hyphens,
+# an alphabetic top-level domain. Every such address email-validator accepts as is, but for the domain's case.
+_PLAIN_EMAIL = re.compile(
+    r"(?P<local>[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*)"
+    r"@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
+)
 
 
 @cache
 def _alpha2_codes() -> frozenset[str]:
     return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def email_address(value: str) -> str:
+    """An e-mail address exactly as pydantic's `EmailStr` takes it (email-validator without the deliverability check:
+    its normal form, or a ValueError with its reason), with a fast path: email-validator costs about 200 µs an
+    address, most of a bulk import row. A plain ASCII address (`_PLAIN_EMAIL`, within the length limits, no `--`
+    that could be Punycode, no special-use domain such as `.local`) is checked by the pattern alone and comes out
+    as email-validator gives it, the domain in lower case; anything else goes to email-validator
+    (tests/test_domain.py holds the two equal over generated addresses)."""
+    plain = _PLAIN_EMAIL.fullmatch(value)
+    if plain is not None and len(value) <= 254 and len(plain["local"]) <= 64 and "--" not in plain["domain"]:
+        domain = plain["domain"].lower()
+        if not any(domain == d or domain.endswith("." + d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES):
+            return f"{plain['local']}@{domain}"
+    return validate_email(value)[1]
 
 
 def country_code(value: str) -> str:

@@ -12,8 +12,8 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -39,6 +39,8 @@ City = Annotated[str, _text(100)]
 PostalCode = Annotated[str, _text(20)]
 ShortText = Annotated[str, _text(64)]
 CountryCode = Annotated[str, AfterValidator(fields.country_code)]
+EMAIL_SCHEMA = WithJsonSchema({"type": "string", "format": "email"})
+EmailAddress = Annotated[str, AfterValidator(fields.email_address), EMAIL_SCHEMA]
 Phone = Annotated[str, _text(40), AfterValidator(fields.phone_number)]
 TimeZone = Annotated[str, _text(64), AfterValidator(fields.time_zone)]
 Tag = Annotated[str, _text(50)]
@@ -70,7 +72,7 @@ class AssignedDevicesIn(_Strict):
 class _CustomerFields(_Strict):
     """Every customer field that may be empty."""
 
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     phone: Phone | None = None
     partner_id: ShortText | None = None
     region: ShortText | None = Field(default=None, description="Free text: the operator's own region name or code")
