@@ -54,11 +54,23 @@ class EventWriter:
         return envelope
 
     async def add_many(
-        self, session: AsyncSession, events: Sequence[tuple[DomainEvent, str]]
+        self,
+        session: AsyncSession,
+        events: Sequence[tuple[DomainEvent, str]],
+        *,
+        causes: Sequence[Envelope[Any]] | None = None,
     ) -> list[Envelope[DomainEvent]]:
         """Stage (event, tenant) pairs with one statement; the outbox keeps their order (ids ascend in the
-        order given), exactly as if `add` had been called for each in turn."""
-        envelopes = [self._wrap(data, tenant_id, None, None) for data, tenant_id in events]
+        order given), exactly as if `add` had been called for each in turn. `causes` (one per event): the
+        consumed event each was written for, as `add` inside `context.caused_by` of that event would have
+        it (a batch handler applies many consumed events at once)."""
+        if causes is None:
+            envelopes = [self._wrap(data, tenant_id, None, None) for data, tenant_id in events]
+        else:
+            envelopes = []
+            for (data, tenant_id), cause in zip(events, causes, strict=True):
+                with context.caused_by(correlation=cause.correlation_id, causation=cause.id, tenant=cause.tenant_id):
+                    envelopes.append(self._wrap(data, tenant_id, None, None))
         if len(envelopes) == 1:
             await session.execute(self._insert, self._row(envelopes[0], events[0][1]))
         elif envelopes:

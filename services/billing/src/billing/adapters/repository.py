@@ -3,6 +3,8 @@
 Every query is filtered by tenant_id. Rows travel as SQLAlchemy `Row`s; the use cases read their columns.
 """
 
+# ruff: noqa: S608 - SQL is composed only with our own table names; values are bound parameters
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +28,7 @@ from billing.adapters.tables import (
     payments,
     subscribers,
 )
+from billing.domain.account_copies import CustomerCopy, SubscriberCopy
 from billing.domain.amounts import Line
 
 # --- our copy of customers and subscribers ---------------------------------------------------------------------
@@ -66,6 +69,93 @@ async def upsert_subscriber(session: AsyncSession, values: dict[str, Any], *, ke
 async def get_subscriber(session: AsyncSession, tenant_id: str, subscriber_id: str) -> Row[Any] | None:
     stmt = select(subscribers).where(subscribers.c.tenant_id == tenant_id, subscribers.c.subscriber_id == subscriber_id)
     return (await session.execute(stmt)).one_or_none()
+
+
+# A batch of events at a time (`service_layer/account_batches.py`): one statement per kind of read or write,
+# whatever the number of rows; (tenant, id) pairs travel as two arrays.
+
+
+async def customers_of(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[CustomerCopy]:
+    """Our copies of these (tenant, customer) pairs (those we have)."""
+    if not keys:
+        return []
+    rows = await session.execute(
+        text(
+            f"SELECT c.tenant_id, c.customer_id, c.name, c.partner_id, c.billing_country, c.timezone,"
+            f" c.source_updated_at FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, id)"
+            f" JOIN {customers.name} c ON c.tenant_id = k.tenant_id AND c.customer_id = k.id"
+        ),
+        {"tenants": [t for t, _ in keys], "ids": [i for _, i in keys]},
+    )
+    return [CustomerCopy(*row) for row in rows.all()]
+
+
+async def subscribers_of(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[SubscriberCopy]:
+    """Our copies of these (tenant, subscriber) pairs (those we have)."""
+    if not keys:
+        return []
+    rows = await session.execute(
+        text(
+            f"SELECT s.tenant_id, s.subscriber_id, s.customer_id, s.username, s.status, s.plan_id, s.changed_at"
+            f" FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, id)"
+            f" JOIN {subscribers.name} s ON s.tenant_id = k.tenant_id AND s.subscriber_id = k.id"
+        ),
+        {"tenants": [t for t, _ in keys], "ids": [i for _, i in keys]},
+    )
+    return [SubscriberCopy(*row) for row in rows.all()]
+
+
+async def upsert_customers(session: AsyncSession, copies: Sequence[CustomerCopy]) -> None:
+    """`upsert_customer` for many customers (one row each) with one statement, under the same guard."""
+    if not copies:
+        return
+    ordered = sorted(copies, key=lambda c: (c.tenant_id, c.customer_id))  # one lock order for every writer
+    await session.execute(
+        text(
+            f"INSERT INTO {customers.name} AS c"
+            " (tenant_id, customer_id, name, partner_id, billing_country, timezone, source_updated_at)"
+            " SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[]), CAST(:names AS text[]),"
+            " CAST(:partners AS text[]), CAST(:countries AS text[]), CAST(:zones AS text[]),"
+            " CAST(:updated AS timestamptz[]))"
+            " ON CONFLICT (tenant_id, customer_id) DO UPDATE SET name = EXCLUDED.name,"
+            " partner_id = EXCLUDED.partner_id, billing_country = EXCLUDED.billing_country,"
+            " timezone = EXCLUDED.timezone, source_updated_at = EXCLUDED.source_updated_at"
+            " WHERE c.source_updated_at <= EXCLUDED.source_updated_at"
+        ),
+        {
+            "tenants": [c.tenant_id for c in ordered], "ids": [c.customer_id for c in ordered],
+            "names": [c.name for c in ordered], "partners": [c.partner_id for c in ordered],
+            "countries": [c.billing_country for c in ordered], "zones": [c.timezone for c in ordered],
+            "updated": [c.source_updated_at for c in ordered],
+        },
+    )  # fmt: skip
+
+
+async def upsert_subscribers(session: AsyncSession, copies: Sequence[SubscriberCopy]) -> None:
+    """The net states of many subscribers (one row each, plan included) with one statement, under the guard of
+    `upsert_subscriber` (a later stored change is kept)."""
+    if not copies:
+        return
+    ordered = sorted(copies, key=lambda c: (c.tenant_id, c.subscriber_id))
+    await session.execute(
+        text(
+            f"INSERT INTO {subscribers.name} AS s"
+            " (tenant_id, subscriber_id, customer_id, username, status, plan_id, changed_at)"
+            " SELECT * FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[]), CAST(:customers AS text[]),"
+            " CAST(:usernames AS text[]), CAST(:statuses AS text[]), CAST(:plans AS text[]),"
+            " CAST(:changed AS timestamptz[]))"
+            " ON CONFLICT (tenant_id, subscriber_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,"
+            " username = EXCLUDED.username, status = EXCLUDED.status, plan_id = EXCLUDED.plan_id,"
+            " changed_at = EXCLUDED.changed_at"
+            " WHERE s.changed_at <= EXCLUDED.changed_at"
+        ),
+        {
+            "tenants": [c.tenant_id for c in ordered], "ids": [c.subscriber_id for c in ordered],
+            "customers": [c.customer_id for c in ordered], "usernames": [c.username for c in ordered],
+            "statuses": [c.status for c in ordered], "plans": [c.plan_id for c in ordered],
+            "changed": [c.changed_at for c in ordered],
+        },
+    )  # fmt: skip
 
 
 # --- document numbers -------------------------------------------------------------------------------------------

@@ -68,6 +68,62 @@ async def insert_subscription(session: AsyncSession, values: dict[str, Any]) -> 
     return (await session.execute(insert(subscriptions).values(**values).returning(*subscriptions.c))).one()
 
 
+async def plans_of_references(session: AsyncSession, references: Sequence[tuple[str, str]]) -> list[Row[Any]]:
+    """The plans these (tenant, plan id or code) pairs name, each matched by id or by code (as
+    `plan_by_id_or_code`, which prefers the id: the caller resolves)."""
+    if not references:
+        return []
+    rows = await session.execute(
+        text(
+            f"SELECT DISTINCT p.* FROM unnest(CAST(:tenants AS text[]), CAST(:refs AS text[])) AS r(tenant_id, ref)"
+            f" JOIN {plans.name} p ON p.tenant_id = r.tenant_id AND (p.id = r.ref OR p.code = r.ref)"
+        ),
+        {"tenants": [t for t, _ in references], "refs": [r for _, r in references]},
+    )
+    return list(rows.all())
+
+
+async def subscribers_with_active_subscription(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these (tenant, subscriber) pairs have an active subscription."""
+    if not keys:
+        return set()
+    rows = await session.execute(
+        text(
+            f"SELECT s.tenant_id, s.subscriber_id FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[]))"
+            f" AS k(tenant_id, id) JOIN {subscriptions.name} s ON s.tenant_id = k.tenant_id"
+            f" AND s.subscriber_id = k.id AND s.status = 'active'"
+        ),
+        {"tenants": [t for t, _ in keys], "ids": [i for _, i in keys]},
+    )
+    return {(t, i) for t, i in rows.all()}
+
+
+async def insert_subscriptions(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """New subscriptions (`insert_subscription`'s values, with `started_event_at`) with one statement."""
+    if not rows:
+        return
+    await session.execute(
+        text(
+            f"INSERT INTO {subscriptions.name} (id, tenant_id, subscriber_id, customer_id, plan_id, currency,"
+            " start_date, status, next_cycle, next_close_at, started_event_at)"
+            " SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:tenants AS text[]), CAST(:subscribers AS text[]),"
+            " CAST(:customers AS text[]), CAST(:plans AS text[]), CAST(:currencies AS text[]),"
+            " CAST(:starts AS date[]), CAST(:statuses AS text[]), CAST(:cycles AS integer[]),"
+            " CAST(:closes AS timestamptz[]), CAST(:started AS timestamptz[]))"
+        ),
+        {
+            "ids": [r["id"] for r in rows], "tenants": [r["tenant_id"] for r in rows],
+            "subscribers": [r["subscriber_id"] for r in rows], "customers": [r["customer_id"] for r in rows],
+            "plans": [r["plan_id"] for r in rows], "currencies": [r["currency"] for r in rows],
+            "starts": [r["start_date"] for r in rows], "statuses": [r["status"] for r in rows],
+            "cycles": [r["next_cycle"] for r in rows], "closes": [r["next_close_at"] for r in rows],
+            "started": [r["started_event_at"] for r in rows],
+        },
+    )  # fmt: skip
+
+
 async def get_subscription(
     session: AsyncSession, tenant_id: str, subscription_id: str, *, lock: bool = False
 ) -> Row[Any] | None:

@@ -14,8 +14,10 @@ Amounts follow `billing.domain.revenue`: the monthly recurring amount of the pla
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,13 +58,29 @@ async def _identity(session: AsyncSession, subscription: Row[Any]) -> dict[str, 
     subscriber = await billing_repo.get_subscriber(session, subscription.tenant_id, subscription.subscriber_id)
     if subscriber is None:
         raise LookupError(f"subscriber {subscription.subscriber_id} of subscription {subscription.id} is unknown")
+    return subscription_identity(subscription._mapping, subscriber.username)
+
+
+def subscription_identity(subscription: Mapping[Any, Any], username: str) -> dict[str, Any]:
+    """The fields every subscription event carries (`subscription`: its row's mapping, or the values of one)."""
     return {
-        "subscription_id": subscription.id,
-        "customer_id": subscription.customer_id,
-        "subscriber_id": subscription.subscriber_id,
-        "username": subscriber.username,
-        "currency": subscription.currency,
+        "subscription_id": subscription["id"],
+        "customer_id": subscription["customer_id"],
+        "subscriber_id": subscription["subscriber_id"],
+        "username": username,
+        "currency": subscription["currency"],
     }
+
+
+def started_event(
+    identity: dict[str, Any], plan: Any, start_date: date, tz: ZoneInfo, *, backfilled: bool
+) -> SubscriptionStarted:
+    """The Started event of a subscription starting on `start_date` (the customer's zone `tz`) on `plan`."""
+    return SubscriptionStarted(
+        **identity, plan_id=plan.id, mrr_before_minor=0, mrr_after_minor=mrr(plan),
+        effective_at=start_of_day(start_date, tz), backfilled=backfilled, start_date=start_date,
+        plan_price_minor=plan.price_minor,
+    )  # fmt: skip
 
 
 async def record_history(
@@ -91,11 +109,7 @@ async def record_history(
     markers: dict[str, datetime] = {}
     if wants_started:
         plan = await plan_in_effect(session, sub, None)
-        started = SubscriptionStarted(
-            **identity, plan_id=plan.id, mrr_before_minor=0, mrr_after_minor=mrr(plan),
-            effective_at=start_of_day(sub.start_date, tz), backfilled=live != "started", start_date=sub.start_date,
-            plan_price_minor=plan.price_minor,
-        )  # fmt: skip
+        started = started_event(identity, plan, sub.start_date, tz, backfilled=live != "started")
         await deps.events.add(session, started, tenant_id=sub.tenant_id)
         markers["started_event_at"] = now
     current = await repo.get_plan(session, sub.tenant_id, sub.plan_id)

@@ -99,16 +99,18 @@ async def subscribe(
 async def _insert(
     session: AsyncSession, deps: Deps, subscriber: Row[Any], plan: Row[Any], start: date, tz: ZoneInfo
 ) -> Row[Any]:
-    subscription = await repo.insert_subscription(
-        session,
-        {
-            "id": new_id(), "tenant_id": subscriber.tenant_id, "subscriber_id": subscriber.subscriber_id,
-            "customer_id": subscriber.customer_id, "plan_id": plan.id, "currency": plan.currency,
-            "start_date": start, "status": "active", "next_cycle": 0,
-            "next_close_at": billing_cycle(start, 0).ends_at(tz) + deps.close_grace,
-        },
-    )  # fmt: skip
+    subscription = await repo.insert_subscription(session, new_subscription(deps, subscriber, plan, start, tz))
     return await revenue.record_history(session, deps, subscription, live="started")
+
+
+def new_subscription(deps: Deps, subscriber: Any, plan: Any, start: date, tz: ZoneInfo) -> dict[str, Any]:
+    """The row of a subscription of `subscriber` to `plan` starting on `start` (the customer's zone `tz`)."""
+    return {
+        "id": new_id(), "tenant_id": subscriber.tenant_id, "subscriber_id": subscriber.subscriber_id,
+        "customer_id": subscriber.customer_id, "plan_id": plan.id, "currency": plan.currency,
+        "start_date": start, "status": "active", "next_cycle": 0,
+        "next_close_at": billing_cycle(start, 0).ends_at(tz) + deps.close_grace,
+    }  # fmt: skip
 
 
 async def cancel(
