@@ -146,8 +146,9 @@ async def _path(url: str, clock: ManualClock, *, batches: bool) -> tuple[Databas
     return database, routes
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def paths(fresh_database: Any) -> AsyncIterator[Paths]:
+    """Two databases for the module (each test empties them first)."""
     clock = ManualClock(T0 + timedelta(days=1))
     one = await _path(await fresh_database("billing_accounts_one"), clock, batches=False)
     batched = await _path(await fresh_database("billing_accounts_batched"), clock, batches=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
@@ -54,22 +55,29 @@ def customer_copy(tenant_id: str, event: CustomerCreated | CustomerUpdated) -> C
 
 def subscriber_copy(tenant_id: str, event: Any) -> SubscriberCopy:
     """The fields a subscriber event carries (SubscriberCreated: with its plan; a status change: none)."""
-    if isinstance(event, SubscriberCreated):
-        return SubscriberCopy(
-            tenant_id, event.subscriber_id, event.customer_id, event.username, event.status, event.plan_id,
-            event.created_at,
-        )  # fmt: skip
+    created = isinstance(event, SubscriberCreated)
     return SubscriberCopy(
-        tenant_id, event.subscriber_id, event.customer_id, event.username, event.status, None, event.changed_at
+        tenant_id=tenant_id,
+        subscriber_id=event.subscriber_id,
+        customer_id=event.customer_id,
+        username=event.username,
+        status=event.status,
+        plan_id=event.plan_id if created else None,
+        changed_at=event.created_at if created else event.changed_at,
     )
 
 
 async def subscriber_terminated(session: AsyncSession, deps: Deps, tenant_id: str, event: SubscriberTerminated) -> None:
     """One termination: our copy, then the subscription ends with the cycle the termination falls in."""
     await accounts.keep_subscriber(
-        session, tenant_id, subscriber_id=event.subscriber_id, customer_id=event.customer_id,
-        username=event.username, status=event.status, changed_at=event.changed_at,
-    )  # fmt: skip
+        session,
+        tenant_id,
+        subscriber_id=event.subscriber_id,
+        customer_id=event.customer_id,
+        username=event.username,
+        status=event.status,
+        changed_at=event.changed_at,
+    )
     await subscriptions.follow_termination(session, deps, tenant_id, event.subscriber_id, event.changed_at)
 
 
@@ -165,15 +173,19 @@ async def _read(session: AsyncSession, events: Sequence[Envelope[Any]]) -> _Fold
     )
 
 
-def _follow_activation(fold: _Fold, deps: Deps, envelope: Envelope[Any], subscriber: SubscriberCopy, now: Any) -> None:
+def _follow_activation(
+    fold: _Fold, deps: Deps, envelope: Envelope[Any], subscriber: SubscriberCopy, now: datetime
+) -> None:
     """`subscriptions.follow_activation` on the folded state."""
     if subscriber.plan_id is None:
         return
     ref = (subscriber.tenant_id, subscriber.plan_id)
     plan = fold.plans_by_id.get(ref) or fold.plans_by_code.get(ref)
     if plan is None or not plan.active:
-        log.info("subscriber's plan is not a billing plan: no subscription started",
-                 extra={"subscriber_id": subscriber.subscriber_id, "plan_id": subscriber.plan_id})  # fmt: skip
+        log.info(
+            "subscriber's plan is not a billing plan: no subscription started",
+            extra={"subscriber_id": subscriber.subscriber_id, "plan_id": subscriber.plan_id},
+        )
         return
     key = (subscriber.tenant_id, subscriber.subscriber_id)
     if key in fold.active:
