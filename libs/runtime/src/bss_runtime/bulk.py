@@ -13,6 +13,8 @@ worker. What is guaranteed:
   rolled back and each item is retried alone, in its own transaction: one bad item never stops the others,
   and an item that still raises is recorded `failed` with the error.
 - The rate is bounded by `rows_per_second` (a setting), so bulk work never starves live traffic.
+- A process runs `workers` chunk loops at once (`BULK_WORKERS`, 2): while one waits for PostgreSQL the other
+  validates and builds its chunk, so both CPUs of a small machine work. They claim like replicas do.
 - When no pending item is left the operation ends `completed` or `completed_with_errors`, and the handler's
   service writes its `completed` event (`on_complete`) in that same transaction. `cancel` stops it: items not
   yet processed become `canceled`.
@@ -69,6 +71,7 @@ class BulkSettings(BaseSettings):
 
     bulk_rows_per_second: float = Field(default=5000.0, gt=0, description="Upper bound of the bulk rate")
     bulk_chunk_size: int = Field(default=500, ge=1, le=5000, description="Items per transaction")
+    bulk_workers: int = Field(default=2, ge=1, le=16, description="Chunks a process works on at once")
     bulk_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="Largest file accepted")
     bulk_max_items: int = Field(default=200_000, ge=1, description="Most items in one operation")
 
@@ -189,6 +192,7 @@ class BulkEngine:
     on_complete: OnComplete
     chunk_size: int = 500
     rows_per_second: float = 5000.0
+    workers: int = 2
     idle_seconds: float = 0.2
     kinds: dict[str, Kind] = field(default_factory=dict)
     progress: asyncio.Condition | None = None
@@ -282,6 +286,10 @@ class BulkEngine:
     # --- the worker ---------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """`workers` chunk loops until `stop` is set."""
+        await asyncio.gather(*(self._loop(stop) for _ in range(self.workers)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         """Process chunks until `stop` is set; sleep `idle_seconds` when there is nothing to do."""
         while not stop.is_set():
             try:
@@ -328,9 +336,9 @@ class BulkEngine:
         if self.progress is not None:
             async with self.progress:
                 self.progress.notify_all()
-        # The rate bound: a chunk of n items takes at least n / rows_per_second.
+        # The rate bound: a chunk of n items takes each of the `workers` loops at least workers * n / rows_per_second.
         if items and self.rows_per_second > 0:
-            pause = len(items) / self.rows_per_second - (time.monotonic() - started)
+            pause = self.workers * len(items) / self.rows_per_second - (time.monotonic() - started)
             if pause > 0:
                 await asyncio.sleep(pause)
         return True
@@ -444,11 +452,14 @@ class BulkEngine:
             await self.on_complete(session, self.events, dict(done._mapping))
 
 
-def progress_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The state, counts, and progress (done/total, rate in items/s, ETA in seconds) of an operation."""
+def progress_view(row: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The state, counts, and progress (done/total, rate in items/s, ETA in seconds) of an operation. The rate is
+    per second of wall time since the first chunk was claimed (chunks of several workers and replicas overlap:
+    the sum of their durations, `elapsed_seconds`, would count those seconds twice)."""
     done = row["succeeded"] + row["failed"] + row["canceled"]
     processed = row["succeeded"] + row["failed"]
-    elapsed = float(row["elapsed_seconds"])
+    started, finished = row["started_at"], row["finished_at"]
+    elapsed = ((finished or now or datetime.now(UTC)) - started).total_seconds() if started is not None else 0.0
     rate = processed / elapsed if elapsed > 0 else None
     remaining = row["total"] - done
     eta = remaining / rate if rate and row["state"] in ACTIVE_STATES else (0.0 if remaining == 0 else None)

@@ -39,6 +39,7 @@ def build_bulk_engine(runtime: ServiceRuntime, settings: Settings) -> BulkEngine
         on_complete=bulk_kinds.announce,
         chunk_size=settings.bulk_chunk_size,
         rows_per_second=settings.bulk_rows_per_second,
+        workers=settings.bulk_workers,
     )
     bulk_kinds.register(engine)
     runtime.add_worker(engine.run)

@@ -77,6 +77,7 @@ def build_runtime(
     bulk = BulkEngine(
         runtime.database, runtime.events, bulk_tables, on_complete=bulk_kinds.announce,
         chunk_size=settings.bulk_chunk_size, rows_per_second=settings.bulk_rows_per_second,
+        workers=settings.bulk_workers,
     )  # fmt: skip
     bulk_kinds.register(bulk, deps)
     runtime.add_worker(bulk.run)
