@@ -26,7 +26,7 @@ TEST_WORKERS ?= 1
 
 test: infra  ## ruff and mypy, then every test against the real broker and database
 	@$(MAKE) --no-print-directory lint
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" --durations=30 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial" --durations=30 $(PYTEST_ARGS)
 	$(PY) -m pytest -m serial $(PYTEST_ARGS)
 
 up: infra  ## start every service and the gateway, load the demo ISP, print how to look at it

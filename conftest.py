@@ -2,7 +2,8 @@
 
 The tests that start private stacks of their own (the fault tests) come first. The two files that share one stack
 (tests/e2e/conftest.py: the console and the OpenAPI fuzzing) come last and together, so that their session-scoped
-stack is stopped as soon as they are done rather than idling beside everything else.
+stack is stopped as soon as they are done rather than idling beside everything else. (`make test` passes
+`--no-loadscope-reorder`: pytest-xdist would otherwise hand out the files with the most tests first.)
 """
 
 from __future__ import annotations
