@@ -156,9 +156,16 @@ async def test_tail_follow_prints_records_published_after_it_started(
     assert [json.loads(x)["envelope"]["id"] for x in out.decode().splitlines()] == [str(e.id) for e in envs[:3]]
 
 
-async def test_ctrl_c_ends_a_follower_quietly(bssctl: Bssctl, published: dict[str, Any]):
-    process = await bssctl.start("tail", "bss.radius.nas", "--follow")
-    await asyncio.sleep(3)
+async def test_ctrl_c_ends_a_follower_quietly(bssctl: Bssctl, kafka_bootstrap: str, prefix: str):
+    process = await bssctl.start("tail", topics.SUBSCRIBER_COMMANDS.name, "--follow")
+    assert process.stdout is not None
+    # Interrupted once it follows: a record published now shows (a follower starts at the end of the topic).
+    first_line: asyncio.Task[bytes] = asyncio.create_task(process.stdout.readline())
+    deadline = time.monotonic() + 60
+    while not first_line.done() and time.monotonic() < deadline:
+        await publish_events(kafka_bootstrap, prefix, (_request("sub-follow"), "isp-a"))
+        await asyncio.wait([first_line], timeout=1.0)
+    assert first_line.done() and b"sub-follow" in first_line.result(), "the follower printed nothing"
     process.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(process.communicate(), 15)
     assert process.returncode == 130 and b"Traceback" not in err, err
