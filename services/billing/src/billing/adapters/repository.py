@@ -75,34 +75,33 @@ async def get_subscriber(session: AsyncSession, tenant_id: str, subscriber_id: s
 # whatever the number of rows; (tenant, id) pairs travel as two arrays.
 
 
-async def customers_of(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[CustomerCopy]:
-    """Our copies of these (tenant, customer) pairs (those we have)."""
+async def rows_of_pairs(
+    session: AsyncSession, table: str, id_column: str, columns: str, keys: Sequence[tuple[str, str]], where: str = ""
+) -> list[tuple[Any, ...]]:
+    """`columns` (of `table` as `t`) of the rows whose (tenant_id, `id_column`) is one of `keys`, and `where`."""
     if not keys:
         return []
     rows = await session.execute(
         text(
-            f"SELECT c.tenant_id, c.customer_id, c.name, c.partner_id, c.billing_country, c.timezone,"
-            f" c.source_updated_at FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, id)"
-            f" JOIN {customers.name} c ON c.tenant_id = k.tenant_id AND c.customer_id = k.id"
+            f"SELECT {columns} FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, id)"
+            f" JOIN {table} t ON t.tenant_id = k.tenant_id AND t.{id_column} = k.id{where}"
         ),
         {"tenants": [t for t, _ in keys], "ids": [i for _, i in keys]},
     )
-    return [CustomerCopy(*row) for row in rows.all()]
+    return [tuple(row) for row in rows.all()]
+
+
+async def customers_of(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[CustomerCopy]:
+    """Our copies of these (tenant, customer) pairs (those we have)."""
+    columns = "t.tenant_id, t.customer_id, t.name, t.partner_id, t.billing_country, t.timezone, t.source_updated_at"
+    return [CustomerCopy(*row) for row in await rows_of_pairs(session, customers.name, "customer_id", columns, keys)]
 
 
 async def subscribers_of(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[SubscriberCopy]:
     """Our copies of these (tenant, subscriber) pairs (those we have)."""
-    if not keys:
-        return []
-    rows = await session.execute(
-        text(
-            f"SELECT s.tenant_id, s.subscriber_id, s.customer_id, s.username, s.status, s.plan_id, s.changed_at"
-            f" FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[])) AS k(tenant_id, id)"
-            f" JOIN {subscribers.name} s ON s.tenant_id = k.tenant_id AND s.subscriber_id = k.id"
-        ),
-        {"tenants": [t for t, _ in keys], "ids": [i for _, i in keys]},
-    )
-    return [SubscriberCopy(*row) for row in rows.all()]
+    columns = "t.tenant_id, t.subscriber_id, t.customer_id, t.username, t.status, t.plan_id, t.changed_at"
+    rows = await rows_of_pairs(session, subscribers.name, "subscriber_id", columns, keys)
+    return [SubscriberCopy(*row) for row in rows]
 
 
 async def upsert_customers(session: AsyncSession, copies: Sequence[CustomerCopy]) -> None:

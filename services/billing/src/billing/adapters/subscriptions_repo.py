@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Row, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.adapters.repository import rows_of_pairs
 from billing.adapters.tables import (
     HISTORY_MISSING,
     plan_changes,
@@ -87,17 +88,9 @@ async def subscribers_with_active_subscription(
     session: AsyncSession, keys: Sequence[tuple[str, str]]
 ) -> set[tuple[str, str]]:
     """Which of these (tenant, subscriber) pairs have an active subscription."""
-    if not keys:
-        return set()
-    rows = await session.execute(
-        text(
-            f"SELECT s.tenant_id, s.subscriber_id FROM unnest(CAST(:tenants AS text[]), CAST(:ids AS text[]))"
-            f" AS k(tenant_id, id) JOIN {subscriptions.name} s ON s.tenant_id = k.tenant_id"
-            f" AND s.subscriber_id = k.id AND s.status = 'active'"
-        ),
-        {"tenants": [t for t, _ in keys], "ids": [i for _, i in keys]},
-    )
-    return {(t, i) for t, i in rows.all()}
+    columns = "t.tenant_id, t.subscriber_id"
+    rows = await rows_of_pairs(session, subscriptions.name, "subscriber_id", columns, keys, " AND t.status = 'active'")
+    return {(t, i) for t, i in rows}
 
 
 async def insert_subscriptions(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
