@@ -21,8 +21,9 @@ infra-down:  ## stop local PostgreSQL and Kafka
 	-@deploy/local/postgres.sh stop
 
 # Tests run on TEST_WORKERS processes, a whole file per worker (each worker has its own databases and topic prefix);
-# the few that measure speed (marked `serial`) run alone afterwards.
-TEST_WORKERS ?= 1
+# the four whole-stack files run one after the other on one of them (conftest.py); the few that measure speed
+# (marked `serial`) run alone afterwards.
+TEST_WORKERS ?= 2
 
 test: infra  ## ruff and mypy, then every test against the real broker and database
 	@$(MAKE) --no-print-directory lint
