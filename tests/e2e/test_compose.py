@@ -178,3 +178,14 @@ def test_the_gateway_sends_each_upstream_to_its_service_and_port(compose: dict[s
     assert used == set(upstreams)
     assert "proxy_next_upstream error timeout" in conf  # another instance when one is down, as in local mode
     assert set(compose["services"]["gateway"]["depends_on"]) == set(SERVICES)
+
+
+def test_the_runtime_image_has_the_radius_dictionaries_radius_ingest_loads() -> None:
+    from radius_ingest.protocol.dictionary import DEFAULT_DIRECTORY
+
+    dockerfile = (ROOT / "deploy/compose/Dockerfile").read_text()
+    runtime_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert re.search(r"apt-get install [^\n]*freeradius-common", runtime_stage), "runtime stage lacks the dictionaries"
+    # The package that stage installs is the one that puts the dictionaries where radius-ingest looks by default.
+    files = subprocess.run(["dpkg", "-L", "freeradius-common"], capture_output=True, text=True, check=True).stdout
+    assert f"{DEFAULT_DIRECTORY}/dictionary" in files.splitlines()
