@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,24 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
+async def replication_of(bootstrap: str, topic: str) -> dict[str, int]:
+    """The topic's replication as created by the service: replicas per partition and `min.insync.replicas`."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        (configs,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        entries = {entry[0]: entry[1] for entry in configs.resources[0][4]}
+        return {
+            "replication_factor": min(len(p["replicas"]) for p in described["partitions"]),
+            "min_insync_replicas": int(entries["min.insync.replicas"]),
+        }
+    finally:
+        await admin.close()
+
+
 def bench_freeradius(
     ps: PacketSet, work: Path, admin_url: str, window: int, setup: str, drain_timeout: float, rate: float | None
 ) -> dict[str, Any]:
@@ -168,7 +187,7 @@ def bench_service(
     window: int,
     workers: int,
     track: bool,
-    broker_pidfile: Path,
+    broker_pidfiles: list[Path],
     environment: dict[str, str],
     warmup: PacketSet | None,
     rate: float | None,
@@ -210,9 +229,9 @@ def bench_service(
             # bill their JIT compilation and first allocations to the measured requests.
             warm = loadgen.run(warmup, "127.0.0.1", port, window=window)
             print(f"  warm-up: {warm.answered:,} requests at {warm.rps:,.0f}/s, {warm.lost} lost", flush=True)
-            _wait_settled(process.pid, broker_pidfile)
+            _wait_settled(process.pid, broker_pidfiles)
         start = asyncio.run(end_offsets(bootstrap, f"{prefix}bss.radius.session"))
-        attribution = cpu.Attribution(lambda: _service_processes(process.pid, database, broker_pidfile))
+        attribution = cpu.Attribution(lambda: _service_processes(process.pid, database, broker_pidfiles))
         attribution.start()
         time.sleep(IDLE_SECONDS)
         idle = attribution.finish(1)["cpu_seconds"]
@@ -222,6 +241,7 @@ def bench_service(
         seconds: dict[str, float] = breakdown["cpu_seconds"]  # type: ignore[assignment]
         cpu_seconds = round(sum(v for k, v in seconds.items() if k.startswith("radius-ingest")), 2)
         on_kafka = asyncio.run(count_events(bootstrap, f"{prefix}bss.radius.session", stats.answered, start))
+        on_kafka |= asyncio.run(replication_of(bootstrap, f"{prefix}bss.radius.session"))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -247,30 +267,30 @@ def _freeradius_processes(pid: int, database: str) -> dict[str, list[int]]:
     }
 
 
-def _service_processes(parent: int, database: str, broker_pidfile: Path) -> dict[str, list[int]]:
-    """The service's processes by role (named by the service, see /proc/PID/comm), the broker and PostgreSQL."""
+def _service_processes(parent: int, database: str, broker_pidfiles: Sequence[Path]) -> dict[str, list[int]]:
+    """The service's processes by role (named by the service, see /proc/PID/comm), the brokers and PostgreSQL."""
     kids = cpu.children(parent)
-    broker = cpu.kafka_pid(broker_pidfile)
+    brokers = [pid for pid in map(cpu.kafka_pid, broker_pidfiles) if pid]
     ours = cpu.postgres_pids(database)
     return {
         "radius-ingest parent (API, relay)": [parent] + [k for k in kids if not cpu.name_of(k).startswith("radius-")],
         "radius-ingest UDP workers": [k for k in kids if cpu.name_of(k).startswith("radius-udp")],
         "radius-ingest session tracker": [k for k in kids if cpu.name_of(k).startswith("radius-tracker")],
-        "Kafka broker JVM": [broker] if broker else [],
+        "Kafka broker JVM": brokers,
         "PostgreSQL backends of the service database": ours,
         "PostgreSQL other processes": [p for p in cpu.postgres_pids() if p not in ours],
     }
 
 
-def _wait_settled(parent: int, broker_pidfile: Path | None = None, timeout: float = 60.0) -> None:
+def _wait_settled(parent: int, broker_pidfiles: Sequence[Path] = (), timeout: float = 60.0) -> None:
     """Until the service's processes (and the broker) are done starting (imports, consumer group joins) or
     catching up after the warm-up: under 5 % of a core over half a second. Otherwise that work is billed to
     the measured requests."""
     deadline = time.monotonic() + timeout
-    broker = cpu.kafka_pid(broker_pidfile) if broker_pidfile else None
+    brokers = [pid for pid in map(cpu.kafka_pid, broker_pidfiles) if pid]
 
     def total() -> float:
-        pids = [parent, *cpu.children(parent), *([broker] if broker else [])]
+        pids = [parent, *cpu.children(parent), *brokers]
         return float(sum(cpu.cpu_of(pid) for pid in pids))
 
     before = total()
@@ -350,6 +370,12 @@ def main() -> None:
         help="use the shared broker (KAFKA_BOOTSTRAP_SERVERS, 59092) instead of a private one",
     )
     parser.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        help="nodes of the private Kafka cluster (3: topics with replication factor 3, min.insync.replicas 2)",
+    )
+    parser.add_argument(
         "--warmup", type=int, default=20_000, help="requests of other sessions sent to radius-ingest before measuring"
     )
     parser.add_argument(
@@ -395,13 +421,14 @@ def main() -> None:
             if setup is not None:
                 results[key] = bench_freeradius(ps, work, admin_url, args.window, setup, args.drain_timeout, args.rate)
                 continue
-            broker = None if args.shared_broker else PrivateBroker(environment)
+            broker = None if args.shared_broker else PrivateBroker(environment, brokers=args.brokers)
             try:
                 if broker is None:
-                    bootstrap, pidfile = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"), cpu.KAFKA_PIDFILE
+                    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092")
+                    pidfiles = [cpu.KAFKA_PIDFILE]
                 else:
                     broker.start()
-                    bootstrap, pidfile = broker.bootstrap, broker.pidfile
+                    bootstrap, pidfiles = broker.bootstrap, broker.pidfiles
                     results["private_broker"] = broker.properties
                 results[key] = bench_service(
                     ps,
@@ -411,12 +438,12 @@ def main() -> None:
                     args.window,
                     args.workers,
                     not args.no_tracker,
-                    pidfile,
+                    pidfiles,
                     environment,
                     warmup,
                     args.rate,
                 )
-                results[key]["broker"] = "shared" if broker is None else "private"
+                results[key]["broker"] = "shared" if broker is None else f"private, {args.brokers} node(s)"
             finally:
                 if broker is not None:
                     broker.stop()
@@ -499,7 +526,8 @@ def print_table(results: dict[str, Any]) -> None:
     if "radius_ingest" in results:
         k = results["radius_ingest"]["kafka"]
         print(
-            f"session events on Kafka ({results['radius_ingest']['broker']} broker): "
+            f"session events on Kafka ({results['radius_ingest']['broker']} broker, acks=all, replication factor "
+            f"{k['replication_factor']}, min.insync.replicas {k['min_insync_replicas']}): "
             f"{k['distinct_event_ids']:,} distinct of {results['packets']:,} requests "
             f"({k['records']:,} records)"
         )
