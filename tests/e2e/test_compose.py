@@ -216,7 +216,8 @@ def test_the_databases_compose_creates_are_the_ones_the_services_use(compose: di
     assert used == created
     # The ops API reads every one of them (outbox backlogs), as the role that owns it.
     ops = compose["services"][OPS]["environment"]
-    read = {(u.path.lstrip("/"), u.username) for u in (urlsplit(v) for k, v in ops.items() if k.endswith("_DATABASE_URL"))}
+    urls = [urlsplit(url) for name, url in ops.items() if name.endswith("_DATABASE_URL")]
+    read = {(url.path.lstrip("/"), url.username) for url in urls}
     assert read == created
 
 
@@ -296,9 +297,6 @@ def test_the_image_holds_the_workspace_it_syncs_and_the_module_each_container_ru
                 shutil.copy(ROOT / source, target)
     sync = re.search(r"RUN (uv sync [^&\n]*)", build_stage)
     assert sync is not None, "the build stage does not run uv sync"
-    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
-    for member in members:  # each member glob's top directory is copied (tools/* too)
-        assert (app / member.split("/")[0]).is_dir(), member
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") and k != "VIRTUAL_ENV"}
     done = subprocess.run(
         [*_uv(), *shlex.split(sync.group(1))[1:], "--dry-run", "--offline", "--python", sys.executable],
@@ -310,6 +308,9 @@ def test_the_image_holds_the_workspace_it_syncs_and_the_module_each_container_ru
     )
     assert done.returncode == 0, done.stderr
     assert "bssctl" in done.stderr  # the ops API's package is one the image installs
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    for member in members:  # each member glob's top directory is copied (tools/* too)
+        assert (app / member.split("/")[0]).is_dir(), member
     for name, spec in compose["services"].items():
         if spec.get("build") != compose["services"]["customers"]["build"]:
             continue
