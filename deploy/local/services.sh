@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start / stop the ISP BSS services, a local mail catcher and the nginx gateway in local mode (no Docker).
-#   services.sh start | stop | status | banner | env <service>
+#   services.sh start | stop | status | banner | env <service>|ops
 # Everything runs in the background (nohup) until `services.sh stop`; logs and pid files are in $STATE.
 # REPLICAS=N runs N instances of every service (docs/deployment-local.md): the gateway spreads HTTP requests over
 # them, their consumers share each topic's partitions (one consumer group per service), and radius-ingest's
@@ -169,13 +169,25 @@ ops_targets() {
   local IFS=,; echo "${urls[*]}"
 }
 
+# The environment the ops API runs with beyond env.sh's ENVIRONMENT and KAFKA_BOOTSTRAP_SERVERS: NAME=value words
+# (`services.sh env ops` prints them, for the test that compares local mode with compose.yaml). Every service's
+# <SERVICE>_DATABASE_URL is named here although env.sh exports them all: these are what `bssctl outbox` reads.
+ops_env() {
+  local row fields
+  echo "SERVICE_NAME=bssctl HTTP_PORT=$OPS_PORT OPS_SERVICE_URLS=$(ops_targets)"
+  for row in "${SERVICES[@]}"; do
+    read -r -a fields <<<"$row"
+    echo "${fields[3]}=${!fields[3]}"
+  done
+}
+
 start_ops() {
   local pidfile="$STATE/ops.pid"
   if running "$pidfile"; then echo "ops: already running (pid $(cat "$pidfile"))"; return; fi
   [ -f "$pidfile" ] && wait_group_gone ops "$(cat "$pidfile")"
   echo "ops: bssctl serve on 127.0.0.1:$OPS_PORT"
-  nohup setsid env SERVICE_NAME=bssctl HTTP_PORT="$OPS_PORT" OPS_SERVICE_URLS="$(ops_targets)" \
-    "$PY" -m bssctl serve >>"$STATE/ops.log" 2>&1 &
+  # shellcheck disable=SC2046  # ops_env's words are meant to split
+  nohup setsid env $(ops_env) "$PY" -m bssctl serve >>"$STATE/ops.log" 2>&1 &
   echo $! >"$pidfile"
 }
 
@@ -292,17 +304,24 @@ case "${1:-}" in
     if running "$STATE/mail.pid"; then echo "mail: running (smtp 127.0.0.1:$MAIL_PORT)"; else echo "mail: stopped"; fi
     if running "$STATE/nginx.pid"; then echo "gateway: running (http://127.0.0.1:$GATEWAY_PORT)"; else echo "gateway: stopped"; fi
     ;;
-  env)  # the variables an instance of service $2 gets: env.sh's that services read, then its own
+  env)  # the variables an instance of service $2 (or the ops API: ops) gets: env.sh's that it reads, then its own
     row="$(printf '%s\n' "${SERVICES[@]}" | awk -v s="${2:-}" '$1 == s')"
-    [ -n "$row" ] || { echo "usage: $0 env customers|billing|dunning|reporting|radius-ingest" >&2; exit 2; }
-    read -r -a fields <<<"$row"
+    [ -n "$row" ] || [ "${2:-}" = ops ] || {
+      echo "usage: $0 env customers|billing|dunning|reporting|radius-ingest|support|ops" >&2; exit 2
+    }
     echo "ENVIRONMENT=$ENVIRONMENT"
     echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
-    # shellcheck disable=SC2046  # one NAME=value per line
-    printf '%s\n' $(instance_env "${fields[0]}" "${fields[2]}" "${fields[3]}")
+    if [ "$2" = ops ]; then
+      # shellcheck disable=SC2046  # one NAME=value per line
+      printf '%s\n' $(ops_env)
+    else
+      read -r -a fields <<<"$row"
+      # shellcheck disable=SC2046  # one NAME=value per line
+      printf '%s\n' $(instance_env "${fields[0]}" "${fields[2]}" "${fields[3]}")
+    fi
     ;;
   banner)
     cat "$STATE/demo-banner.txt" 2>/dev/null || echo "no demo loaded yet"
     ;;
-  *) echo "usage: $0 start|stop|status|banner|env <service>" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|banner|env <service>|ops" >&2; exit 2 ;;
 esac

@@ -1,16 +1,22 @@
 """compose.yaml stays in step with local mode, checked without Docker: it parses (YAML with its anchors and merge
 keys), everything it references exists (services, volumes, files, modules, the gateway's upstreams), and the
-services, ports, environment variable names, databases and Kafka cluster settings equal what deploy/local runs with
-`KAFKA_BROKERS=3 REPLICAS=2` (asked of the scripts themselves: `services.sh env`, `kafka.sh config`)."""
+services, the ops API (bssctl serve), ports, environment variable names, databases and Kafka cluster settings equal
+what deploy/local runs with `KAFKA_BROKERS=3 REPLICAS=2` (asked of the scripts themselves: `services.sh env`,
+`kafka.sh config`). The image's build stage is replayed with uv (offline, dry run) on what its COPY lines copy."""
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import importlib.util
 import os
 import re
+import shlex
+import shutil
 import subprocess
+import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,12 +24,16 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from bss_contracts.topics import MIN_INSYNC_REPLICAS, REPLICATION_FACTOR
+from bss_contracts.topics import MIN_INSYNC_REPLICAS, REPLICATION_FACTOR, Service
+from bssctl.api import OpsSettings
+from bssctl.cli import app as bssctl_app
+from bssctl.outbox import url_variable
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("customers", "billing", "dunning", "reporting", "radius-ingest", "support")
 BROKERS = ("kafka-1", "kafka-2", "kafka-3")
 REPLICAS = 2
+OPS = "ops"  # the ops API (bssctl serve): compose's service name, and `services.sh env ops`
 # Set in compose only, each for a reason: the image runs every service (SERVICE_MODULE picks one), a container
 # listens on every interface (local mode: 127.0.0.1), and compose passes JWT_SECRET through from the host
 # (local mode leaves it unset: the services' local-mode default).
@@ -65,7 +75,7 @@ def local_env(service: str) -> dict[str, str]:
 
 
 def test_compose_has_every_service_of_local_mode_and_what_it_needs(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {*SERVICES, *BROKERS, "postgres", "mailpit", "gateway"}
+    assert set(compose["services"]) == {*SERVICES, OPS, *BROKERS, "postgres", "mailpit", "gateway"}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -91,6 +101,43 @@ def test_each_service_has_local_modes_variables_ports_and_database(compose: dict
         assert dependency in compose["services"]
     dockerfile = ROOT / spec["build"]["context"] / spec["build"]["dockerfile"]
     assert dockerfile.is_file()
+
+
+def test_the_ops_api_has_local_modes_variables_port_and_every_services_database(compose: dict[str, Any]) -> None:
+    spec = compose["services"][OPS]
+    env = {k: str(v) for k, v in spec["environment"].items()}
+    here = local_env(OPS)
+    assert set(env) - COMPOSE_ONLY == set(here), "variable names differ from local mode's"
+    assert env["SERVICE_NAME"] == here["SERVICE_NAME"] == "bssctl"
+    assert env["HTTP_PORT"] == here["HTTP_PORT"] == "8107"  # SERVICE_PORT_BASE + 7, inside the compose network
+    assert env["HTTP_HOST"] == "0.0.0.0"  # a container listens on every interface
+    assert env["KAFKA_BOOTSTRAP_SERVERS"].split(",") == [f"{broker}:9092" for broker in BROKERS]
+    # Every <SERVICE>_DATABASE_URL `bssctl outbox` reads, each the very URL that service runs with in compose.
+    databases = {name for name in env if name.endswith("_DATABASE_URL")}
+    assert databases == {url_variable(s) for s in Service} == {n for n in here if n.endswith("_DATABASE_URL")}
+    for service in SERVICES:
+        variable = url_variable(Service(service))
+        assert env[variable] == compose["services"][service]["environment"]["DATABASE_URL"], variable
+        compose_db, local_db = urlsplit(env[variable]), urlsplit(here[variable])
+        assert (compose_db.scheme, compose_db.username, compose_db.path) == (
+            local_db.scheme, local_db.username, local_db.path,
+        )  # fmt: skip
+    # /ops/health probes every service: by its compose name at its port (the gateway's view), local mode's names.
+    targets = OpsSettings(ops_service_urls=env["OPS_SERVICE_URLS"]).service_urls()
+    local_targets = OpsSettings(ops_service_urls=here["OPS_SERVICE_URLS"]).service_urls()
+    assert set(targets) == set(local_targets) == set(SERVICES)
+    for service, url in targets.items():
+        port = str(compose["services"][service]["environment"]["HTTP_PORT"])
+        assert url == f"http://{service}:{port}", service
+        assert urlsplit(local_targets[service]).port == int(port)
+    # It runs bssctl's serve command from the services' image, one instance; what it waits for exists.
+    assert spec["command"] == ["python", "-m", "bssctl", "serve"]
+    assert importlib.util.find_spec("bssctl") is not None
+    assert "serve" in {c.name for c in bssctl_app.registered_commands}
+    assert spec["build"] == compose["services"]["customers"]["build"]
+    assert "deploy" not in spec and "ports" not in spec  # one instance, reached through the gateway
+    for dependency in spec["depends_on"]:
+        assert dependency in compose["services"]
 
 
 def test_the_bootstrap_servers_are_the_three_brokers(compose: dict[str, Any]) -> None:
@@ -167,17 +214,28 @@ def test_the_databases_compose_creates_are_the_ones_the_services_use(compose: di
         url = urlsplit(compose["services"][service]["environment"]["DATABASE_URL"])
         used.add((url.path.lstrip("/"), url.username))
     assert used == created
+    # The ops API reads every one of them (outbox backlogs), as the role that owns it.
+    ops = compose["services"][OPS]["environment"]
+    urls = [urlsplit(url) for name, url in ops.items() if name.endswith("_DATABASE_URL")]
+    read = {(url.path.lstrip("/"), url.username) for url in urls}
+    assert read == created
 
 
 def test_the_gateway_sends_each_upstream_to_its_service_and_port(compose: dict[str, Any]) -> None:
     conf = (ROOT / "deploy/compose/nginx.conf").read_text()
     upstreams = dict(re.findall(r"upstream (\w+)\s*\{\s*server ([\w.-]+:\d+)", conf))
-    expected = {s.replace("-", "_"): f"{s}:{compose['services'][s]['environment']['HTTP_PORT']}" for s in SERVICES}
+    routed = (*SERVICES, OPS)
+    expected = {s.replace("-", "_"): f"{s}:{compose['services'][s]['environment']['HTTP_PORT']}" for s in routed}
     assert upstreams == expected
-    used = set(re.findall(r"proxy_pass http://(\w+)", (ROOT / "deploy/gateway/routes.conf").read_text()))
+    routes = (ROOT / "deploy/gateway/routes.conf").read_text()
+    used = set(re.findall(r"proxy_pass http://(\w+)", routes))
     assert used == set(upstreams)
+    # /ops/ goes to the ops API, in the routes every gateway includes; nothing of compose's own answers it instead.
+    assert re.findall(r"location /ops/\s*\{\s*proxy_pass http://(\w+);", routes) == [OPS]
+    assert not re.search(r"location[ =~^*]*/ops", conf)
+    assert "include /etc/nginx/routes.conf;" in conf
     assert "proxy_next_upstream error timeout" in conf  # another instance when one is down, as in local mode
-    assert set(compose["services"]["gateway"]["depends_on"]) == set(SERVICES)
+    assert set(compose["services"]["gateway"]["depends_on"]) == set(routed)
 
 
 def test_the_runtime_image_has_the_radius_dictionaries_radius_ingest_loads() -> None:
@@ -189,3 +247,75 @@ def test_the_runtime_image_has_the_radius_dictionaries_radius_ingest_loads() -> 
     # The package that stage installs is the one that puts the dictionaries where radius-ingest looks by default.
     files = subprocess.run(["dpkg", "-L", "freeradius-common"], capture_output=True, text=True, check=True).stdout
     assert f"{DEFAULT_DIRECTORY}/dictionary" in files.splitlines()
+
+
+def _dockerignored(patterns: list[str]) -> Any:
+    """shutil.copytree's ignore: what .dockerignore keeps out of the build context (its patterns as used here)."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = set()
+        for name in names:
+            path = os.path.relpath(os.path.join(directory, name), ROOT)
+            for pattern in patterns:
+                if fnmatch.fnmatch(path, pattern) or (pattern.startswith("**/") and fnmatch.fnmatch(name, pattern[3:])):
+                    skipped.add(name)
+        return skipped
+
+    return ignore
+
+
+def _uv() -> list[str]:
+    """uv as scripts/install.sh finds it: on PATH, else python3's module."""
+    for candidate in (shutil.which("uv"), Path.home() / ".local/bin/uv", Path.home() / ".cargo/bin/uv"):
+        if candidate and Path(candidate).is_file():
+            return [str(candidate)]
+    return [shutil.which("python3") or "python3", "-m", "uv"]
+
+
+def test_the_image_holds_the_workspace_it_syncs_and_the_module_each_container_runs(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """The build stage's COPY lines, replayed into a scratch directory (with .dockerignore), then its `uv sync` as
+    a dry run offline: every workspace member the root's lock names is there (tools/ too: bssctl is one), and the
+    module each container runs (SERVICE_MODULE, or the ops API's `-m bssctl`) has its source in the copy."""
+    dockerfile = (ROOT / "deploy/compose/Dockerfile").read_text()
+    build_stage = dockerfile.split("\nFROM ")[1]  # from its FROM ... AS build to the runtime stage's FROM
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()]
+    app = tmp_path / "app"
+    app.mkdir()
+    for line in build_stage.splitlines():
+        words = line.split()
+        if words[:1] != ["COPY"] or any(w.startswith("--from") for w in words):
+            continue
+        *sources, destination = words[1:]
+        for source in sources:
+            target = app / destination / source if destination.endswith("/") else app / destination
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, target, ignore=_dockerignored(ignored))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(ROOT / source, target)
+    sync = re.search(r"RUN (uv sync [^&\n]*)", build_stage)
+    assert sync is not None, "the build stage does not run uv sync"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") and k != "VIRTUAL_ENV"}
+    done = subprocess.run(
+        [*_uv(), *shlex.split(sync.group(1))[1:], "--dry-run", "--offline", "--python", sys.executable],
+        cwd=app,
+        env=env | {"UV_PYTHON_DOWNLOADS": "never"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "bssctl" in done.stderr  # the ops API's package is one the image installs
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    for member in members:  # each member glob's top directory is copied (tools/* too)
+        assert (app / member.split("/")[0]).is_dir(), member
+    for name, spec in compose["services"].items():
+        if spec.get("build") != compose["services"]["customers"]["build"]:
+            continue
+        command = spec.get("command") or ["python", "-m", spec["environment"]["SERVICE_MODULE"]]
+        module = command[command.index("-m") + 1]
+        found = importlib.util.find_spec(module)
+        assert found is not None and found.origin is not None, (name, module)
+        assert (app / Path(found.origin).relative_to(ROOT)).is_file(), (name, module)

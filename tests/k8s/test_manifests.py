@@ -1,6 +1,7 @@
 """deploy/k8s: every overlay renders with kustomize and each object is valid against the pinned Kubernetes and CRD
 schemas (deploy/k8s/validate.py, offline); the KafkaTopics are the topic registry's; the objects fit together
-(each service's probes, Service, PodDisruptionBudget, database, secrets, consumer-lag autoscaling).
+(each service's probes, Service, PodDisruptionBudget, database, secrets, consumer-lag autoscaling; the ops API,
+bssctl serve, with every database and its route).
 
 kustomize and the CRDs come from `make install` (scripts/install-k8s-tools.sh): without them these tests fail.
 """
@@ -19,7 +20,9 @@ import pytest
 import yaml
 
 from billing.config import Settings as BillingSettings
-from bss_contracts.topics import ALL_TOPICS, dead_letter_name
+from bss_contracts.topics import ALL_TOPICS, Service, dead_letter_name
+from bssctl.api import OpsSettings
+from bssctl.outbox import url_variable
 from customers.config import Settings as CustomersSettings
 from dunning.config import Settings as DunningSettings
 from radius_ingest.config import Settings as RadiusIngestSettings
@@ -173,6 +176,58 @@ def test_each_service_is_deployed_probed_and_protected(rendered, overlay):
         assert ("Service", upstream[0]) in objects and int(upstream[1]) == objects[("Service", upstream[0])]["spec"][
             "ports"
         ][0]["port"]
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_the_ops_api_runs_once_reads_every_services_database_and_is_routed(rendered, overlay):
+    """bssctl serve, as local mode and compose run it: one replica of the services' image with bssctl's command,
+    each service's database by the credentials of that service's own Secret, every service probed, /ops/ routed."""
+    objects = index(rendered[overlay])
+    deployment = objects[("Deployment", "ops")]
+    assert deployment["spec"]["replicas"] == 1
+    c = container(deployment)
+    assert c["command"] == ["python", "-m", "bssctl", "serve"]
+    assert c["image"] == container(objects[("Deployment", "billing")])["image"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["SERVICE_NAME"]["value"] == "bssctl"
+    port = int(env["HTTP_PORT"]["value"])
+    assert port == OpsSettings.model_fields["http_port"].default == 8107
+    assert {"name": "http", "containerPort": port, "protocol": "TCP"} in c["ports"]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert [f["configMapRef"]["name"] for f in c["envFrom"]] == ["ispbss-config"]
+    assert env["JWT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "ispbss-jwt", "key": "JWT_SECRET"}
+    credentials = set()
+    for service in Service:
+        variable = url_variable(service)
+        prefix = variable.removesuffix("_DATABASE_URL")
+        db = objects[("Cluster", f"{service.value}-db")]["spec"]["bootstrap"]["initdb"]
+        assert env[variable]["value"] == (
+            f"postgresql+asyncpg://$({prefix}_DB_USER):$({prefix}_DB_PASSWORD)@{service.value}-db-rw:5432/{db['database']}"
+        )
+        for part, key in (("USER", "username"), ("PASSWORD", "password")):
+            ref = env[f"{prefix}_DB_{part}"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": f"{service.value}-db-app", "key": key}
+            credentials.add(f"{prefix}_DB_{part}")
+    names = [e["name"] for e in c["env"]]
+    for service in Service:  # $(VAR) is expanded only from variables defined before it
+        prefix = url_variable(service).removesuffix("_DATABASE_URL")
+        assert names.index(f"{prefix}_DB_USER") < names.index(url_variable(service))
+        assert names.index(f"{prefix}_DB_PASSWORD") < names.index(url_variable(service))
+    # The rest are settings of the ops API (a misspelt one would be ignored).
+    databases = {url_variable(s) for s in Service}
+    assert set(env) - credentials - databases <= {f.upper() for f in OpsSettings.model_fields}
+    # /ops/health probes each service's Service at its port.
+    targets = OpsSettings(ops_service_urls=env["OPS_SERVICE_URLS"]["value"]).service_urls()
+    assert set(targets) == {s.value for s in Service}
+    for name, url in targets.items():
+        assert url == f"http://{name}:{objects[('Service', name)]['spec']['ports'][0]['port']}"
+    service = objects[("Service", "ops")]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["port"] == port
+    gateway_config = next(o for o in rendered[overlay] if o["metadata"]["name"].startswith("gateway-nginx"))
+    assert re.search(rf"upstream ops\s*\{{\s*server ops:{port};", gateway_config["data"]["nginx.conf"])
+    assert re.search(r"location /ops/\s*\{\s*proxy_pass http://ops;", gateway_config["data"]["routes.conf"])
 
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)
