@@ -13,6 +13,7 @@ import pytest
 
 from bss_contracts import DomainEvent
 from bss_contracts.events import support as ev
+from reporting.tickets.entrypoints.schemas import TicketSessionsOut
 
 from .bi_support import BiHarness
 from .reporting_support import customer, new_tenant, session_event, subscriber
@@ -141,6 +142,7 @@ async def test_a_tickets_lines_open_and_recent_sessions(seeded: tuple[BiHarness,
     response = await bi.client.get(PATH.format("tk-1"), params={"days": 7}, headers=bi.headers(tenant, "support"))
     assert response.status_code == 200, response.text
     answer = response.json()
+    TicketSessionsOut.model_validate(answer, strict=False)  # as the OpenAPI document describes it
     assert answer["ticket"] == {"ticket_id": "tk-1", "status": "open", "ticket_type": "fault", "customer_id": "c-1"}
     as_of = moment(answer["as_of"])
     assert NOW <= as_of < NOW + timedelta(minutes=5)

@@ -1,12 +1,12 @@
 """GET /analytics/support/sla: the support desk against its SLAs, from the tickets read model; and
 GET /analytics/support/tickets/{ticket_id}/sessions: what a ticket's lines are doing. Ops and support.
 
-Over the tickets opened in [from, to) (default: the 30 days before now): how many, how many of them were answered
-and resolved, the first-response and resolution times (wall-clock seconds from opening; median and p90) and the
-breach rate (tickets with either clock breached / tickets opened), in total, by priority and by type; tickets per
-1,000 subscribers by region (of the customer) and by NAS (of the affected lines' latest session). Beside them,
-`resolved` counts the resolutions in the window, whenever the ticket was opened, and `backlog` the tickets active
-now by age. `rows` is the same figures flat (one row per dimension and key), for BI.
+The SLA report: over the tickets opened in [from, to) (default: the 30 days before now): how many, how many of them
+were answered and resolved, the first-response and resolution times (wall-clock seconds from opening; median and
+p90) and the breach rate (tickets with either clock breached / tickets opened), in total, by priority and by type;
+tickets per 1,000 subscribers by region (of the customer) and by NAS (of the affected lines' latest session). Beside
+them, `resolved` counts the resolutions in the window, whenever the ticket was opened, and `backlog` the tickets
+active now by age. `rows` is the same figures flat (one row per dimension and key), for BI.
 
 A ticket's sessions: per affected subscriber, in the ticket's order, its sessions open now (the rule of online now)
 and those started in the last `days` days, with their sums (domain/ticket_sessions.py). Another tenant's ticket
