@@ -166,6 +166,11 @@ def gateway(stand_ins: dict[str, int]) -> Iterator[str]:
         ),
         ("/analytics/revenue/mrr?as_of=2026-11-30", "reporting", "/analytics/revenue/mrr?as_of=2026-11-30"),
         ("/analytics/network/online", "reporting", "/analytics/network/online"),
+        (
+            "/analytics/support/tickets/t-1/sessions?days=7",
+            "reporting",
+            "/analytics/support/tickets/t-1/sessions?days=7",
+        ),
         ("/alerts?state=firing", "reporting", "/alerts?state=firing"),
         ("/alerts/rules", "reporting", "/alerts/rules"),
         ("/dunning/stats", "dunning", "/dunning/stats"),

@@ -107,3 +107,91 @@ async def by_nas(conn: AsyncConnection, schema: str, tenant: str, start: datetim
         {"tenant": tenant, "start": start, "end": end, "since": end - NAS_LOOKBACK},
     )
     return list(rows.all())
+
+
+# ---------------------------------------------------------------- a ticket's lines and their sessions
+
+_OPEN_COLUMNS = """s.username, s.session_key, s.acct_session_id, s.start_time, s.stop_time, s.time AS last_update,
+                   s.nas_id, s.nas_ip_address, s.framed_ip_address, s.framed_ipv6_prefix, s.session_time_seconds,
+                   s.input_octets, s.output_octets"""
+_RECENT_COLUMNS = """s.username, s.session_key, s.acct_session_id, s.start_time, s.stop_time, s.stop_source,
+                     s.terminate_cause, s.time AS last_update, s.nas_id, s.nas_ip_address, s.framed_ip_address,
+                     s.session_time_seconds, s.input_octets, s.output_octets"""
+
+
+async def ticket(conn: AsyncConnection, schema: str, tenant: str, ticket_id: str) -> Any | None:
+    """The ticket (id, status, type, customer, affected subscribers in its order), None if not this tenant's."""
+    rows = await conn.execute(
+        text(f"""
+            SELECT ticket_id, status, ticket_type, customer_id, subscriber_ids
+            FROM "{schema}".support_tickets WHERE tenant_id = :tenant AND ticket_id = :ticket_id
+        """),
+        {"tenant": tenant, "ticket_id": ticket_id},
+    )
+    return rows.first()
+
+
+async def usernames(conn: AsyncConnection, schema: str, tenant: str, subscriber_ids: list[str]) -> dict[str, str]:
+    """subscriber_id -> username, for the subscribers known here that have one."""
+    rows = await conn.execute(
+        text(f"""
+            SELECT subscriber_id, username FROM "{schema}".subscribers
+            WHERE tenant_id = :tenant AND subscriber_id = ANY(CAST(:ids AS text[])) AND username IS NOT NULL
+        """),
+        {"tenant": tenant, "ids": subscriber_ids},
+    )
+    return {r[0]: r[1] for r in rows.all()}
+
+
+async def unstopped_since(
+    conn: AsyncConnection, schema: str, tenant: str, users: list[str], cutoff: datetime
+) -> list[Any]:
+    """The usernames' sessions without a stop whose last record is after `cutoff`: every one that can be online
+    now (the caller applies the rule), newest start first. `time` is the last record of a session without a
+    stop, so this is a range of the (tenant, username, time) index in each partition."""
+    rows = await conn.execute(
+        text(f"""
+            SELECT {_OPEN_COLUMNS} FROM "{schema}".sessions s
+            WHERE s.tenant_id = :tenant AND s.username = ANY(CAST(:users AS text[])) AND s.time > :cutoff
+              AND s.stop_time IS NULL
+            ORDER BY s.username, s.start_time DESC, s.session_key DESC
+        """),
+        {"tenant": tenant, "users": users, "cutoff": cutoff},
+    )
+    return list(rows.all())
+
+
+async def started_since(
+    conn: AsyncConnection, schema: str, tenant: str, users: list[str], since: datetime, limit: int
+) -> list[Any]:
+    """Per username, its sessions started at or after `since`, newest start first, at most `limit` each (the
+    monthly partitions before `since` are not read)."""
+    rows = await conn.execute(
+        text(f"""
+            SELECT r.* FROM unnest(CAST(:users AS text[])) AS u(username)
+            CROSS JOIN LATERAL (
+                SELECT {_RECENT_COLUMNS} FROM "{schema}".sessions s
+                WHERE s.tenant_id = :tenant AND s.username = u.username AND s.start_time >= :since
+                ORDER BY s.start_time DESC, s.session_key DESC
+                LIMIT :limit
+            ) r
+            ORDER BY r.username, r.start_time DESC, r.session_key DESC
+        """),
+        {"tenant": tenant, "users": users, "since": since, "limit": limit},
+    )
+    return list(rows.all())
+
+
+async def totals_since(conn: AsyncConnection, schema: str, tenant: str, users: list[str], since: datetime) -> list[Any]:
+    """Per username with sessions started at or after `since`: how many, and their bytes in and out and seconds
+    (exact: numeric sums of the 64-bit counters)."""
+    rows = await conn.execute(
+        text(f"""
+            SELECT s.username, count(*), sum(s.input_octets), sum(s.output_octets), sum(s.session_time_seconds)
+            FROM "{schema}".sessions s
+            WHERE s.tenant_id = :tenant AND s.username = ANY(CAST(:users AS text[])) AND s.start_time >= :since
+            GROUP BY s.username
+        """),
+        {"tenant": tenant, "users": users, "since": since},
+    )
+    return list(rows.all())
