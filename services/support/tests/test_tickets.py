@@ -114,7 +114,10 @@ async def test_due_times_pause_first_response_and_lifecycle(ready: RunningSuppor
     assert [(d["invoice_id"], d["state"], d["campaign_name"]) for d in detail["dunning"]] == [
         ("INV-7", "active", "Standard")
     ]
-    assert detail["links"] == {f"sessions:{LINE}": f"/billing/reports/sessions/history?subscriber_id={LINE}"}
+    assert detail["links"] == {
+        "sessions": f"/analytics/support/tickets/{tid}/sessions",
+        f"sessions:{LINE}": f"/billing/reports/sessions/history?subscriber_id={LINE}",
+    }
 
     mine = [e for e in await s.outbox("bss.support.ticket.status-changed") if e["ticket_id"] == tid]
     assert [(e["previous_status"], e["status"]) for e in mine] == [

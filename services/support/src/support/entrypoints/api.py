@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -94,8 +94,11 @@ async def get_ticket(ticket_id: Id, who: Reader, session: Session) -> schemas.Ti
         raise NotFound(f"ticket {ticket_id} not found")
     subscribers = await repo.subscribers_of(session, who.tenant_id, row.subscriber_ids)
     links = {
-        f"sessions:{s}": "/billing/reports/sessions/history?" + urlencode({"subscriber_id": s})
-        for s in row.subscriber_ids
+        "sessions": f"/analytics/support/tickets/{quote(ticket_id, safe='')}/sessions",  # open now + recent, per line
+        **{
+            f"sessions:{s}": "/billing/reports/sessions/history?" + urlencode({"subscriber_id": s})
+            for s in row.subscriber_ids
+        },
     }
     comments = await repo.comments_of(session, who.tenant_id, ticket_id)
     attachments = await repo.attachments_of(session, who.tenant_id, ticket_id)
