@@ -26,7 +26,7 @@ function SignIn(props: { onSignedIn: (s: Session) => void; oidc: OidcConfig | nu
     setError(null);
     try {
       const answer = await post<{ access_token: string }>(null, "/dev/token", { tenant_id: tenant, role });
-      onSignedIn({ token: answer.access_token, tenant, role, via: "dev" });
+      onSignedIn({ token: answer.access_token, tenant, roles: [role], via: "dev" });
     } catch (err) {
       setError(
         err instanceof ApiError && err.status === 404
@@ -138,7 +138,7 @@ export function App() {
     if (!oidc.checked) return <div className="loading" data-testid="loading">Loading…</div>;
     return <SignIn onSignedIn={signedIn} oidc={oidc.oidc} oidcError={oidc.error} />;
   }
-  const pages = pagesFor(session.role);
+  const pages = pagesFor(session.roles);
   const page = pages.find((p) => p.id === hash) ?? pages[0];
   const views: Record<PageId, ReactNode> = {
     overview: <Overview session={session} />,
@@ -161,7 +161,7 @@ export function App() {
         ))}
         <div className="who" data-testid="who">
           {session.user ? `${session.user} · ` : ""}
-          {session.tenant} · {session.role}
+          {session.tenant} · {session.roles.join(", ")}
           {session.via === "oidc" ? " · OIDC" : ""}
           <button
             onClick={() => {

@@ -3,7 +3,7 @@
 export interface Session {
   token: string;
   tenant: string;
-  role: string;
+  roles: string[];  // all of the token's roles that the console knows (roles.ts ROLES)
   via?: "dev" | "oidc";
   user?: string;
 }
@@ -12,7 +12,9 @@ const KEY = "ispbss.console.session";
 
 export function loadSession(): Session | null {
   const raw = sessionStorage.getItem(KEY);
-  return raw ? (JSON.parse(raw) as Session) : null;
+  const session = raw ? (JSON.parse(raw) as Partial<Session>) : null;
+  // A session saved by an older console (one `role`) is signed out rather than half read.
+  return session && Array.isArray(session.roles) ? (session as Session) : null;
 }
 
 export function saveSession(session: Session | null): void {

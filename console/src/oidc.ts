@@ -90,10 +90,10 @@ function payload(token: string): Record<string, unknown> {
   return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
 }
 
-/** The role the console shows pages for: the first of the token's roles in ROLES' order (admin first). */
-function pickRole(roles: unknown): string {
+/** The token's roles the console knows, in ROLES' order (a list claim, or a space-separated string). */
+function knownRoles(roles: unknown): string[] {
   const list = Array.isArray(roles) ? roles.map(String) : typeof roles === "string" ? roles.split(" ") : [];
-  return ROLES.find((r) => list.includes(r)) ?? list[0] ?? "";
+  return ROLES.filter((r) => list.includes(r));
 }
 
 /**
@@ -133,7 +133,7 @@ export async function finishSignIn(config: OidcConfig): Promise<Session | null> 
   return {
     token: body.access_token,
     tenant: typeof tenant === "string" ? tenant : "",
-    role: pickRole(claimAt(claims, config.roles_claim)),
+    roles: knownRoles(claimAt(claims, config.roles_claim)),
     via: "oidc",
     user: String(claims.preferred_username ?? claims.sub ?? ""),
   };

@@ -1,4 +1,5 @@
-// Which pages a role sees: the same role sets the APIs behind each page accept (admin passes every check).
+// Which pages and actions a user sees: the same role sets the APIs behind each accept (admin passes every check).
+// A user with several roles (an OIDC token's list) sees everything any of them may see.
 
 export type PageId = "overview" | "receivables" | "collections" | "network" | "reports" | "sla" | "alerts" | "ops";
 
@@ -21,16 +22,21 @@ export const PAGES: PageDef[] = [
 
 export const ROLES = ["admin", "finance", "collections", "ops", "support"];
 
-export function pagesFor(role: string): PageDef[] {
-  return PAGES.filter((p) => role === "admin" || p.roles.includes(role));
+/** Whether one of `roles` is admin or one of `allowed`. */
+export function hasRole(roles: string[], ...allowed: string[]): boolean {
+  return roles.some((r) => r === "admin" || allowed.includes(r));
+}
+
+export function pagesFor(roles: string[]): PageDef[] {
+  return PAGES.filter((p) => hasRole(roles, ...p.roles));
 }
 
 /** Reinstating a line is a write on the customers service: support, ops (and admin). */
-export function canReinstate(role: string): boolean {
-  return ["admin", "support", "ops"].includes(role);
+export function canReinstate(roles: string[]): boolean {
+  return hasRole(roles, "support", "ops");
 }
 
 /** Acknowledging an alert and silencing it are writes of the alerts API's readers: finance, ops (and admin). */
-export function canManageAlerts(role: string): boolean {
-  return ["admin", "finance", "ops"].includes(role);
+export function canManageAlerts(roles: string[]): boolean {
+  return hasRole(roles, "finance", "ops");
 }

@@ -634,7 +634,8 @@ async def test_oidc_sign_in_round_trip(console: Console) -> None:
     """Authorization code + PKCE against the provider the services verify tokens of: the browser goes to its login
     form and back, the console exchanges the code and calls the APIs with the provider's RS256 token."""
     provider = console.oidc
-    provider.users["fiona"] = OidcUser("fiona-pass-1", console.tenant, ("finance",))
+    # Two roles (and one the console does not know): the pages of both show.
+    provider.users["fiona"] = OidcUser("fiona-pass-1", console.tenant, ("finance", "support", "auditor"))
     context = await console.browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page = await context.new_page()
     errors: list[str] = []
@@ -665,8 +666,9 @@ async def test_oidc_sign_in_round_trip(console: Console) -> None:
         assert page.url == f"{console.stack.gateway}/console/"  # the code is not left in the address
         assert provider.token_requests == {"issued": 1}
         tab = Tab(page, errors)
-        assert await tab.nav() == ["overview", "receivables", "collections", "reports", "sla", "alerts"]
-        assert "fiona" in await tab.text("[data-testid=who]") and "OIDC" in await tab.text("[data-testid=who]")
+        assert await tab.nav() == ["overview", "receivables", "collections", "network", "reports", "sla", "alerts"]
+        who = await tab.text("[data-testid=who]")
+        assert "fiona" in who and "finance, support" in who and "OIDC" in who, who
         session = json.loads(await page.evaluate("sessionStorage.getItem('ispbss.console.session')"))
         token = session["token"]
         assert jwt.get_unverified_header(token)["alg"] == "RS256"

@@ -74,7 +74,7 @@ export function Alerts({ session }: { session: Session }) {
   const [silencing, setSilencing] = useState<Alert | null>(null);
   const [endsAt, setEndsAt] = useState(localInput(4));
   const [comment, setComment] = useState("");
-  const manage = canManageAlerts(session.role);
+  const manage = canManageAlerts(session.roles);
   const ruleName = (id: string) => rules.data?.find((r) => r.rule_id === id)?.name ?? id;
   const silenced = (a: Alert) =>
     (silences.data ?? []).some((s) => s.rule_id === a.rule_id && (s.subject === null || s.subject === a.subject));

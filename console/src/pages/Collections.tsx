@@ -3,7 +3,7 @@ import { get, post, type Session } from "../api";
 import { DataTable, Status } from "../components";
 import { useLoad } from "../hooks";
 import { dateTime, money } from "../format";
-import { canReinstate } from "../roles";
+import { canReinstate, hasRole } from "../roles";
 
 interface Blocked {
   subscriber_id: string;
@@ -124,7 +124,7 @@ export function Collections({ session }: { session: Session }) {
             render: (r) => (
               <span className="actions">
                 <button onClick={() => setSelected(r)}>Timeline</button>
-                {canReinstate(session.role) ? (
+                {canReinstate(session.roles) ? (
                   <button data-testid={`reinstate-${r.subscriber_id}`} onClick={() => setConfirming(r)}>
                     Reinstate
                   </button>
@@ -211,7 +211,7 @@ function Timeline({ session, row }: { session: Session; row: Blocked }) {
       {(data.data?.executions ?? [])
         .filter((e) => e.status === "pending" || e.status === "in_progress")
         .map((e) =>
-          ["admin", "collections"].includes(session.role) ? (
+          hasRole(session.roles, "collections") ? (
             <button key={e.id} data-testid={`cancel-${e.id}`} onClick={() => void cancel(e)}>
               Cancel dunning “{e.campaign_name}”
             </button>

@@ -1,5 +1,6 @@
 import { useMemo, useState } from "react";
 import { get, type Session } from "../api";
+import { hasRole } from "../roles";
 import { Card, Chart, Status, Tabs } from "../components";
 import { useLoad } from "../hooks";
 import { major, money, num } from "../format";
@@ -65,7 +66,7 @@ export function Overview({ session }: { session: Session }) {
     [session.token],
   );
   // Online now is the network's figure (ops, support): shown to those who may read it.
-  const seesNetwork = ["admin", "ops", "support"].includes(session.role);
+  const seesNetwork = hasRole(session.roles, "ops", "support");
   const online = useLoad(
     () => (seesNetwork ? get<Online>(session, "/analytics/network/online") : Promise.resolve(null)),
     [session.token],

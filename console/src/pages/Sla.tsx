@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { get, post, type Session } from "../api";
+import { hasRole } from "../roles";
 import { Card, DataTable, Status } from "../components";
 import { useLoad } from "../hooks";
 import { dateTime, money, num } from "../format";
@@ -87,7 +88,7 @@ export function Sla({ session }: { session: Session }) {
             render: (r) =>
               r.resolved ? (
                 <span data-testid={`resolved-${r.breach_id}`}>resolved: {r.resolution ?? ""}</span>
-              ) : ["admin", "finance", "ops"].includes(session.role) ? (
+              ) : hasRole(session.roles, "finance", "ops") ? (
                 <button data-testid={`resolve-${r.breach_id}`} onClick={() => void resolve(r)}>
                   Resolve
                 </button>

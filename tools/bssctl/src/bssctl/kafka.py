@@ -268,7 +268,9 @@ class Cluster:
             while follow or pending:
                 batch = []
                 fetching = asyncio.ensure_future(asyncio.to_thread(consumer.consume, 5000, idle_s))
-                for message in await fetching:
+                # Shielded: a Ctrl-C cancels this wait, not `fetching`, which stays pending until the thread's
+                # consume() has returned (a cancelled `fetching` would look done while consume() still runs).
+                for message in await asyncio.shield(fetching):
                     where = (message.topic(), message.partition())
                     if (error := message.error()) is not None:
                         if error.code() != KafkaError._PARTITION_EOF:
