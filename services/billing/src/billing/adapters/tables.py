@@ -131,6 +131,9 @@ subscriptions = Table(
     ),
     Index("ix_subscriptions_next_close_at", "next_close_at", postgresql_where=text("status = 'active'")),
     Index("ix_subscriptions_customer", "tenant_id", "customer_id"),
+    # Every subscription of a subscriber, ended ones too (a session's usage bills the subscriptions of its line):
+    # the partial unique index above serves only the active one.
+    Index("ix_subscriptions_subscriber", "tenant_id", "subscriber_id"),
     Index("ix_subscriptions_history_missing", "tenant_id", "id", postgresql_where=text(HISTORY_MISSING)),
 )
 
