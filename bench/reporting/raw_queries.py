@@ -35,7 +35,7 @@ async def blocked(conn: asyncpg.Connection, tenant: str, today: date) -> list[as
     return rows
 
 
-async def aging(conn: asyncpg.Connection, tenant: str, as_of: date, group: str, today: date) -> list[dict[str, Any]]:
+async def aging(conn: asyncpg.Connection, tenant: str, as_of: date, group: str) -> list[dict[str, Any]]:
     """Balance = total - payments received by the end of as_of; grouped by the customer's partner/country."""
     cutoff = datetime.combine(as_of + timedelta(days=1), time(), UTC)
     sums, args = [], [tenant, as_of, cutoff]
@@ -50,8 +50,8 @@ async def aging(conn: asyncpg.Connection, tenant: str, as_of: date, group: str, 
             conds.append(f"i.due_date <= ${len(args)}")
         sums.append(f"coalesce(sum(i.total_minor - p.paid) FILTER (WHERE {' AND '.join(conds)}), 0)::bigint")
     column = "c.partner_id" if group == "partner_id" else "c.billing_country"
-    # Today, only invoices still open can have a balance; for a past date, any invoice issued by then can.
-    status = "AND i.status = 'open'" if as_of >= today else ""
+    # Any invoice issued by then, not voided by then, with a balance left after the payments received by then. (Not
+    # "status = 'open'" for today: an invoice whose void is dated tomorrow is void now but still owed today.)
     rows = await conn.fetch(
         f"""
         SELECT {column} AS grp, i.currency, count(*) AS n, sum(i.total_minor - p.paid)::bigint AS total,
@@ -60,7 +60,7 @@ async def aging(conn: asyncpg.Connection, tenant: str, as_of: date, group: str, 
         JOIN raw.customers c ON c.tenant_id = i.tenant_id AND c.id = i.customer_id
         CROSS JOIN LATERAL (SELECT coalesce(sum(amount_minor), 0) AS paid FROM raw.payments p
                             WHERE p.tenant_id = i.tenant_id AND p.invoice_id = i.id AND p.received_at < $3) p
-        WHERE i.tenant_id = $1 AND i.issue_date <= $2 {status}
+        WHERE i.tenant_id = $1 AND i.issue_date <= $2
           AND (i.voided_at IS NULL OR i.voided_at >= $3) AND i.total_minor - p.paid > 0
         GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 2
         """,

@@ -263,7 +263,7 @@ async def measure(
                     for r in rows]  # fmt: skip
 
         async def rq(_: int) -> Any:
-            rows = await raw_queries.aging(raw, TENANT, as_of or today, group, today)
+            rows = await raw_queries.aging(raw, TENANT, as_of or today, group)
             return [(r["group"], r["currency"], r["invoice_count"], r["total_minor"], r["buckets_minor"]) for r in rows]
 
         cases.append((path, label, rm, rq, lambda a, b: a == b))
