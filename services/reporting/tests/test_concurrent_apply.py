@@ -72,6 +72,11 @@ def records(envelopes: Sequence[Envelope[Any]]) -> list[ConsumerRecord[bytes, by
     return out
 
 
+# Alone, after the parallel part of `make test`: in one clean-clone run (2026-12-03) both seeds had every poll fall
+# back to one transaction (0 of 7 and 0 of 9 applied as two groups) on a test process beside the whole-stack
+# tests; it passed in every other run, alone and beside 4 busy loops. The consumer now logs why a group failed
+# (a WARNING), so the next such run says.
+@pytest.mark.serial
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_polls_in_two_concurrent_groups_give_the_one_transaction_read_model(
     database: Database, seed: int

@@ -379,7 +379,10 @@ class EventConsumer:
             await asyncio.sleep(1.0)
             raise failures[0]
         if failures:  # e.g. a deadlock between the groups: the outcomes are counted by the retry
-            log.info("a group of the batch failed; applying it in one transaction", extra={"error": str(failures[0])})
+            log.warning(
+                "a group of the batch failed; applying it in one transaction",
+                extra={"error": f"{type(failures[0]).__name__}: {failures[0]}"},
+            )
             return False
         for group, result in zip(groups, results, strict=True):
             assert not isinstance(result, BaseException)
