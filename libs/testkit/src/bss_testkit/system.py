@@ -50,36 +50,47 @@ def _free(port: int, kind: int = socket.SOCK_STREAM) -> bool:
         return True
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
+# Every `free_*` function takes `taken`: ports already handed out for something not started yet (a stack picks all
+# its ports before any is bound), which count as bound; the ports it returns are added to it.
+NOTHING_TAKEN: frozenset[int] = frozenset()
+
+
+def free_port(kind: int = socket.SOCK_STREAM, taken: set[int] | None = None) -> int:
     """A free port (TCP, or UDP with SOCK_DGRAM) from this process's band."""
     band = _band()
     for _ in range(500):
         port = random.choice(band)
-        if _free(port, kind):
+        if port not in (taken or NOTHING_TAKEN) and _free(port, kind):
+            if taken is not None:
+                taken.add(port)
             return port
     raise RuntimeError(f"no free port in {band}")
 
 
-def _tcp_free(port: int) -> bool:
-    return _free(port)
+def _tcp_free(port: int, taken: set[int] | None = None) -> bool:
+    return port not in (taken or NOTHING_TAKEN) and _free(port)
 
 
-def free_base(replicas: int = 1) -> int:
+def free_base(replicas: int = 1, taken: set[int] | None = None) -> int:
     """A base whose HTTP ports are free: the six services' SERVICE_PORT_BASE + 1..6, and + 11..16 and so on for each
     further replica, and the ops API's + 7 (deploy/local/services.sh)."""
     ports = [10 * r + i for r in range(replicas) for i in range(1, 7)] + [7]
     for _ in range(200):
         base = free_port() // 10 * 10
-        if base + max(ports) < _band().stop and all(_tcp_free(base + p) for p in ports):
+        if base + max(ports) < _band().stop and all(_tcp_free(base + p, taken) for p in ports):
+            if taken is not None:
+                taken.update(base + p for p in ports)
             return base
     raise RuntimeError(f"no free ports for {replicas} replica(s) of six services")
 
 
-def free_run(count: int) -> int:
+def free_run(count: int, taken: set[int] | None = None) -> int:
     """The first of `count` consecutive free TCP ports (a Kafka cluster's nodes: KAFKA_PORT + 0..2n-1)."""
     for _ in range(200):
         first = free_port()
-        if first + count < _band().stop and all(_tcp_free(first + i) for i in range(count)):
+        if first + count < _band().stop and all(_tcp_free(first + i, taken) for i in range(count)):
+            if taken is not None:
+                taken.update(range(first, first + count))
             return first
     raise RuntimeError(f"no {count} free ports in a row")
 
@@ -156,19 +167,21 @@ async def local_stack(brokers: int = 1, replicas: int = 1, extra: dict[str, str]
     `extra`: more environment for the scripts and the services."""
     state = Path(tempfile.mkdtemp(prefix="ispbss-stack-", dir="/var/tmp"))
     os.chmod(state, 0o755)  # noqa: S103 - PostgreSQL runs as its own OS user when the tests run as root
-    kafka_port = free_run(2 * brokers)  # node i: KAFKA_PORT + 2(i-1), its controller the port after
+    # Every port is picked before any is bound: `taken` keeps two of them from being the same one.
+    taken: set[int] = set()
+    kafka_port = free_run(2 * brokers, taken)  # node i: KAFKA_PORT + 2(i-1), its controller the port after
     env = {k: v for k, v in os.environ.items() if k not in INHERITED} | {
         "BSS_STATE_DIR": str(state),
         "ENVIRONMENT": "local",
-        "PG_PORT": str(free_port()),
+        "PG_PORT": str(free_port(taken=taken)),
         "KAFKA_BROKERS": str(brokers),
         "KAFKA_PORT": str(kafka_port),
         "KAFKA_CONTROLLER_PORT": str(kafka_port + 1),
         "REPLICAS": str(replicas),
-        "SERVICE_PORT_BASE": str(free_base(replicas)),
-        "GATEWAY_PORT": str(free_port()),
-        "MAIL_PORT": str(free_port()),
-        "RADIUS_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "SERVICE_PORT_BASE": str(free_base(replicas, taken)),
+        "GATEWAY_PORT": str(free_port(taken=taken)),
+        "MAIL_PORT": str(free_port(taken=taken)),
+        "RADIUS_PORT": str(free_port(socket.SOCK_DGRAM, taken)),
     }
     env |= extra or {}
     # The broker's jars as the shared broker fetched them (a fresh machine fetches them into the stack instead).
